@@ -1,0 +1,137 @@
+"""The response record: one citizen's answer as it travels from kiosk (or phone) to the server.
+
+Both sides build and check records with this module, so they agree byte for byte on what a
+record's content is: :func:`content_hash` decides "same id, same content" (a duplicate, harmless)
+versus "same id, other content" (a conflict, kept aside).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from typing import Any
+
+from hailong_core.ids import is_uuid
+from hailong_core.questionnaire import TEXT_MAX_CHARS, Questionnaire
+from hailong_core.timeutil import parse_rfc3339
+
+FIELDS = ("id", "seq", "unit_code", "officer_id", "questionnaire", "channel", "created_at", "answers", "flags")
+REQUIRED = frozenset(("id", "seq", "unit_code", "questionnaire", "channel", "created_at", "answers"))
+ALLOWED = frozenset(FIELDS)
+CHANNELS = frozenset(("kiosk", "qr"))
+MAX_FLAGS = 8
+FLAG_RE = re.compile(r"^[a-z][a-z0-9_]{0,31}$")
+
+# Flags the kiosk sets; others (of the same form) are accepted for forward compatibility.
+FLAG_INCOMPLETE = "incomplete"      # the citizen walked away; what was answered is kept
+FLAG_COOLDOWN = "cooldown"          # pressed within the cool-down after the last answer
+FLAG_BURST = "burst"                # part of a run of presses flagged for review
+FLAG_AFTER_HOURS = "after_hours"    # given outside the unit's office hours
+
+
+class RecordError(ValueError):
+    """One item is invalid. ``code`` is a stable error code; ``field`` names the bad field."""
+
+    def __init__(self, code: str, message: str, field: str | None = None):
+        super().__init__(message)
+        self.code = code
+        self.field = field
+        self.message = message
+
+
+def canonical_json(value: Any) -> str:
+    """Compact JSON with sorted keys: the one serialisation hashes are taken over."""
+    return json.dumps(value, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
+
+
+def content_hash(record: dict) -> str:
+    """SHA-256 (hex, 32 chars kept) of the record's canonical JSON, id and all."""
+    return hash_canonical(canonical_json(record))
+
+
+def hash_canonical(canonical: str) -> str:
+    """:func:`content_hash` of a record already serialised by :func:`canonical_json`."""
+    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()[:32]
+
+
+def check_record(item: Any, questionnaires: dict[tuple[str, int], Questionnaire]) -> dict:
+    """Validate one record against the protocol and its questionnaire.
+
+    Returns the record as a plain dict with ``officer_id`` and ``flags`` filled in. Raises
+    :class:`RecordError` naming the first problem found. ``questionnaires`` maps
+    ``(id, version)`` to the questionnaires this receiver knows.
+    """
+    if not isinstance(item, dict):
+        raise RecordError("invalid_item", "a response must be a JSON object")
+    unknown = [k for k in item if k not in ALLOWED]
+    if unknown:
+        raise RecordError("unknown_field", f"unknown field {unknown[0]!r}", unknown[0])
+    for key in FIELDS:
+        if key in REQUIRED and key not in item:
+            raise RecordError("missing_field", f"field {key!r} is required", key)
+    rid = item["id"]
+    if not is_uuid(rid):
+        raise RecordError("invalid_field", "id must be a lowercase UUID string", "id")
+    seq = item["seq"]
+    if type(seq) is not int or not 0 < seq < 2**53:
+        raise RecordError("invalid_field", "seq must be a positive integer", "seq")
+    unit = item["unit_code"]
+    if not isinstance(unit, str) or not 0 < len(unit) <= 32:
+        raise RecordError("invalid_field", "unit_code must be a unit code string", "unit_code")
+    officer = item.get("officer_id")
+    if officer is not None and (not isinstance(officer, str) or not 0 < len(officer) <= 64):
+        raise RecordError("invalid_field", "officer_id must be a string or null", "officer_id")
+    channel = item["channel"]
+    if channel not in CHANNELS:
+        raise RecordError("invalid_field", "channel must be 'kiosk' or 'qr'", "channel")
+    created = item["created_at"]
+    try:
+        parse_rfc3339(created)
+    except (TypeError, ValueError):
+        raise RecordError("invalid_field", "created_at must be an RFC 3339 time with its UTC offset", "created_at") from None
+    flags = item.get("flags", [])
+    if not isinstance(flags, list) or len(flags) > MAX_FLAGS or not all(isinstance(f, str) and FLAG_RE.match(f) for f in flags):
+        raise RecordError("invalid_field", f"flags must be a list of at most {MAX_FLAGS} short lowercase words", "flags")
+    qref = item["questionnaire"]
+    if not isinstance(qref, dict) or set(qref) != {"id", "version"}:
+        raise RecordError("invalid_field", "questionnaire must be {id, version}", "questionnaire")
+    try:
+        questionnaire = questionnaires.get((qref["id"], qref["version"]))
+    except TypeError:
+        questionnaire = None
+    if questionnaire is None:
+        raise RecordError("unknown_questionnaire", f"unknown questionnaire {qref.get('id')!r} version {qref.get('version')!r}", "questionnaire")
+    check_answers(item["answers"], questionnaire, channel)
+    record = dict(item)
+    record["officer_id"] = officer
+    record["flags"] = flags
+    return record
+
+
+def check_answers(answers: Any, questionnaire: Questionnaire, channel: str) -> None:
+    """Check each answer's question id, kind and value; raise :class:`RecordError`."""
+    if not isinstance(answers, dict):
+        raise RecordError("invalid_field", "answers must be an object {question id: value}", "answers")
+    for qid, value in answers.items():
+        question = questionnaire.question(qid)
+        field = f"answers.{qid}"
+        if question is None:
+            raise RecordError("unknown_question", f"questionnaire {questionnaire.id} v{questionnaire.version} has no question {qid!r}", field)
+        if channel not in question.channels:
+            raise RecordError("invalid_answer", f"question {qid!r} is not asked on the {channel} channel", field)
+        kind = question.kind
+        if kind == "scale":
+            if type(value) is not int or not 1 <= value <= len(question.levels):
+                raise RecordError("invalid_answer", f"answer to {qid!r} must be a level from 1 to {len(question.levels)}", field)
+        elif kind == "single":
+            if not isinstance(value, str) or value not in question.option_ids():
+                raise RecordError("invalid_answer", f"answer to {qid!r} must be one of its option ids", field)
+        elif kind == "multi":
+            ids = question.option_ids()
+            if (not isinstance(value, list) or not value or not all(isinstance(v, str) for v in value)
+                    or len(set(value)) != len(value) or any(v not in ids for v in value)):
+                raise RecordError("invalid_answer", f"answer to {qid!r} must be a list of distinct option ids", field)
+        else:  # text
+            if not isinstance(value, str) or len(value) > TEXT_MAX_CHARS:
+                raise RecordError("invalid_answer", f"answer to {qid!r} must be a text of at most {TEXT_MAX_CHARS} characters", field)

@@ -1,0 +1,51 @@
+"""Numbered, append-only migrations of the kiosk database.
+
+A kiosk in the field upgrades a database that still holds unsent answers: never edit or reorder
+a published step; add the next one. ``PRAGMA user_version`` records how far a file has come.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+
+MIGRATIONS: tuple[str, ...] = (
+    # 1: responses with their outbox state, the device counter, key/value meta.
+    """
+    CREATE TABLE responses (
+        seq        INTEGER PRIMARY KEY,            -- the device's sequence number, born with the row
+        id         TEXT NOT NULL UNIQUE,           -- UUIDv7, born with the row, a retry resends it
+        record     TEXT NOT NULL,                  -- the protocol record as JSON, sent as-is
+        created_at TEXT NOT NULL,
+        state      TEXT NOT NULL DEFAULT 'pending' CHECK (state IN ('pending', 'sent', 'kept_aside')),
+        reason     TEXT,                           -- why it was kept aside
+        sent_at    TEXT
+    );
+    CREATE INDEX responses_state_seq ON responses (state, seq);
+    CREATE TABLE counters (name TEXT PRIMARY KEY, value INTEGER NOT NULL);
+    INSERT INTO counters (name, value) VALUES ('seq', 0);
+    CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+    """,
+)
+
+
+def migrate(conn: sqlite3.Connection) -> int:
+    """Apply the steps this file lacks, each in its own transaction; return the new version."""
+    version = conn.execute("PRAGMA user_version").fetchone()[0]
+    if version > len(MIGRATIONS):
+        raise RuntimeError(f"database version {version} is newer than this app ({len(MIGRATIONS)}): upgrade the app")
+    for number in range(version + 1, len(MIGRATIONS) + 1):
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            for statement in _statements(MIGRATIONS[number - 1]):
+                conn.execute(statement)
+            conn.execute(f"PRAGMA user_version = {number}")
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+    return len(MIGRATIONS)
+
+
+def _statements(script: str) -> list[str]:
+    # executescript() would commit behind our back; split on ';' instead (no ";" inside our SQL, comments included).
+    return [s.strip() for s in script.split(";") if s.strip() and not all(l.strip().startswith("--") or not l.strip() for l in s.splitlines())]

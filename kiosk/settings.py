@@ -1,0 +1,32 @@
+"""The kiosk's settings, declared once. Environment: ``HAILONG_KIOSK_<NAME>``; file: ``settings.json`` in the data folder."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from hailong_core.settings import Setting, Settings, load_settings
+
+ENV_PREFIX = "HAILONG_KIOSK_"
+
+SPEC: tuple[Setting, ...] = (
+    Setting("db_path", str, None, "SQLite file of answers and sync state; default `kiosk.sqlite3` in the data folder."),
+    Setting("batch_size", int, 200, "Most responses sent in one upload.", lambda v: 1 <= v <= 5000, "must be 1..5000"),
+    Setting("sync_interval_s", float, 15.0, "Seconds between sync rounds while all is well.", lambda v: v > 0, "must be positive"),
+    Setting("connect_timeout_s", float, 5.0, "Seconds to wait for the server to accept a connection.", lambda v: v > 0, "must be positive"),
+    Setting("read_timeout_s", float, 30.0, "Seconds to wait for the server's answer.", lambda v: v > 0, "must be positive"),
+    Setting("backoff_base_s", float, 2.0, "First retry delay after a failed sync; doubles each failure, with jitter.", lambda v: v > 0, "must be positive"),
+    Setting("backoff_max_s", float, 600.0, "Longest delay between retries.", lambda v: v > 0, "must be positive"),
+    Setting("heartbeat_interval_s", float, 60.0, "Seconds between heartbeats to the server.", lambda v: v > 0, "must be positive"),
+    Setting("config_interval_s", float, 300.0, "Seconds between config refreshes (cheap: ETag).", lambda v: v > 0, "must be positive"),
+    Setting("thank_you_s", float, 4.0, "Seconds the thank-you screen stays before returning to the start.", lambda v: 0 < v <= 60, "must be 0..60"),
+    Setting("verify_tls", bool, True, "Check the server's TLS certificate."),
+)
+
+
+def load(data_dir: Path, **overrides) -> Settings:
+    """Kiosk settings for ``data_dir`` (file, then environment, then ``overrides``)."""
+    return load_settings(SPEC, env_prefix=ENV_PREFIX, file=data_dir / "settings.json", overrides=overrides)
+
+
+def db_path(settings: Settings, data_dir: Path) -> Path:
+    return Path(settings.db_path) if settings.db_path else data_dir / "kiosk.sqlite3"

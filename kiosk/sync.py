@@ -1,0 +1,357 @@
+"""The kiosk's sync client (requests, no Qt): uploads, heartbeats, config, enrolment.
+
+Exceptions, written down (callers decide by type, never by message):
+
+- :class:`SyncError`: base of everything below.
+  - :class:`SyncTemporaryError`: network down, timeout, 5xx, 429, or an answer that is not our
+    server's JSON (a captive Wi-Fi portal): retry later with backoff; ``retry_after`` when the
+    server said so.
+  - :class:`SyncAuthError`: the server refuses this device's token (revoked, unknown): stop
+    syncing, keep everything, show it on the admin screen; re-enrolment fixes it.
+  - :class:`EnrollError`: an enrolment code was refused.
+
+Acknowledge after commit, mark after acknowledgement: rows are marked sent only for ids the
+server answered ``accepted`` or ``duplicate``; progress lives in the store, not in memory.
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+import logging
+import random
+import time
+from dataclasses import dataclass
+from typing import Any, Callable
+
+import requests
+
+from hailong_core.timeutil import format_rfc3339, now_local
+from kiosk import __version__
+from kiosk.store import Store
+
+log = logging.getLogger(__name__)
+
+RESULT_STATUSES = frozenset(("accepted", "duplicate", "conflict", "rejected"))
+
+
+class SyncError(Exception):
+    """Base of the sync client's errors."""
+
+
+class SyncTemporaryError(SyncError):
+    """Try again later (network, server busy or broken, not our server answering)."""
+
+    def __init__(self, message: str, retry_after: float | None = None):
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class SyncAuthError(SyncError):
+    """The server refused the device's token: re-enrol; nothing is retried until then."""
+
+
+class EnrollError(SyncError):
+    """The enrolment code was refused (used, expired or unknown) or the server is unreachable."""
+
+
+class _BatchRefused(SyncError):
+    """The server refused a whole batch as too large or malformed (413/400): split it."""
+
+    def __init__(self, code: str, message: str):
+        super().__init__(message)
+        self.code = code
+
+
+def _retry_after(resp: requests.Response) -> float | None:
+    value = resp.headers.get("Retry-After")
+    if not value:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        return None  # an HTTP date: ignore it, our backoff is enough
+
+
+def _error_of(resp: requests.Response) -> tuple[str, str]:
+    """``(code, message)`` from our error shape, or a description of what came instead."""
+    try:
+        body = resp.json()
+        err = body["error"]
+        return str(err["code"]), str(err["message"])
+    except (ValueError, KeyError, TypeError):
+        return f"http_{resp.status_code}", f"HTTP {resp.status_code} without our error shape"
+
+
+class ServerApi:
+    """Protocol v1 over HTTP. The session and timeouts are injected so tests can script failures."""
+
+    def __init__(self, base_url: str, token: str | None = None, *, session: requests.Session | None = None,
+                 timeout: tuple[float, float] = (5.0, 30.0), verify: bool = True):
+        self.base_url = base_url.rstrip("/")
+        self.token = token
+        self.session = session or requests.Session()
+        self.timeout = timeout
+        self.verify = verify
+
+    def _request(self, method: str, path: str, **kwargs) -> requests.Response:
+        headers = kwargs.pop("headers", {})
+        if self.token:
+            headers["Authorization"] = f"Bearer {self.token}"
+        try:
+            resp = self.session.request(method, self.base_url + path, headers=headers, timeout=self.timeout,
+                                        verify=self.verify, allow_redirects=False, **kwargs)
+        except requests.RequestException as exc:
+            raise SyncTemporaryError(f"network: {exc.__class__.__name__}: {exc}") from exc
+        if resp.status_code in (401, 403) and path != "/api/v1/enroll":
+            code, message = _error_of(resp)
+            raise SyncAuthError(f"{code}: {message}")
+        if resp.status_code == 429 or resp.status_code >= 500:
+            code, message = _error_of(resp)
+            raise SyncTemporaryError(f"server {resp.status_code}: {code}: {message}", _retry_after(resp))
+        if 300 <= resp.status_code < 400:
+            # A captive portal redirects; our server never does.
+            raise SyncTemporaryError(f"redirected ({resp.status_code}) to {resp.headers.get('Location', '?')}: not our server")
+        return resp
+
+    @staticmethod
+    def _json(resp: requests.Response) -> Any:
+        if "application/json" not in resp.headers.get("Content-Type", ""):
+            raise SyncTemporaryError(f"answer is {resp.headers.get('Content-Type', 'untyped')}, not our server's JSON")
+        try:
+            return resp.json()
+        except ValueError as exc:
+            raise SyncTemporaryError("answer is not valid JSON: not our server") from exc
+
+    def enroll(self, code: str, name: str | None = None) -> dict:
+        body = {"code": code} if name is None else {"code": code, "name": name}
+        try:
+            resp = self._request("POST", "/api/v1/enroll", json=body)
+        except SyncTemporaryError as exc:
+            raise EnrollError(f"server unreachable: {exc}") from exc
+        if resp.status_code != 201:
+            code_, message = _error_of(resp)
+            raise EnrollError(f"{code_}: {message}")
+        data = self._json(resp)
+        if not isinstance(data, dict) or not {"device_id", "token", "unit_code"} <= set(data):
+            raise EnrollError("the server's answer lacks device_id, token or unit_code")
+        return data
+
+    def upload(self, records: list[dict], device_time: str) -> dict:
+        """POST one gzip batch; return the parsed ``{results, server_time}`` (checked)."""
+        raw = json.dumps({"responses": records, "device_time": device_time}, ensure_ascii=False,
+                         separators=(",", ":")).encode("utf-8")
+        resp = self._request("POST", "/api/v1/kiosk/responses", data=gzip.compress(raw, 6),
+                             headers={"Content-Type": "application/json", "Content-Encoding": "gzip"})
+        if resp.status_code in (400, 413, 415, 422):
+            code, message = _error_of(resp)
+            raise _BatchRefused(code, message)
+        if resp.status_code != 200:
+            code, message = _error_of(resp)
+            raise SyncTemporaryError(f"upload answered {resp.status_code}: {code}: {message}")
+        data = self._json(resp)
+        results = data.get("results") if isinstance(data, dict) else None
+        if not isinstance(results, list) or not all(
+                isinstance(r, dict) and isinstance(r.get("id"), str) and r.get("status") in RESULT_STATUSES for r in results):
+            raise SyncTemporaryError("upload answer has no valid per-item results: not our server")
+        return data
+
+    def heartbeat(self, payload: dict) -> None:
+        resp = self._request("POST", "/api/v1/kiosk/heartbeat", json=payload)
+        if resp.status_code != 204:
+            code, message = _error_of(resp)
+            raise SyncTemporaryError(f"heartbeat answered {resp.status_code}: {code}: {message}")
+
+    def config(self, etag: str | None) -> tuple[dict | None, str | None]:
+        """``(config, etag)``; ``(None, etag)`` when unchanged (304)."""
+        headers = {"If-None-Match": etag} if etag else {}
+        resp = self._request("GET", "/api/v1/kiosk/config", headers=headers)
+        if resp.status_code == 304:
+            return None, etag
+        if resp.status_code != 200:
+            code, message = _error_of(resp)
+            raise SyncTemporaryError(f"config answered {resp.status_code}: {code}: {message}")
+        data = self._json(resp)
+        if not isinstance(data, dict) or not isinstance(data.get("questionnaire"), dict):
+            raise SyncTemporaryError("config answer has no questionnaire: not our server")
+        return data, resp.headers.get("ETag")
+
+
+@dataclass
+class Backoff:
+    """Exponential backoff with full jitter that honours the server's ``Retry-After``."""
+
+    base: float = 2.0
+    maximum: float = 600.0
+    rng: Callable[[], float] = random.random
+    failures: int = 0
+
+    def failure(self, retry_after: float | None = None) -> float:
+        """Record a failure; return the delay before the next try."""
+        self.failures += 1
+        ceiling = min(self.maximum, self.base * (2 ** (self.failures - 1)))
+        delay = ceiling / 2 + self.rng() * ceiling / 2
+        if retry_after is not None:
+            delay = max(delay, min(retry_after, self.maximum))
+        return delay
+
+    def success(self) -> None:
+        self.failures = 0
+
+
+@dataclass
+class PushResult:
+    sent: int = 0
+    kept_aside: int = 0
+    batches: int = 0
+
+
+class SyncClient:
+    """Moves the store's pending responses to the server, batch by batch."""
+
+    def __init__(self, store: Store, api: ServerApi, *, batch_size: int = 200,
+                 clock: Callable[[], Any] = now_local):
+        self.store = store
+        self.api = api
+        self.batch_size = batch_size
+        self.clock = clock
+
+    def push_once(self) -> PushResult:
+        """Send one batch of the oldest pending responses; per-item results go to the store."""
+        records = self.store.pending(self.batch_size)
+        result = PushResult()
+        if records:
+            self._send(records, result)
+        return result
+
+    def drain(self, max_batches: int | None = None) -> PushResult:
+        """Send batches until nothing is pending (or ``max_batches``); errors propagate."""
+        total = PushResult()
+        while max_batches is None or total.batches < max_batches:
+            step = self.push_once()
+            if step.batches == 0:
+                break
+            total.sent += step.sent
+            total.kept_aside += step.kept_aside
+            total.batches += step.batches
+            if step.sent == 0 and step.kept_aside == 0:
+                break  # the server answered for none of them: try again later, not in a tight loop
+        return total
+
+    def _send(self, records: list[dict], result: PushResult) -> None:
+        try:
+            answer = self.api.upload(records, format_rfc3339(self.clock()))
+        except _BatchRefused as exc:
+            if len(records) > 1:
+                # Too large or one item breaks the whole body: split until the culprit stands alone.
+                half = len(records) // 2
+                self._send(records[:half], result)
+                self._send(records[half:], result)
+                return
+            self.store.keep_aside(records[0]["id"], f"rejected: {exc.code}: {exc}")
+            result.kept_aside += 1
+            result.batches += 1
+            return
+        sent, kept = self.store.apply_results([r["id"] for r in records], answer["results"])
+        result.sent += sent
+        result.kept_aside += kept
+        result.batches += 1
+
+    def heartbeat(self) -> None:
+        status = self.store.status()
+        self.api.heartbeat({
+            "pending": status["pending"],
+            "kept_aside": status["kept_aside"],
+            "last_sync_at": status["last_sync_at"],
+            "last_error": status["last_error"],
+            "app_version": __version__,
+            "device_time": format_rfc3339(self.clock()),
+        })
+
+    def refresh_config(self) -> bool:
+        """Fetch config if it changed; return True when a new one was stored."""
+        config, etag = self.api.config(self.store.get_meta("config_etag"))
+        if config is None:
+            return False
+        self.store.set_meta(config=config, config_etag=etag)
+        return True
+
+
+def enroll(store: Store, server_url: str, code: str, name: str | None = None, *,
+           session: requests.Session | None = None, timeout: tuple[float, float] = (5.0, 30.0)) -> dict:
+    """Trade an enrolment code for a token and remember it (and the first config) in the store."""
+    api = ServerApi(server_url, session=session, timeout=timeout)
+    data = api.enroll(code, name)
+    store.set_meta(server_url=server_url.rstrip("/"), token=data["token"], device_id=data["device_id"],
+                   unit_code=data["unit_code"], enrolled_at=format_rfc3339(now_local()), last_error=None)
+    api.token = data["token"]
+    try:
+        SyncClient(store, api).refresh_config()
+    except SyncError as exc:
+        store.note_error(f"config after enrolment: {exc}")
+    return data
+
+
+class SyncService:
+    """One sync round at a time, with backoff; what the background worker calls.
+
+    ``run_round()`` does whatever is due (upload, heartbeat, config) and returns the seconds to
+    wait before the next round. Errors are logged and kept in the store, never raised.
+    """
+
+    def __init__(self, store: Store, settings, *, session: requests.Session | None = None,
+                 monotonic: Callable[[], float] = time.monotonic, rng: Callable[[], float] = random.random):
+        self.store = store
+        self.settings = settings
+        self.session = session or requests.Session()
+        self.monotonic = monotonic
+        self.backoff = Backoff(settings.backoff_base_s, settings.backoff_max_s, rng)
+        self._next_heartbeat = 0.0
+        self._next_config = 0.0
+        self.auth_failed = False
+
+    def _client(self) -> SyncClient | None:
+        url, token = self.store.get_meta("server_url"), self.store.get_meta("token")
+        if not url or not token:
+            return None
+        api = ServerApi(url, token, session=self.session,
+                        timeout=(self.settings.connect_timeout_s, self.settings.read_timeout_s),
+                        verify=self.settings.verify_tls)
+        return SyncClient(self.store, api, batch_size=self.settings.batch_size)
+
+    def run_round(self, force: bool = False) -> dict:
+        """One round; returns ``{"delay": seconds, "sent": n, "kept_aside": n, "config_changed": bool, "error": str|None}``."""
+        report = {"delay": self.settings.sync_interval_s, "sent": 0, "kept_aside": 0, "config_changed": False, "error": None}
+        client = self._client()
+        if client is None:
+            report["error"] = "not enrolled"
+            return report
+        now = self.monotonic()
+        try:
+            pushed = client.drain(max_batches=50)
+            report["sent"], report["kept_aside"] = pushed.sent, pushed.kept_aside
+            if force or now >= self._next_config:
+                report["config_changed"] = client.refresh_config()
+                self._next_config = now + self.settings.config_interval_s
+            if force or now >= self._next_heartbeat:
+                client.heartbeat()
+                self._next_heartbeat = now + self.settings.heartbeat_interval_s
+            self.backoff.success()
+            self.auth_failed = False
+            if pushed.batches >= 50:
+                report["delay"] = 0.0  # more to drain: go straight on
+        except SyncAuthError as exc:
+            self.auth_failed = True
+            report["error"] = f"token refused: {exc}"
+            report["delay"] = self.settings.backoff_max_s
+            self.store.note_error(report["error"])
+        except SyncTemporaryError as exc:
+            report["error"] = str(exc)
+            report["delay"] = self.backoff.failure(exc.retry_after)
+            self.store.note_error(report["error"])
+        except Exception as exc:  # noqa: BLE001 - an unattended kiosk must keep going; the error is kept
+            log.exception("sync round failed")
+            report["error"] = f"unexpected: {exc.__class__.__name__}: {exc}"
+            report["delay"] = self.backoff.failure()
+            self.store.note_error(report["error"])
+        return report

@@ -1,0 +1,104 @@
+"""Protocol v1 routes: enrolment, config, uploads, heartbeat."""
+
+from __future__ import annotations
+
+import hashlib
+import uuid
+from datetime import datetime, timezone
+
+from fastapi import APIRouter, Depends, Request, Response
+from starlette.concurrency import run_in_threadpool
+
+from hailong_core.response import canonical_json
+from hailong_core.timeutil import format_rfc3339
+from sync_server import bodies, security
+from sync_server.api.models import ConfigOut, EnrollIn, EnrollOut, ErrorBody, HeartbeatIn, UploadIn, UploadOut
+from sync_server.errors import ApiError
+from sync_server.ingest import clock_offset, ingest
+from sync_server.storage import Device, EnrollRefused
+
+router = APIRouter(prefix="/api/v1")
+
+ERRORS = {status: {"model": ErrorBody} for status in (400, 401, 403, 404, 413, 415, 422, 500)}
+
+
+def _state(request: Request):
+    return request.app.state.hailong
+
+
+async def current_device(request: Request) -> Device:
+    """The device named by the Bearer token; 401 when missing or unknown, 403 when revoked."""
+    header = request.headers.get("authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise ApiError("missing_token", headers={"WWW-Authenticate": "Bearer"})
+    state = _state(request)
+    device = await run_in_threadpool(state.storage.device_by_token, security.digest(token.strip()))
+    if device is None:
+        raise ApiError("invalid_token", headers={"WWW-Authenticate": "Bearer"})
+    if device.revoked:
+        raise ApiError("device_revoked")
+    return device
+
+
+@router.post("/enroll", status_code=201, response_model=EnrollOut, responses=ERRORS,
+             summary="Trade a single-use enrolment code for a device token")
+def enroll(body: EnrollIn, request: Request) -> dict:
+    state = _state(request)
+    token = security.new_token()
+    device_id = str(uuid.uuid4())
+    now = datetime.now(timezone.utc)
+    try:
+        device = state.storage.redeem_enroll_code(security.digest(security.normalise_code(body.code)), now,
+                                                  device_id, security.digest(token), body.name)
+    except EnrollRefused as exc:
+        raise ApiError("enroll_code_invalid", str(exc)) from None
+    return {"device_id": device.id, "token": token, "unit_code": device.unit_code, "server_time": format_rfc3339(now)}
+
+
+@router.get("/kiosk/config", response_model=ConfigOut, responses={**ERRORS, 304: {"description": "Not modified"}},
+            summary="The device's unit, officers, active questionnaire and settings (ETag)")
+def kiosk_config(request: Request, device: Device = Depends(current_device)):
+    state = _state(request)
+    unit = state.storage.unit(device.unit_code)
+    config = {
+        "unit": {k: unit[k] for k in ("code", "name", "level", "parent_code")},
+        "officers": [],
+        "questionnaire": state.storage.active_questionnaire(device.unit_code),
+        "settings": {"cooldown_s": state.settings.kiosk_cooldown_s, "idle_timeout_s": state.settings.kiosk_idle_timeout_s},
+    }
+    payload = canonical_json(config).encode("utf-8")
+    etag = '"' + hashlib.sha256(payload).hexdigest()[:32] + '"'
+    if etag in [t.strip() for t in request.headers.get("if-none-match", "").split(",")]:
+        return Response(status_code=304, headers={"ETag": etag})
+    return Response(payload, media_type="application/json", headers={"ETag": etag, "Cache-Control": "no-cache"})
+
+
+@router.post("/kiosk/responses", response_model=UploadOut, responses=ERRORS,
+             summary="Store a batch of responses; one result per item",
+             openapi_extra={"requestBody": {"required": True, "content": {"application/json": {
+                 "schema": {"$ref": "#/components/schemas/UploadIn"}}}}})
+async def upload(request: Request, device: Device = Depends(current_device)):
+    state = _state(request)
+    settings = state.settings
+    bodies.check_json_content_type(request)
+    raw = await bodies.read_body(request, settings.max_body_bytes, settings.max_inflated_bytes)
+    body = bodies.parse_json(raw)
+    answer = await run_in_threadpool(ingest, state.storage, device, body, max_items=settings.max_batch_items,
+                                     skew_s=settings.clock_skew_s, questionnaires=state.questionnaires())
+    return Response(canonical_json(answer).encode("utf-8"), media_type="application/json")
+
+
+@router.post("/kiosk/heartbeat", status_code=204, responses=ERRORS, response_class=Response,
+             summary="The device's pending count, last sync, app version and clock")
+def heartbeat(body: HeartbeatIn, request: Request, device: Device = Depends(current_device)) -> Response:
+    state = _state(request)
+    now = datetime.now(timezone.utc)
+    info = body.model_dump()
+    info["clock_offset_s"] = clock_offset(body.device_time, now)
+    state.storage.record_heartbeat(device.id, now, info)
+    return Response(status_code=204)
+
+
+# Referenced by the upload's hand-written request body schema.
+DOCUMENTED_MODELS = (UploadIn,)

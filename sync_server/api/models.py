@@ -1,0 +1,98 @@
+"""Pydantic models of protocol v1: the text of the OpenAPI document, and parsing of small bodies.
+
+The upload itself is parsed and checked by hand (``sync_server.ingest``), item by item, because a
+bad item must be rejected alone rather than fail the whole batch; its models here document it.
+"""
+
+from __future__ import annotations
+
+from typing import Literal, Union
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class ErrorDetail(BaseModel):
+    code: str = Field(description="Stable error code from the catalogue, e.g. `batch_too_large`.")
+    message: str = Field(description="What went wrong, for people.")
+
+
+class ErrorBody(BaseModel):
+    error: ErrorDetail
+
+
+class EnrollIn(Strict):
+    code: str = Field(min_length=1, max_length=64, description="The single-use enrolment code printed by `hailong-server enroll-code`.")
+    name: str | None = Field(default=None, max_length=100, description="A label for this kiosk, e.g. 'Quầy 2'.")
+
+
+class EnrollOut(BaseModel):
+    device_id: str
+    token: str = Field(description="Bearer token for every later call; shown once.")
+    unit_code: str
+    server_time: str
+
+
+class QuestionnaireRef(Strict):
+    id: str
+    version: int
+
+
+class ResponseRecord(Strict):
+    id: str = Field(description="UUIDv7 born on the device with the answer; a retry resends it.")
+    seq: int = Field(gt=0, description="The device's sequence number.")
+    unit_code: str = Field(description="Must be the unit the device's token belongs to.")
+    officer_id: str | None = None
+    questionnaire: QuestionnaireRef
+    channel: Literal["kiosk", "qr"]
+    created_at: str = Field(description="Device time, RFC 3339 with its UTC offset.")
+    answers: dict[str, Union[int, str, list[str]]] = Field(description="{question id: level number 1..N | option id | [option ids] | text}")
+    flags: list[str] = Field(default_factory=list, description="e.g. incomplete, cooldown, burst, after_hours")
+
+
+class UploadIn(Strict):
+    responses: list[ResponseRecord]
+    device_time: str | None = Field(default=None, description="The device's clock when sending; used to flag devices whose clock is off.")
+
+
+class ItemError(BaseModel):
+    code: str
+    message: str
+    field: str | None = None
+
+
+class ItemResult(BaseModel):
+    id: str | None = Field(description="The item's id, or null when the item had no valid id.")
+    status: Literal["accepted", "duplicate", "conflict", "rejected"]
+    error: ItemError | None = None
+
+
+class UploadOut(BaseModel):
+    results: list[ItemResult] = Field(description="One result per item, in the order sent.")
+    server_time: str
+
+
+class HeartbeatIn(Strict):
+    pending: int = Field(ge=0)
+    kept_aside: int | None = Field(default=None, ge=0)
+    last_sync_at: str | None = Field(default=None, max_length=40)
+    last_error: str | None = Field(default=None, max_length=1000)
+    app_version: str = Field(max_length=32)
+    device_time: str = Field(max_length=40)
+
+
+class UnitOut(BaseModel):
+    code: str
+    name: str
+    level: str
+    parent_code: str | None
+
+
+class ConfigOut(BaseModel):
+    unit: UnitOut
+    officers: list[dict]
+    questionnaire: dict = Field(description="The active questionnaire document: {id, version, title, criteria, questions}.")
+    settings: dict

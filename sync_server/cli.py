@@ -1,0 +1,124 @@
+"""``hailong-server``: run the server and administer it from the command line."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+from sync_server import security
+from sync_server import settings as server_settings
+from sync_server.settings import default_db_path
+from sync_server.storage import open_storage
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="hailong-server", description="Hài Lòng province sync server.")
+    p.add_argument("--db", help="SQLite file path or sqlite:///PATH (default: the platformdirs data folder)")
+    p.add_argument("--settings", type=Path, help="JSON settings file")
+    sub = p.add_subparsers(dest="command", required=True)
+    serve = sub.add_parser("serve", help="run the HTTP server")
+    serve.add_argument("--host")
+    serve.add_argument("--port", type=int)
+    code = sub.add_parser("enroll-code", help="print a single-use enrolment code for a unit (alone on the last line)")
+    code.add_argument("--unit", required=True, help="unit code, e.g. 7201")
+    code.add_argument("--ttl-hours", type=float, help="hours the code stays valid (default: the enroll_code_ttl_h setting)")
+    units = sub.add_parser("units", help="list the unit registry")
+    units.add_argument("--json", action="store_true")
+    stats = sub.add_parser("stats", help="answers per unit")
+    stats.add_argument("--json", action="store_true")
+    devices = sub.add_parser("devices", help="enrolled kiosks")
+    devices.add_argument("--json", action="store_true")
+    revoke = sub.add_parser("revoke-device", help="refuse a kiosk's token from now on")
+    revoke.add_argument("--device", required=True)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    settings = server_settings.load(args.settings, db=args.db)
+    logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    db = settings.db or str(default_db_path())
+    if args.command == "serve":
+        return _serve(settings.replace(db=db, host=args.host or settings.host, port=args.port or settings.port))
+    storage = open_storage(db)
+    try:
+        return COMMANDS[args.command](storage, settings, args)
+    finally:
+        storage.close()
+
+
+def _serve(settings) -> int:
+    import uvicorn
+
+    from sync_server.app import create_app
+
+    app = create_app(settings)
+    print(f"Hài Lòng server on http://{settings.host}:{settings.port}/  (database: {settings.db})", flush=True)
+    uvicorn.run(app, host=settings.host, port=settings.port, log_level=settings.log_level, access_log=False)
+    return 0
+
+
+def _enroll_code(storage, settings, args) -> int:
+    unit = storage.unit(args.unit)
+    if unit is None:
+        print(f"hailong-server: no unit with code {args.unit!r} (see 'hailong-server units')", file=sys.stderr)
+        return 2
+    ttl = args.ttl_hours if args.ttl_hours is not None else settings.enroll_code_ttl_h
+    code = security.new_enroll_code()
+    expires = datetime.now(timezone.utc) + timedelta(hours=ttl)
+    storage.create_enroll_code(unit["code"], security.digest(security.normalise_code(code)), expires)
+    print(f"Mã đăng ký kiosk cho {unit['name']} ({unit['code']}), dùng một lần, hết hạn {expires.astimezone():%d/%m/%Y %H:%M}:")
+    print(f"Enrolment code for {unit['code']}, single use, expires {expires.isoformat(timespec='minutes')}:")
+    print(code)
+    return 0
+
+
+def _units(storage, settings, args) -> int:
+    rows = [{k: u[k] for k in ("code", "name", "level", "parent_code")} for u in storage.units()]
+    if args.json:
+        print(json.dumps(rows, ensure_ascii=False, indent=1))
+    else:
+        for u in rows:
+            print(f"{u['code']:>8}  {u['level']:<9} {u['parent_code'] or '':>4}  {u['name']}")
+    return 0
+
+
+def _stats(storage, settings, args) -> int:
+    counts = storage.answers_per_unit()
+    if args.json:
+        print(json.dumps(counts, ensure_ascii=False))
+    else:
+        names = {u["code"]: u["name"] for u in storage.units()}
+        for code, n in counts.items():
+            print(f"{code:>8}  {n:>9}  {names.get(code, '?')}")
+        print(f"{'':>8}  {sum(counts.values()):>9}  tổng / total")
+    return 0
+
+
+def _devices(storage, settings, args) -> int:
+    rows = storage.devices()
+    if args.json:
+        print(json.dumps(rows, ensure_ascii=False, indent=1))
+    else:
+        for d in rows:
+            state = "revoked" if d["revoked_at"] else "active"
+            print(f"{d['id']}  {d['unit_code']:>6}  {state:<7}  last seen {d['last_seen_at'] or '-'}  pending {d['pending'] if d['pending'] is not None else '-'}  {d['name'] or ''}")
+    return 0
+
+
+def _revoke(storage, settings, args) -> int:
+    if storage.revoke_device(args.device, datetime.now(timezone.utc)):
+        print(f"revoked {args.device}")
+        return 0
+    print(f"hailong-server: no active device {args.device!r}", file=sys.stderr)
+    return 2
+
+
+COMMANDS = {"enroll-code": _enroll_code, "units": _units, "stats": _stats, "devices": _devices, "revoke-device": _revoke}
+
+if __name__ == "__main__":
+    sys.exit(main())

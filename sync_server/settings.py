@@ -1,0 +1,35 @@
+"""The server's settings, declared once. Environment: ``HAILONG_SERVER_<NAME>``; file: ``--settings FILE`` (JSON)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import platformdirs
+
+from hailong_core.settings import Setting, Settings, load_settings
+
+ENV_PREFIX = "HAILONG_SERVER_"
+
+SPEC: tuple[Setting, ...] = (
+    Setting("db", str, None, "Database: a SQLite file path (or `sqlite:///PATH`); default `server.sqlite3` in the platformdirs data folder."),
+    Setting("host", str, "127.0.0.1", "Address `serve` listens on."),
+    Setting("port", int, 8765, "Port `serve` listens on.", lambda v: 0 < v < 65536, "must be a TCP port"),
+    Setting("max_body_bytes", int, 4 * 1024 * 1024, "Largest request body as sent (compressed or not); larger → 413 `body_too_large`.", lambda v: v >= 1024, "must be ≥ 1024"),
+    Setting("max_inflated_bytes", int, 16 * 1024 * 1024, "Largest body after gzip decompression; a gzip bomb stops here with 413.", lambda v: v >= 1024, "must be ≥ 1024"),
+    Setting("max_batch_items", int, 1000, "Most responses in one upload; more → 413 `batch_too_large`.", lambda v: 1 <= v <= 100_000, "must be 1..100000"),
+    Setting("enroll_code_ttl_h", float, 72.0, "Hours an enrolment code stays valid.", lambda v: v > 0, "must be positive"),
+    Setting("clock_skew_s", float, 300.0, "A device whose clock differs from the server's by more is flagged; reports then use receipt time.", lambda v: v > 0, "must be positive"),
+    Setting("kiosk_cooldown_s", float, 5.0, "Sent to kiosks in config: a press this soon after the last answer is flagged as misuse.", lambda v: v >= 0, "must be ≥ 0"),
+    Setting("kiosk_idle_timeout_s", float, 30.0, "Sent to kiosks in config: seconds before a half-answered kiosk returns to its start.", lambda v: v > 0, "must be positive"),
+    Setting("log_level", str, "info", "Logging level: debug, info, warning, error.", lambda v: v in ("debug", "info", "warning", "error"), "must be debug, info, warning or error"),
+)
+
+
+def default_db_path() -> Path:
+    return Path(platformdirs.user_data_dir("hailong-server", appauthor=False)) / "server.sqlite3"
+
+
+def load(file: Path | None = None, **overrides) -> Settings:
+    """Server settings: defaults < file < environment < ``overrides`` (``None`` overrides are ignored)."""
+    return load_settings(SPEC, env_prefix=ENV_PREFIX, file=file,
+                         overrides={k: v for k, v in overrides.items() if v is not None})

@@ -1,0 +1,23 @@
+"""Storage back ends, chosen by one setting (the database URL or path)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from sync_server.storage.base import Device, EnrollRefused, PreparedResponse, Storage
+
+__all__ = ["Device", "EnrollRefused", "PreparedResponse", "Storage", "open_storage"]
+
+
+def open_storage(db: str | Path) -> Storage:
+    """Open (and migrate) the database named by ``db``: a SQLite path or ``sqlite:///PATH``."""
+    text = str(db)
+    if text.startswith(("postgres://", "postgresql://")):
+        raise ValueError("PostgreSQL is not supported yet by this build; use a SQLite path")
+    if text.startswith("sqlite:///"):
+        text = text[len("sqlite:///"):]
+    from sync_server.storage.sqlite import SQLiteStorage
+
+    storage = SQLiteStorage(Path(text))
+    storage.migrate()
+    return storage

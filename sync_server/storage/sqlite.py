@@ -1,0 +1,225 @@
+"""SQLite storage: the embedded default.
+
+One connection per thread (FastAPI runs sync work in a thread pool); writes are serialised by a
+process-wide lock and each is one ``BEGIN IMMEDIATE`` transaction, so concurrent uploads queue
+instead of failing with ``database is locked``. WAL with ``synchronous=FULL``: when a batch is
+acknowledged, it is on disk.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+from datetime import datetime
+from pathlib import Path
+from typing import Callable, TypeVar
+
+from hailong_core.assets import load_json_asset
+from hailong_core.questionnaire import parse_questionnaire
+from hailong_core.timeutil import format_rfc3339
+from sync_server.storage.base import Device, EnrollRefused, PreparedResponse, Storage
+from sync_server.storage.sqlite_migrations import MIGRATIONS
+
+T = TypeVar("T")
+CONFLICT_MESSAGE = "a response with this id and other content is already stored; the new content is kept aside for review"
+_ID_CHUNK = 500  # ids per "IN (...)" lookup, well under SQLite's variable limit
+
+UNITS_ASSET = ("units", "bac_giang_2023.json")
+QUESTIONNAIRE_ASSET = ("questionnaires", "default.json")
+
+
+class SQLiteStorage(Storage):
+    def __init__(self, path: Path | str):
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._local = threading.local()
+        self._write_lock = threading.Lock()
+        self._all: list[sqlite3.Connection] = []
+        self._all_lock = threading.Lock()
+        self._questionnaires: dict[tuple[str, int], dict] | None = None
+
+    # --- connections and transactions -----------------------------------------------------
+
+    def _conn(self) -> sqlite3.Connection:
+        conn = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = sqlite3.connect(str(self.path), isolation_level=None, check_same_thread=False, timeout=30.0)
+            conn.row_factory = sqlite3.Row
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute("PRAGMA synchronous=FULL")
+            conn.execute("PRAGMA foreign_keys=ON")
+            conn.execute("PRAGMA busy_timeout=30000")
+            self._local.conn = conn
+            with self._all_lock:
+                self._all.append(conn)
+        return conn
+
+    def _write(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+        conn = self._conn()
+        with self._write_lock:
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                result = fn(conn)
+                conn.execute("COMMIT")
+            except BaseException:
+                if conn.in_transaction:
+                    conn.execute("ROLLBACK")
+                raise
+        return result
+
+    def close(self) -> None:
+        with self._all_lock:
+            for conn in self._all:
+                try:
+                    conn.close()
+                except sqlite3.Error:
+                    pass
+            self._all.clear()
+        self._local = threading.local()
+
+    # --- schema -----------------------------------------------------------------------------
+
+    def migrate(self) -> None:
+        conn = self._conn()
+        version = conn.execute("PRAGMA user_version").fetchone()[0]
+        if version > len(MIGRATIONS):
+            raise RuntimeError(f"database schema {version} is newer than this server ({len(MIGRATIONS)})")
+        for number in range(version + 1, len(MIGRATIONS) + 1):
+            def step(c: sqlite3.Connection, number=number) -> None:
+                for statement in MIGRATIONS[number - 1]:
+                    c.execute(statement)
+                c.execute(f"PRAGMA user_version = {number}")
+            self._write(step)
+        self._seed()
+
+    def _seed(self) -> None:
+        def tx(c: sqlite3.Connection) -> None:
+            if c.execute("SELECT COUNT(*) FROM units").fetchone()[0] == 0:
+                data = load_json_asset(*UNITS_ASSET)
+                c.executemany(
+                    "INSERT INTO units (code, name, level, parent_code, valid_from, valid_to) VALUES (?, ?, ?, ?, ?, NULL)",
+                    [(u["code"], u["name"], u["level"], u["parent_code"], data.get("valid_from")) for u in data["units"]])
+            if c.execute("SELECT COUNT(*) FROM questionnaires").fetchone()[0] == 0:
+                doc = load_json_asset(*QUESTIONNAIRE_ASSET)
+                q = parse_questionnaire(doc)
+                c.execute("INSERT INTO questionnaires (id, version, body, published_at) VALUES (?, ?, ?, ?)",
+                          (q.id, q.version, json.dumps(doc, ensure_ascii=False), format_rfc3339(datetime.now().astimezone())))
+        self._write(tx)
+        self._questionnaires = None
+
+    # --- units and questionnaires --------------------------------------------------------------
+
+    def units(self) -> list[dict]:
+        rows = self._conn().execute("SELECT code, name, level, parent_code, valid_from, valid_to FROM units ORDER BY rowid").fetchall()
+        return [dict(r) for r in rows]
+
+    def unit(self, code: str) -> dict | None:
+        row = self._conn().execute("SELECT code, name, level, parent_code, valid_from, valid_to FROM units WHERE code = ?", (code,)).fetchone()
+        return dict(row) if row else None
+
+    def questionnaires(self) -> dict[tuple[str, int], dict]:
+        if self._questionnaires is None:
+            rows = self._conn().execute("SELECT id, version, body FROM questionnaires WHERE published_at IS NOT NULL").fetchall()
+            self._questionnaires = {(r["id"], r["version"]): json.loads(r["body"]) for r in rows}
+        return self._questionnaires
+
+    def active_questionnaire(self, unit_code: str) -> dict:
+        # Campaigns choose per unit later; until then, the newest published version.
+        return max(self.questionnaires().items(), key=lambda kv: (kv[1].get("id") == "bg-friendly-gov", kv[0][1]))[1]
+
+    # --- devices ----------------------------------------------------------------------------------
+
+    def create_enroll_code(self, unit_code: str, code_hash: str, expires_at: datetime) -> None:
+        now = format_rfc3339(datetime.now().astimezone())
+        self._write(lambda c: c.execute(
+            "INSERT INTO enroll_codes (code_hash, unit_code, created_at, expires_at) VALUES (?, ?, ?, ?)",
+            (code_hash, unit_code, now, format_rfc3339(expires_at))))
+
+    def redeem_enroll_code(self, code_hash: str, now: datetime, device_id: str, token_hash: str, name: str | None) -> Device:
+        def tx(c: sqlite3.Connection) -> Device:
+            row = c.execute("SELECT unit_code, expires_at, used_at FROM enroll_codes WHERE code_hash = ?", (code_hash,)).fetchone()
+            if row is None:
+                raise EnrollRefused("unknown enrolment code")
+            if row["used_at"] is not None:
+                raise EnrollRefused("this enrolment code was already used")
+            if datetime.fromisoformat(row["expires_at"]) <= now:
+                raise EnrollRefused("this enrolment code has expired")
+            stamp = format_rfc3339(now)
+            c.execute("UPDATE enroll_codes SET used_at = ?, device_id = ? WHERE code_hash = ?", (stamp, device_id, code_hash))
+            c.execute("INSERT INTO devices (id, unit_code, name, token_hash, enrolled_at) VALUES (?, ?, ?, ?, ?)",
+                      (device_id, row["unit_code"], name, token_hash, stamp))
+            return Device(device_id, row["unit_code"], name, False)
+        return self._write(tx)
+
+    def device_by_token(self, token_hash: str) -> Device | None:
+        row = self._conn().execute("SELECT id, unit_code, name, revoked_at FROM devices WHERE token_hash = ?", (token_hash,)).fetchone()
+        return Device(row["id"], row["unit_code"], row["name"], row["revoked_at"] is not None) if row else None
+
+    def revoke_device(self, device_id: str, now: datetime) -> bool:
+        return self._write(lambda c: c.execute("UPDATE devices SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL",
+                                               (format_rfc3339(now), device_id)).rowcount) == 1
+
+    def record_heartbeat(self, device_id: str, now: datetime, info: dict) -> None:
+        self._write(lambda c: c.execute(
+            "UPDATE devices SET last_seen_at = ?, pending = ?, kept_aside = ?, last_sync_at = ?, app_version = ?, "
+            "clock_offset_s = ?, last_error = ? WHERE id = ?",
+            (format_rfc3339(now), info["pending"], info.get("kept_aside"), info.get("last_sync_at"), info["app_version"],
+             info.get("clock_offset_s"), info.get("last_error"), device_id)))
+
+    def devices(self) -> list[dict]:
+        rows = self._conn().execute("SELECT id, unit_code, name, enrolled_at, revoked_at, last_seen_at, pending, kept_aside, "
+                                    "last_sync_at, app_version, clock_offset_s, last_error FROM devices ORDER BY enrolled_at").fetchall()
+        return [dict(r) for r in rows]
+
+    # --- responses ----------------------------------------------------------------------------
+
+    def store_batch(self, device: Device | None, items: list[PreparedResponse], received_at: str,
+                    clock_offset_s: float | None) -> list[tuple[str, str | None]]:
+        device_id = device.id if device else None
+
+        def tx(c: sqlite3.Connection) -> list[tuple[str, str | None]]:
+            ids = [p.id for p in items]
+            existing: dict[str, str] = {}
+            for start in range(0, len(ids), _ID_CHUNK):
+                chunk = ids[start:start + _ID_CHUNK]
+                marks = ",".join("?" * len(chunk))
+                existing.update(c.execute(f"SELECT id, content_hash FROM responses WHERE id IN ({marks})", chunk).fetchall())
+            results: list[tuple[str, str | None]] = []
+            rows, conflicts = [], []
+            for p in items:
+                known = existing.get(p.id)
+                if known is None:
+                    existing[p.id] = p.content_hash
+                    results.append(("accepted", None))
+                    rows.append((p.id, p.content_hash, device_id, p.unit_code, p.officer_id, p.questionnaire_id,
+                                 p.questionnaire_version, p.channel, p.seq, p.created_at, p.created_utc, received_at,
+                                 p.answers_json, p.flags_json, int(p.clock_suspect)))
+                elif known == p.content_hash:
+                    results.append(("duplicate", None))
+                else:
+                    results.append(("conflict", CONFLICT_MESSAGE))
+                    conflicts.append((p.id, device_id, p.record_json, received_at))
+            c.executemany(
+                "INSERT INTO responses (id, content_hash, device_id, unit_code, officer_id, questionnaire_id, questionnaire_version, "
+                "channel, seq, created_at, created_utc, received_at, answers, flags, clock_suspect) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
+            if conflicts:
+                c.executemany("INSERT INTO response_conflicts (response_id, device_id, record, received_at) VALUES (?, ?, ?, ?)", conflicts)
+            if device_id is not None:
+                c.execute("UPDATE devices SET last_seen_at = ?, last_upload_at = ?, clock_offset_s = COALESCE(?, clock_offset_s) WHERE id = ?",
+                          (received_at, received_at, clock_offset_s, device_id))
+            return results
+
+        return self._write(tx)
+
+    def answers_per_unit(self) -> dict[str, int]:
+        rows = self._conn().execute("SELECT unit_code, COUNT(*) FROM responses GROUP BY unit_code ORDER BY unit_code").fetchall()
+        return {r[0]: r[1] for r in rows}
+
+    def response_count(self) -> int:
+        return self._conn().execute("SELECT COUNT(*) FROM responses").fetchone()[0]
+
+    def conflicts(self) -> list[dict]:
+        rows = self._conn().execute("SELECT response_id, device_id, record, received_at FROM response_conflicts ORDER BY id").fetchall()
+        return [dict(r) for r in rows]
