@@ -8,9 +8,11 @@ versus "same id, other content" (a conflict, kept aside).
 from __future__ import annotations
 
 import hashlib
-import json
 import re
+from datetime import datetime
 from typing import Any
+
+import orjson
 
 from hailong_core.ids import is_uuid
 from hailong_core.questionnaire import TEXT_MAX_CHARS, Questionnaire
@@ -40,9 +42,13 @@ class RecordError(ValueError):
         self.message = message
 
 
-def canonical_json(value: Any) -> str:
-    """Compact JSON with sorted keys: the one serialisation hashes are taken over."""
-    return json.dumps(value, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
+def canonical_json(value: Any) -> bytes:
+    """Compact UTF-8 JSON with sorted keys: the one serialisation hashes are taken over.
+
+    orjson, not the stdlib: the server serialises every item of every batch, and this is ~10×
+    faster (bench/ingest.py).
+    """
+    return orjson.dumps(value, option=orjson.OPT_SORT_KEYS)
 
 
 def content_hash(record: dict) -> str:
@@ -50,15 +56,16 @@ def content_hash(record: dict) -> str:
     return hash_canonical(canonical_json(record))
 
 
-def hash_canonical(canonical: str) -> str:
+def hash_canonical(canonical: bytes) -> str:
     """:func:`content_hash` of a record already serialised by :func:`canonical_json`."""
-    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()[:32]
+    return hashlib.sha256(canonical).hexdigest()[:32]
 
 
-def check_record(item: Any, questionnaires: dict[tuple[str, int], Questionnaire]) -> dict:
+def check_record(item: Any, questionnaires: dict[tuple[str, int], Questionnaire]) -> tuple[dict, datetime]:
     """Validate one record against the protocol and its questionnaire.
 
-    Returns the record as a plain dict with ``officer_id`` and ``flags`` filled in. Raises
+    Returns the record as a plain dict with ``officer_id`` and ``flags`` filled in, and its
+    ``created_at`` parsed. Raises
     :class:`RecordError` naming the first problem found. ``questionnaires`` maps
     ``(id, version)`` to the questionnaires this receiver knows.
     """
@@ -87,7 +94,7 @@ def check_record(item: Any, questionnaires: dict[tuple[str, int], Questionnaire]
         raise RecordError("invalid_field", "channel must be 'kiosk' or 'qr'", "channel")
     created = item["created_at"]
     try:
-        parse_rfc3339(created)
+        created_moment = parse_rfc3339(created)
     except (TypeError, ValueError):
         raise RecordError("invalid_field", "created_at must be an RFC 3339 time with its UTC offset", "created_at") from None
     flags = item.get("flags", [])
@@ -106,7 +113,7 @@ def check_record(item: Any, questionnaires: dict[tuple[str, int], Questionnaire]
     record = dict(item)
     record["officer_id"] = officer
     record["flags"] = flags
-    return record
+    return record, created_moment
 
 
 def check_answers(answers: Any, questionnaire: Questionnaire, channel: str) -> None:

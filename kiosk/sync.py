@@ -109,7 +109,7 @@ class ServerApi:
         if resp.status_code == 429 or resp.status_code >= 500:
             code, message = _error_of(resp)
             raise SyncTemporaryError(f"server {resp.status_code}: {code}: {message}", _retry_after(resp))
-        if 300 <= resp.status_code < 400:
+        if 300 <= resp.status_code < 400 and resp.status_code != 304:
             # A captive portal redirects; our server never does.
             raise SyncTemporaryError(f"redirected ({resp.status_code}) to {resp.headers.get('Location', '?')}: not our server")
         return resp

@@ -7,10 +7,10 @@ cap in memory and answers 413.
 
 from __future__ import annotations
 
-import json
 import zlib
 from typing import Any
 
+import orjson
 from starlette.requests import Request
 
 from sync_server.errors import ApiError
@@ -59,8 +59,8 @@ def inflate(raw: bytes, max_inflated: int) -> bytes:
 def parse_json(raw: bytes) -> Any:
     """Parse JSON or answer 400 ``invalid_json``."""
     try:
-        return json.loads(raw)
-    except (ValueError, UnicodeDecodeError) as exc:
+        return orjson.loads(raw)
+    except orjson.JSONDecodeError as exc:
         raise ApiError("invalid_json", f"the body is not valid JSON: {exc}") from None
 
 

@@ -7,7 +7,6 @@ rest. The unit comes from the device's token: an item that claims another unit i
 
 from __future__ import annotations
 
-import json
 from datetime import datetime, timezone
 from typing import Any
 
@@ -68,24 +67,21 @@ def ingest(storage: Storage, device: Device | None, body: Any, *, max_items: int
     positions: list[int] = []
     for index, item in enumerate(items):
         try:
-            record = check_record(item, questionnaires)
+            record, created = check_record(item, questionnaires)
             if record["unit_code"] != owner_unit:
                 raise RecordError("unit_mismatch", f"this device belongs to unit {owner_unit}, not {record['unit_code']}", "unit_code")
         except RecordError as exc:
             rid = item.get("id") if isinstance(item, dict) and isinstance(item.get("id"), str) else None
             results[index] = {"id": rid, "status": "rejected", "error": {"code": exc.code, "message": exc.message, "field": exc.field}}
             continue
-        created = parse_rfc3339(record["created_at"])
         # A created_at in the future (beyond the tolerance) means the device clock is off too.
         item_suspect = suspect or (created - received).total_seconds() > skew_s
         canonical = canonical_json(record)
-        prepared.append(PreparedResponse(
-            id=record["id"], content_hash=hash_canonical(canonical), unit_code=record["unit_code"],
-            officer_id=record["officer_id"], questionnaire_id=record["questionnaire"]["id"],
-            questionnaire_version=record["questionnaire"]["version"], channel=record["channel"], seq=record["seq"],
-            created_at=record["created_at"], created_utc=format_rfc3339(created.astimezone(timezone.utc)),
-            answers_json=canonical_json(record["answers"]), flags_json=json.dumps(record["flags"]),
-            clock_suspect=item_suspect, record_json=canonical))
+        prepared.append(PreparedResponse(record["id"], hash_canonical(canonical), (
+            record["unit_code"], record["officer_id"], record["questionnaire"]["id"], record["questionnaire"]["version"],
+            record["channel"], record["seq"], record["created_at"], int(created.timestamp() * 1000),
+            canonical_json(record["answers"]).decode(), canonical_json(record["flags"]).decode(), int(item_suspect),
+        ), canonical.decode()))
         positions.append(index)
     if prepared:
         stored = storage.store_batch(device, prepared, received_text, offset)

@@ -8,7 +8,7 @@ the faces scale to any screen and stay sharp.
 from __future__ import annotations
 
 from PySide6.QtCore import QPointF, QRectF, QSize, Qt
-from PySide6.QtGui import QColor, QFont, QPainter, QPainterPath, QPaintEvent, QPen
+from PySide6.QtGui import QColor, QFont, QFontMetricsF, QPainter, QPainterPath, QPaintEvent, QPen
 from PySide6.QtWidgets import QAbstractButton, QSizePolicy, QWidget
 
 # Red → orange → amber → light green → green. Each face also differs by expression and word, so
@@ -91,7 +91,8 @@ class FaceButton(QAbstractButton):
         pressed = self.isDown()
 
         border = max(2.0, min(w, h) * 0.012)
-        card = QRectF(border, border, w - 2 * border, h - 2 * border)
+        inset = border * 1.5  # room for the pressed border, so it is never clipped
+        card = QRectF(inset, inset, w - 2 * inset, h - 2 * inset)
         radius = min(w, h) * 0.08
         if pressed:
             fill = QColor(self.colour)
@@ -103,29 +104,45 @@ class FaceButton(QAbstractButton):
             p.setBrush(CARD)
         p.drawRoundedRect(card, radius, radius)
 
-        # Label area: two lines of bold text under the face.
-        label_px = max(14, int(min(card.width() * 0.105, card.height() * 0.075)))
-        font = QFont(self.font())
-        font.setPixelSize(label_px)
-        font.setWeight(QFont.Weight.Bold)
-        label_h = label_px * 2.7
         pad = card.width() * 0.08
+        text_width = card.width() - pad
+        font, lines = self._fit_label(text_width, max(14, int(min(card.width() * 0.125, card.height() * 0.085))))
+        line_h = QFontMetricsF(font).lineSpacing()
+        label_h = line_h * 2  # always two lines, so faces line up across the row
+        gap = pad * 0.6
 
-        face_area = QRectF(card.left() + pad, card.top() + pad,
-                           card.width() - 2 * pad, card.height() - 2 * pad - label_h)
-        diameter = max(10.0, min(face_area.width(), face_area.height()))
+        # Face and label as one group, centred in the card.
+        diameter = max(10.0, min(card.width() - 2 * pad, card.height() - 2 * pad - gap - label_h))
+        top = card.top() + (card.height() - diameter - gap - label_h) / 2
+        centre = QPointF(card.center().x(), top + diameter / 2)
         if pressed:
-            diameter *= 0.94
-        centre = QPointF(face_area.center().x(), face_area.top() + face_area.height() / 2 + (diameter * 0.03 if pressed else 0))
-        self._draw_face(p, centre, diameter / 2)
+            centre += QPointF(0, diameter * 0.02)
+            self._draw_face(p, centre, diameter / 2 * 0.94)
+        else:
+            self._draw_face(p, centre, diameter / 2)
 
         p.setFont(font)
         p.setPen(INK)
-        text_rect = QRectF(card.left() + pad * 0.5, card.bottom() - pad * 0.6 - label_h,
-                           card.width() - pad, label_h)
-        p.drawText(text_rect, int(Qt.AlignmentFlag.AlignHCenter | Qt.AlignmentFlag.AlignVCenter | Qt.TextFlag.TextWordWrap),
-                   self.text())
+        text_rect = QRectF(card.center().x() - text_width / 2, top + diameter + gap, text_width, label_h)
+        p.drawText(text_rect, int(Qt.AlignmentFlag.AlignHCenter | Qt.AlignmentFlag.AlignVCenter), "\n".join(lines))
         p.end()
+
+    def _fit_label(self, width: float, px: int) -> tuple[QFont, list[str]]:
+        """The largest bold font (from ``px`` down) that shows the label in at most two lines.
+
+        Two lines are balanced ("Rất không / hài lòng", not "Rất không hài / lòng").
+        """
+        font = QFont(self.font())
+        font.setWeight(QFont.Weight.Bold)
+        words = self.text().split()
+        while True:
+            font.setPixelSize(px)
+            metrics = QFontMetricsF(font)
+            one = " ".join(words)
+            lines = [one] if metrics.horizontalAdvance(one) <= width else _balanced_lines(words, metrics)
+            if px <= 12 or max(metrics.horizontalAdvance(line) for line in lines) <= width:
+                return font, lines
+            px -= 1
 
     def _draw_face(self, p: QPainter, c: QPointF, r: float) -> None:
         t = self.position
@@ -171,6 +188,19 @@ class FaceButton(QAbstractButton):
             p.setPen(ink_pen)
             p.setBrush(Qt.BrushStyle.NoBrush)
         p.drawPath(path)
+
+
+def _balanced_lines(words: list[str], metrics: QFontMetricsF) -> list[str]:
+    """``words`` split into the two lines whose longer one is shortest."""
+    if len(words) < 2:
+        return [" ".join(words)]
+    best = None
+    for i in range(1, len(words)):
+        lines = [" ".join(words[:i]), " ".join(words[i:])]
+        widest = max(metrics.horizontalAdvance(line) for line in lines)
+        if best is None or widest < best[0]:
+            best = (widest, lines)
+    return best[1]
 
 
 def build_faces(levels, lang: str = "vi", parent: QWidget | None = None) -> list[FaceButton]:

@@ -6,8 +6,8 @@ window's height so the same layout reads well on a 10" tablet and a 24" touch sc
 
 from __future__ import annotations
 
-from PySide6.QtCore import QPointF, QRectF, Qt, Signal
-from PySide6.QtGui import QColor, QFont, QPainter, QPainterPath, QPen, QResizeEvent
+from PySide6.QtCore import QPointF, Qt, Signal
+from PySide6.QtGui import QColor, QFont, QPainter, QPainterPath, QPalette, QPen, QResizeEvent
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QSizePolicy, QVBoxLayout, QWidget
 
 from hailong_core.questionnaire import Question
@@ -37,13 +37,19 @@ def _label(text: str = "", colour: str = INK.name()) -> QLabel:
     return label
 
 
+def _fill(widget: QWidget, colour: str) -> None:
+    palette = widget.palette()
+    palette.setColor(QPalette.ColorRole.Window, QColor(colour))
+    widget.setPalette(palette)
+    widget.setAutoFillBackground(True)
+
+
 class _Screen(QWidget):
     """Common background for all screens."""
 
     def __init__(self, parent: QWidget | None = None):
         super().__init__(parent)
-        self.setAutoFillBackground(True)
-        self.setStyleSheet(f"background: {BACKGROUND};")
+        _fill(self, BACKGROUND)
 
 
 class StartScreen(_Screen):
@@ -55,7 +61,7 @@ class StartScreen(_Screen):
     def __init__(self, parent: QWidget | None = None):
         super().__init__(parent)
         self.header = QWidget()
-        self.header.setStyleSheet(f"background: {HEADER};")
+        _fill(self.header, HEADER)
         self.unit_label = _label(colour="#FFFFFF")
         self.unit_label.setObjectName("unit_label")
         header_layout = QVBoxLayout(self.header)
@@ -172,6 +178,8 @@ class _MessageScreen(_Screen):
         layout.addWidget(self.badge)
         layout.addSpacing(8)
         layout.addWidget(self.title_label)
+        self._title_gap = layout.itemAt(layout.count() - 1)  # replaced by a sized spacing on resize
+        layout.addSpacing(0)
         layout.addWidget(self.body_label)
         layout.addStretch(3)
         layout.addWidget(self.footer_label)

@@ -24,7 +24,10 @@ class SyncWorker(QObject):
     """
 
     sig_sync_finished = Signal(dict)
-    """Fires after every sync round, from the worker thread (receivers get it queued on theirs).
+    """Fires after every sync round, from the worker thread.
+
+    Connect it to a slot of a QObject: Qt then queues the call onto that object's thread. A plain
+    function or lambda would run in the worker thread, where no widget may be touched.
 
     Carries the round's report: ``{"delay": s, "sent": n, "kept_aside": n, "config_changed": bool,
     "error": str | None}``; ``config_changed`` means the store holds a new config (questionnaire,

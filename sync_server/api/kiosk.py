@@ -33,7 +33,8 @@ async def current_device(request: Request) -> Device:
     if scheme.lower() != "bearer" or not token.strip():
         raise ApiError("missing_token", headers={"WWW-Authenticate": "Bearer"})
     state = _state(request)
-    device = await run_in_threadpool(state.storage.device_by_token, security.digest(token.strip()))
+    # One indexed read (~20 µs, never blocked by writers in WAL): cheaper inline than a thread hop.
+    device = state.storage.device_by_token(security.digest(token.strip()))
     if device is None:
         raise ApiError("invalid_token", headers={"WWW-Authenticate": "Bearer"})
     if device.revoked:
@@ -67,7 +68,7 @@ def kiosk_config(request: Request, device: Device = Depends(current_device)):
         "questionnaire": state.storage.active_questionnaire(device.unit_code),
         "settings": {"cooldown_s": state.settings.kiosk_cooldown_s, "idle_timeout_s": state.settings.kiosk_idle_timeout_s},
     }
-    payload = canonical_json(config).encode("utf-8")
+    payload = canonical_json(config)
     etag = '"' + hashlib.sha256(payload).hexdigest()[:32] + '"'
     if etag in [t.strip() for t in request.headers.get("if-none-match", "").split(",")]:
         return Response(status_code=304, headers={"ETag": etag})
@@ -86,7 +87,7 @@ async def upload(request: Request, device: Device = Depends(current_device)):
     body = bodies.parse_json(raw)
     answer = await run_in_threadpool(ingest, state.storage, device, body, max_items=settings.max_batch_items,
                                      skew_s=settings.clock_skew_s, questionnaires=state.questionnaires())
-    return Response(canonical_json(answer).encode("utf-8"), media_type="application/json")
+    return Response(canonical_json(answer), media_type="application/json")
 
 
 @router.post("/kiosk/heartbeat", status_code=204, responses=ERRORS, response_class=Response,

@@ -11,6 +11,7 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from datetime import datetime
+from typing import NamedTuple
 
 
 @dataclass(frozen=True)
@@ -21,23 +22,17 @@ class Device:
     revoked: bool
 
 
-@dataclass(frozen=True)
-class PreparedResponse:
-    """One validated response, ready to store; ``row`` holds the column values."""
+class PreparedResponse(NamedTuple):
+    """One validated response, ready to store (a tuple: this is built per item on the hot path).
+
+    ``values`` are, in order: unit_code, officer_id, questionnaire_id, questionnaire_version,
+    channel, seq, created_at (as sent), created_ms (UTC epoch milliseconds), answers (JSON),
+    flags (JSON), clock_suspect (0/1).
+    """
 
     id: str
     content_hash: str
-    unit_code: str
-    officer_id: str | None
-    questionnaire_id: str
-    questionnaire_version: int
-    channel: str
-    seq: int
-    created_at: str
-    created_utc: str
-    answers_json: str
-    flags_json: str
-    clock_suspect: bool
+    values: tuple
     record_json: str
 
 

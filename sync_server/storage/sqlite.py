@@ -179,39 +179,55 @@ class SQLiteStorage(Storage):
         device_id = device.id if device else None
 
         def tx(c: sqlite3.Connection) -> list[tuple[str, str | None]]:
-            ids = [p.id for p in items]
-            existing: dict[str, str] = {}
-            for start in range(0, len(ids), _ID_CHUNK):
-                chunk = ids[start:start + _ID_CHUNK]
-                marks = ",".join("?" * len(chunk))
-                existing.update(c.execute(f"SELECT id, content_hash FROM responses WHERE id IN ({marks})", chunk).fetchall())
-            results: list[tuple[str, str | None]] = []
-            rows, conflicts = [], []
-            for p in items:
-                known = existing.get(p.id)
-                if known is None:
-                    existing[p.id] = p.content_hash
-                    results.append(("accepted", None))
-                    rows.append((p.id, p.content_hash, device_id, p.unit_code, p.officer_id, p.questionnaire_id,
-                                 p.questionnaire_version, p.channel, p.seq, p.created_at, p.created_utc, received_at,
-                                 p.answers_json, p.flags_json, int(p.clock_suspect)))
-                elif known == p.content_hash:
-                    results.append(("duplicate", None))
-                else:
-                    results.append(("conflict", CONFLICT_MESSAGE))
-                    conflicts.append((p.id, device_id, p.record_json, received_at))
+            first: dict[str, int] = {}
+            rows = []
+            for index, p in enumerate(items):
+                if p.id not in first:
+                    first[p.id] = index
+                    rows.append((p.id, p.content_hash, device_id, received_at) + p.values)
+            before_seq = c.execute("SELECT COALESCE(MAX(server_seq), 0) FROM responses").fetchone()[0]
+            before_changes = c.total_changes
+            # ON CONFLICT(id) only: any other constraint failure still raises and rolls back.
             c.executemany(
-                "INSERT INTO responses (id, content_hash, device_id, unit_code, officer_id, questionnaire_id, questionnaire_version, "
-                "channel, seq, created_at, created_utc, received_at, answers, flags, clock_suspect) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
-            if conflicts:
-                c.executemany("INSERT INTO response_conflicts (response_id, device_id, record, received_at) VALUES (?, ?, ?, ?)", conflicts)
+                "INSERT INTO responses (id, content_hash, device_id, received_at, unit_code, officer_id, questionnaire_id, "
+                "questionnaire_version, channel, seq, created_at, created_ms, answers, flags, clock_suspect) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING", rows)
+            if c.total_changes - before_changes == len(items):
+                results = [("accepted", None)] * len(items)  # the common case: all new, no lookup needed
+            else:
+                results = self._classify(c, items, first, before_seq, device_id, received_at)
             if device_id is not None:
                 c.execute("UPDATE devices SET last_seen_at = ?, last_upload_at = ?, clock_offset_s = COALESCE(?, clock_offset_s) WHERE id = ?",
                           (received_at, received_at, clock_offset_s, device_id))
             return results
 
         return self._write(tx)
+
+    @staticmethod
+    def _classify(c: sqlite3.Connection, items: list[PreparedResponse], first: dict[str, int], before_seq: int,
+                  device_id: str | None, received_at: str) -> list[tuple[str, str | None]]:
+        """Per-item status when some ids were already stored (or repeated within the batch)."""
+        ids = list(first)
+        stored: dict[str, tuple[str, int]] = {}
+        for start in range(0, len(ids), _ID_CHUNK):
+            chunk = ids[start:start + _ID_CHUNK]
+            marks = ",".join("?" * len(chunk))
+            for rid, digest, seq in c.execute(f"SELECT id, content_hash, server_seq FROM responses WHERE id IN ({marks})", chunk):
+                stored[rid] = (digest, seq)
+        results: list[tuple[str, str | None]] = []
+        conflicts = []
+        for index, p in enumerate(items):
+            digest, seq = stored[p.id]
+            if seq > before_seq and first[p.id] == index:
+                results.append(("accepted", None))
+            elif digest == p.content_hash:
+                results.append(("duplicate", None))
+            else:
+                results.append(("conflict", CONFLICT_MESSAGE))
+                conflicts.append((p.id, device_id, p.record_json, received_at))
+        if conflicts:
+            c.executemany("INSERT INTO response_conflicts (response_id, device_id, record, received_at) VALUES (?, ?, ?, ?)", conflicts)
+        return results
 
     def answers_per_unit(self) -> dict[str, int]:
         rows = self._conn().execute("SELECT unit_code, COUNT(*) FROM responses GROUP BY unit_code ORDER BY unit_code").fetchall()

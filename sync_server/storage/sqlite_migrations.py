@@ -22,16 +22,17 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
             token_hash TEXT NOT NULL UNIQUE, enrolled_at TEXT NOT NULL, revoked_at TEXT,
             last_seen_at TEXT, last_upload_at TEXT, last_sync_at TEXT, pending INTEGER, kept_aside INTEGER,
             app_version TEXT, clock_offset_s REAL, last_error TEXT)""",
-        # server_seq orders the pull feed (later); id is the kiosk-born idempotency key.
+        # server_seq orders the pull feed (later); id is the kiosk-born idempotency key;
+        # created_at is the device's time as sent, created_ms the same instant in UTC epoch ms.
         """CREATE TABLE responses (
             server_seq INTEGER PRIMARY KEY,
             id TEXT NOT NULL UNIQUE, content_hash TEXT NOT NULL,
             device_id TEXT, unit_code TEXT NOT NULL, officer_id TEXT,
             questionnaire_id TEXT NOT NULL, questionnaire_version INTEGER NOT NULL,
             channel TEXT NOT NULL, seq INTEGER NOT NULL,
-            created_at TEXT NOT NULL, created_utc TEXT NOT NULL, received_at TEXT NOT NULL,
+            created_at TEXT NOT NULL, created_ms INTEGER NOT NULL, received_at TEXT NOT NULL,
             answers TEXT NOT NULL, flags TEXT NOT NULL, clock_suspect INTEGER NOT NULL DEFAULT 0)""",
-        "CREATE INDEX responses_unit_created ON responses (unit_code, created_utc)",
+        "CREATE INDEX responses_unit_created ON responses (unit_code, created_ms)",
         """CREATE TABLE response_conflicts (
             id INTEGER PRIMARY KEY, response_id TEXT NOT NULL, device_id TEXT,
             record TEXT NOT NULL, received_at TEXT NOT NULL)""",

@@ -1,0 +1,101 @@
+"""The kiosk's composition root: the one place that builds the window and the worker and wires them.
+
+Widgets and the worker know nothing of each other; the signals are connected here.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+from pathlib import Path
+
+from PySide6.QtGui import QFont, QFontDatabase, QFontMetrics
+from PySide6.QtWidgets import QApplication
+
+from kiosk.store import Store
+from kiosk.sync import SyncService
+from kiosk.ui.main_window import KioskWindow
+from kiosk.ui.worker import SyncWorker
+
+log = logging.getLogger(__name__)
+
+# Letters a Vietnamese font must draw: stacked tone marks on circumflex and breve vowels, horn
+# vowels and đ. A font lacking any of them shows boxes on the screen.
+VIETNAMESE_SAMPLE = "ĐđƠơƯưẶặẦầỄễỚớỰựỷỹ"
+PREFERRED_FAMILIES = ("Noto Sans", "DejaVu Sans")
+FONT_FILES = (
+    "/usr/share/fonts/truetype/noto/NotoSans-Regular.ttf",
+    "/usr/share/fonts/truetype/noto/NotoSans-Bold.ttf",
+    "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf",
+    "/usr/share/fonts/truetype/dejavu/DejaVuSans-Bold.ttf",
+)
+
+
+def covers_vietnamese(font: QFont) -> bool:
+    """True when ``font`` itself (not a fallback) has every letter of :data:`VIETNAMESE_SAMPLE`."""
+    metrics = QFontMetrics(font)
+    return all(metrics.inFontUcs4(ord(ch)) for ch in VIETNAMESE_SAMPLE)
+
+
+def ensure_vietnamese_font(app: QApplication) -> str:
+    """Make the application font one that draws Vietnamese; return its family.
+
+    Prefers Noto Sans, then DejaVu Sans, when installed (their large sizes read well on a kiosk);
+    else keeps the default if it covers Vietnamese; else loads the known font files. If nothing
+    fits, the default stays and a warning is logged: Qt's own font fallback may still cope.
+    """
+    default = app.font()
+    size = default.pointSizeF() if default.pointSizeF() > 0 else 12.0
+    families = set(QFontDatabase.families())
+    for family in PREFERRED_FAMILIES:
+        if family in families and covers_vietnamese(QFont(family)):
+            app.setFont(QFont(family, size))
+            return family
+    if covers_vietnamese(default):
+        return default.family()
+    for path in FONT_FILES:
+        if not Path(path).exists():
+            continue
+        font_id = QFontDatabase.addApplicationFont(path)
+        for family in QFontDatabase.applicationFontFamilies(font_id) if font_id >= 0 else ():
+            if covers_vietnamese(QFont(family)):
+                app.setFont(QFont(family, size))
+                return family
+    log.warning("no font with Vietnamese letters found; text may show boxes")
+    return default.family()
+
+
+def build(store: Store, settings, *, service=None) -> tuple[KioskWindow, SyncWorker]:
+    """The window and the sync worker, wired together (not shown, not started).
+
+    Needs a ``QApplication``. Tests use this to get the same wiring as :func:`run`; ``service``
+    replaces the :class:`SyncService` (anything with ``run_round(force)``) to script a round.
+    """
+    window = KioskWindow(store, settings)
+    worker = SyncWorker(service or SyncService(store, settings))
+    # Receivers are slots of QObjects, so Qt queues each call onto the receiver's thread: the
+    # window reacts on the UI thread, the worker writes on its own. (A lambda here would run in
+    # the sender's thread.)
+    worker.sig_sync_finished.connect(window.on_sync_finished)
+    window.sig_rating_failed.connect(worker.record_error)
+    return window, worker
+
+
+def run(data_dir: Path, settings, store: Store, *, fullscreen: bool = True) -> int:
+    """Run the kiosk until the window closes; return the event loop's exit code.
+
+    ``data_dir`` is the kiosk's data folder (logged; the store and settings were opened from it).
+    """
+    app = QApplication.instance() or QApplication(sys.argv[:1])
+    family = ensure_vietnamese_font(app)
+    log.info("kiosk UI starting: data %s, font %s", data_dir, family)
+    window, worker = build(store, settings)
+    if fullscreen:
+        window.showFullScreen()
+    else:
+        window.show()
+    worker.start()
+    try:
+        return app.exec()
+    finally:
+        worker.stop()
