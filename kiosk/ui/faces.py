@@ -54,9 +54,13 @@ class FaceButton(QAbstractButton):
     colour. The button grows with the layout; it never gets smaller than :data:`MIN_TOUCH_MM`.
     """
 
-    def __init__(self, value: int, label: str, position: float, parent: QWidget | None = None):
+    def __init__(self, value: int, label: str, position: float, parent: QWidget | None = None,
+                 row_labels: tuple[str, ...] = ()):
         super().__init__(parent)
         self.value = value
+        # The labels of the whole row: every face picks the size at which all of them fit, so the
+        # words under the faces are one size.
+        self.row_labels = tuple(row_labels) or (label,)
         self.position = min(max(position, 0.0), 1.0)
         self.colour = level_colour(self.position)
         self.setText(label)
@@ -128,20 +132,17 @@ class FaceButton(QAbstractButton):
         p.end()
 
     def _fit_label(self, width: float, px: int) -> tuple[QFont, list[str]]:
-        """The largest bold font (from ``px`` down) that shows the label in at most two lines.
+        """The largest bold font (from ``px`` down) that shows every row label in at most two lines.
 
         Two lines are balanced ("Rất không / hài lòng", not "Rất không hài / lòng").
         """
         font = QFont(self.font())
         font.setWeight(QFont.Weight.Bold)
-        words = self.text().split()
         while True:
             font.setPixelSize(px)
             metrics = QFontMetricsF(font)
-            one = " ".join(words)
-            lines = [one] if metrics.horizontalAdvance(one) <= width else _balanced_lines(words, metrics)
-            if px <= 12 or max(metrics.horizontalAdvance(line) for line in lines) <= width:
-                return font, lines
+            if px <= 12 or all(_widest(_wrap(text, metrics, width), metrics) <= width for text in self.row_labels):
+                return font, _wrap(self.text(), metrics, width)
             px -= 1
 
     def _draw_face(self, p: QPainter, c: QPointF, r: float) -> None:
@@ -190,6 +191,17 @@ class FaceButton(QAbstractButton):
         p.drawPath(path)
 
 
+def _widest(lines: list[str], metrics: QFontMetricsF) -> float:
+    return max(metrics.horizontalAdvance(line) for line in lines)
+
+
+def _wrap(text: str, metrics: QFontMetricsF, width: float) -> list[str]:
+    """``text`` on one line if it fits in ``width``, else on two balanced lines."""
+    words = text.split()
+    one = " ".join(words)
+    return [one] if metrics.horizontalAdvance(one) <= width else _balanced_lines(words, metrics)
+
+
 def _balanced_lines(words: list[str], metrics: QFontMetricsF) -> list[str]:
     """``words`` split into the two lines whose longer one is shortest."""
     if len(words) < 2:
@@ -206,4 +218,5 @@ def _balanced_lines(words: list[str], metrics: QFontMetricsF) -> list[str]:
 def build_faces(levels, lang: str = "vi", parent: QWidget | None = None) -> list[FaceButton]:
     """Face buttons for a scale question's levels (objects with ``value`` and ``label.get(lang)``)."""
     count = len(levels)
-    return [FaceButton(lv.value, lv.label.get(lang), level_position(lv.value, count), parent) for lv in levels]
+    labels = tuple(lv.label.get(lang) for lv in levels)
+    return [FaceButton(lv.value, lv.label.get(lang), level_position(lv.value, count), parent, labels) for lv in levels]

@@ -6,9 +6,9 @@ window's height so the same layout reads well on a 10" tablet and a 24" touch sc
 
 from __future__ import annotations
 
-from PySide6.QtCore import QPointF, Qt, Signal
-from PySide6.QtGui import QColor, QFont, QPainter, QPainterPath, QPalette, QPen, QResizeEvent
-from PySide6.QtWidgets import QHBoxLayout, QLabel, QSizePolicy, QVBoxLayout, QWidget
+from PySide6.QtCore import QPointF, QRect, Qt, Signal
+from PySide6.QtGui import QColor, QFont, QFontMetrics, QPainter, QPainterPath, QPalette, QPen, QResizeEvent
+from PySide6.QtWidgets import QHBoxLayout, QLabel, QSizePolicy, QSpacerItem, QVBoxLayout, QWidget
 
 from hailong_core.questionnaire import Question
 from kiosk.ui.faces import INK, FaceButton, build_faces
@@ -26,6 +26,27 @@ def _set_px(label: QLabel, px: float, bold: bool = False) -> None:
     font.setPixelSize(max(12, int(px)))
     font.setWeight(QFont.Weight.Bold if bold else QFont.Weight.Normal)
     label.setFont(font)
+
+
+def _balance(label: QLabel, width: int) -> None:
+    """Narrow a wrapped label to the least width that needs no more lines than ``width`` does.
+
+    The lines then come out even ("… với cán bộ / đã phục vụ … không?") instead of a full
+    first line and a lone last word.
+    """
+    metrics = QFontMetrics(label.font())
+    flags = int(Qt.TextFlag.TextWordWrap)
+    height = lambda w: metrics.boundingRect(QRect(0, 0, w, 100_000), flags, label.text()).height()  # noqa: E731
+    target = height(width)
+    lo, hi = max(1, width // 4), width
+    while lo < hi:
+        mid = (lo + hi) // 2
+        if height(mid) <= target:
+            hi = mid
+        else:
+            lo = mid + 1
+    # A little slack: QLabel's own layout may round differently from QFontMetrics.
+    label.setFixedWidth(min(width, hi + max(8, metrics.averageCharWidth())))
 
 
 def _label(text: str = "", colour: str = INK.name()) -> QLabel:
@@ -76,7 +97,7 @@ class StartScreen(_Screen):
 
         body = QVBoxLayout()
         body.addStretch(2)
-        body.addWidget(self.question_label)
+        body.addWidget(self.question_label, 0, Qt.AlignmentFlag.AlignHCenter)
         body.addStretch(1)
         body.addLayout(self._faces_row, 10)
         body.addStretch(1)
@@ -121,6 +142,7 @@ class StartScreen(_Screen):
         margin = int(w * 0.04)
         self.header.layout().setContentsMargins(margin, int(unit * 0.025), margin, int(unit * 0.025))
         self._body.setContentsMargins(margin, 0, margin, 0)
+        _balance(self.question_label, w - 2 * margin)
         self._faces_row.setSpacing(int(w * 0.018))
         # Faces as large as the space allows, but no taller than ~half the screen.
         for face in self._faces:
@@ -176,11 +198,11 @@ class _MessageScreen(_Screen):
         layout = QVBoxLayout(self)
         layout.addStretch(3)
         layout.addWidget(self.badge)
-        layout.addSpacing(8)
-        layout.addWidget(self.title_label)
-        self._title_gap = layout.itemAt(layout.count() - 1)  # replaced by a sized spacing on resize
-        layout.addSpacing(0)
-        layout.addWidget(self.body_label)
+        self._gaps = [QSpacerItem(0, 8), QSpacerItem(0, 8)]  # sized with the window on resize
+        layout.addItem(self._gaps[0])
+        layout.addWidget(self.title_label, 0, Qt.AlignmentFlag.AlignHCenter)
+        layout.addItem(self._gaps[1])
+        layout.addWidget(self.body_label, 0, Qt.AlignmentFlag.AlignHCenter)
         layout.addStretch(3)
         layout.addWidget(self.footer_label)
         layout.addStretch(1)
@@ -190,11 +212,16 @@ class _MessageScreen(_Screen):
         w, h = self.width(), self.height()
         unit = min(h, w * 0.625)
         self.badge.setFixedHeight(int(unit * 0.22))
-        _set_px(self.title_label, unit * 0.075, bold=True)
+        _set_px(self.title_label, unit * 0.068, bold=True)
         _set_px(self.body_label, unit * 0.042)
-        _set_px(self.footer_label, unit * 0.028)
+        _set_px(self.footer_label, unit * 0.032)
+        for gap in self._gaps:
+            gap.changeSize(0, int(unit * 0.03))
         margin = int(w * 0.08)
         self.layout().setContentsMargins(margin, 0, margin, 0)
+        for label in (self.title_label, self.body_label):
+            _balance(label, w - 2 * margin)
+        self.layout().invalidate()
 
 
 class ThankYouScreen(_MessageScreen):

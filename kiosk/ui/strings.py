@@ -15,7 +15,7 @@ STRINGS: dict[str, dict[str, str]] = {
         "tap_hint": "Xin mời chạm vào một khuôn mặt",
         "thanks_title": "Cảm ơn Ông/Bà!",
         "thanks_body": "Ý kiến của Ông/Bà đã được ghi nhận.",
-        "thanks_footer": "Ý kiến được gửi ẩn danh và giúp chúng tôi phục vụ tốt hơn.",
+        "thanks_footer": "Ý kiến được ghi nhận ẩn danh, giúp chúng tôi phục vụ tốt hơn.",
         "error_title": "Xin lỗi, tạm thời không ghi nhận được ý kiến của Ông/Bà.",
         "error_body": "Xin Ông/Bà vui lòng báo cán bộ tại quầy. Chúng tôi rất tiếc vì sự bất tiện này.",
     },
