@@ -83,11 +83,16 @@ class Question:
     show_if: ShowIf | None = None
     channels: tuple[str, ...] = CHANNELS
 
+    option_set: frozenset = field(init=False, repr=False, compare=False, default=frozenset())
+
+    def __post_init__(self):
+        object.__setattr__(self, "option_set", frozenset(o.id for o in self.options))
+
     def level(self, value: int) -> Level | None:
         return self.levels[value - 1] if 1 <= value <= len(self.levels) else None
 
     def option_ids(self) -> frozenset[str]:
-        return frozenset(o.id for o in self.options)
+        return self.option_set
 
 
 @dataclass(frozen=True)
@@ -104,6 +109,10 @@ class Questionnaire:
     criteria: tuple[Criterion, ...]
     questions: tuple[Question, ...]
     raw: dict = field(compare=False, repr=False, default_factory=dict)
+    by_id: dict = field(init=False, repr=False, compare=False, default_factory=dict)
+
+    def __post_init__(self):
+        object.__setattr__(self, "by_id", {q.id: q for q in self.questions})
 
     @property
     def ref(self) -> dict:
@@ -111,14 +120,7 @@ class Questionnaire:
         return {"id": self.id, "version": self.version}
 
     def question(self, question_id: str) -> Question | None:
-        return self._by_id().get(question_id)
-
-    def _by_id(self) -> dict[str, Question]:
-        cache = self.__dict__.get("_qcache")
-        if cache is None:
-            cache = {q.id: q for q in self.questions}
-            object.__setattr__(self, "_qcache", cache)
-        return cache
+        return self.by_id.get(question_id)
 
     @property
     def overall(self) -> Question:

@@ -15,13 +15,14 @@ from typing import Any
 import orjson
 
 from hailong_core.ids import is_uuid
-from hailong_core.questionnaire import TEXT_MAX_CHARS, Questionnaire
+from hailong_core.questionnaire import TEXT_MAX_CHARS, Question, Questionnaire
 from hailong_core.timeutil import parse_rfc3339
 
 FIELDS = ("id", "seq", "unit_code", "officer_id", "questionnaire", "channel", "created_at", "answers", "flags")
 REQUIRED = frozenset(("id", "seq", "unit_code", "questionnaire", "channel", "created_at", "answers"))
 ALLOWED = frozenset(FIELDS)
 CHANNELS = frozenset(("kiosk", "qr"))
+QREF_KEYS = frozenset(("id", "version"))
 MAX_FLAGS = 8
 FLAG_RE = re.compile(r"^[a-z][a-z0-9_]{0,31}$")
 
@@ -71,12 +72,13 @@ def check_record(item: Any, questionnaires: dict[tuple[str, int], Questionnaire]
     """
     if not isinstance(item, dict):
         raise RecordError("invalid_item", "a response must be a JSON object")
-    unknown = [k for k in item if k not in ALLOWED]
-    if unknown:
-        raise RecordError("unknown_field", f"unknown field {unknown[0]!r}", unknown[0])
-    for key in FIELDS:
-        if key in REQUIRED and key not in item:
-            raise RecordError("missing_field", f"field {key!r} is required", key)
+    # Set operations first: this runs for every item of every batch, and the common case passes.
+    if not ALLOWED.issuperset(item):
+        unknown = sorted(k for k in item if k not in ALLOWED)[0]
+        raise RecordError("unknown_field", f"unknown field {unknown!r}", unknown)
+    if not REQUIRED.issubset(item):
+        missing = sorted(REQUIRED.difference(item))[0]
+        raise RecordError("missing_field", f"field {missing!r} is required", missing)
     rid = item["id"]
     if not is_uuid(rid):
         raise RecordError("invalid_field", "id must be a lowercase UUID string", "id")
@@ -98,10 +100,10 @@ def check_record(item: Any, questionnaires: dict[tuple[str, int], Questionnaire]
     except (TypeError, ValueError):
         raise RecordError("invalid_field", "created_at must be an RFC 3339 time with its UTC offset", "created_at") from None
     flags = item.get("flags", [])
-    if not isinstance(flags, list) or len(flags) > MAX_FLAGS or not all(isinstance(f, str) and FLAG_RE.match(f) for f in flags):
+    if not isinstance(flags, list) or (flags and (len(flags) > MAX_FLAGS or not all(isinstance(f, str) and FLAG_RE.match(f) for f in flags))):
         raise RecordError("invalid_field", f"flags must be a list of at most {MAX_FLAGS} short lowercase words", "flags")
     qref = item["questionnaire"]
-    if not isinstance(qref, dict) or set(qref) != {"id", "version"}:
+    if not isinstance(qref, dict) or qref.keys() != QREF_KEYS:
         raise RecordError("invalid_field", "questionnaire must be {id, version}", "questionnaire")
     try:
         questionnaire = questionnaires.get((qref["id"], qref["version"]))
@@ -120,25 +122,32 @@ def check_answers(answers: Any, questionnaire: Questionnaire, channel: str) -> N
     """Check each answer's question id, kind and value; raise :class:`RecordError`."""
     if not isinstance(answers, dict):
         raise RecordError("invalid_field", "answers must be an object {question id: value}", "answers")
+    questions = questionnaire.by_id
     for qid, value in answers.items():
-        question = questionnaire.question(qid)
-        field = f"answers.{qid}"
+        question = questions.get(qid)
         if question is None:
-            raise RecordError("unknown_question", f"questionnaire {questionnaire.id} v{questionnaire.version} has no question {qid!r}", field)
-        if channel not in question.channels:
-            raise RecordError("invalid_answer", f"question {qid!r} is not asked on the {channel} channel", field)
-        kind = question.kind
-        if kind == "scale":
-            if type(value) is not int or not 1 <= value <= len(question.levels):
-                raise RecordError("invalid_answer", f"answer to {qid!r} must be a level from 1 to {len(question.levels)}", field)
-        elif kind == "single":
-            if not isinstance(value, str) or value not in question.option_ids():
-                raise RecordError("invalid_answer", f"answer to {qid!r} must be one of its option ids", field)
-        elif kind == "multi":
-            ids = question.option_ids()
-            if (not isinstance(value, list) or not value or not all(isinstance(v, str) for v in value)
-                    or len(set(value)) != len(value) or any(v not in ids for v in value)):
-                raise RecordError("invalid_answer", f"answer to {qid!r} must be a list of distinct option ids", field)
-        else:  # text
-            if not isinstance(value, str) or len(value) > TEXT_MAX_CHARS:
-                raise RecordError("invalid_answer", f"answer to {qid!r} must be a text of at most {TEXT_MAX_CHARS} characters", field)
+            raise RecordError("unknown_question", f"questionnaire {questionnaire.id} v{questionnaire.version} has no question {qid!r}",
+                              f"answers.{qid}")
+        problem = _answer_problem(question, value, channel)
+        if problem:
+            raise RecordError("invalid_answer", f"answer to {qid!r} {problem}", f"answers.{qid}")
+
+
+def _answer_problem(question: Question, value: Any, channel: str) -> str | None:
+    """What is wrong with ``value`` as an answer to ``question``, or None."""
+    if channel not in question.channels:
+        return f"is not asked on the {channel} channel"
+    kind = question.kind
+    if kind == "scale":
+        if type(value) is not int or not 1 <= value <= len(question.levels):
+            return f"must be a level from 1 to {len(question.levels)}"
+    elif kind == "single":
+        if not isinstance(value, str) or value not in question.option_set:
+            return "must be one of its option ids"
+    elif kind == "multi":
+        if (not isinstance(value, list) or not value or not all(isinstance(v, str) for v in value)
+                or len(set(value)) != len(value) or not question.option_set.issuperset(value)):
+            return "must be a list of distinct option ids"
+    elif not isinstance(value, str) or len(value) > TEXT_MAX_CHARS:
+        return f"must be a text of at most {TEXT_MAX_CHARS} characters"
+    return None

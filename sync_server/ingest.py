@@ -61,6 +61,7 @@ def ingest(storage: Storage, device: Device | None, body: Any, *, max_items: int
     suspect = offset is not None and abs(offset) > skew_s
     owner_unit = device.unit_code if device is not None else unit_code
     received_text = format_rfc3339(received)
+    future_limit = received.timestamp() + skew_s
 
     results: list[dict | None] = [None] * len(items)
     prepared: list[PreparedResponse] = []
@@ -74,14 +75,16 @@ def ingest(storage: Storage, device: Device | None, body: Any, *, max_items: int
             rid = item.get("id") if isinstance(item, dict) and isinstance(item.get("id"), str) else None
             results[index] = {"id": rid, "status": "rejected", "error": {"code": exc.code, "message": exc.message, "field": exc.field}}
             continue
+        created_s = created.timestamp()
         # A created_at in the future (beyond the tolerance) means the device clock is off too.
-        item_suspect = suspect or (created - received).total_seconds() > skew_s
+        item_suspect = suspect or created_s > future_limit
         canonical = canonical_json(record)
+        qref = record["questionnaire"]
         prepared.append(PreparedResponse(record["id"], hash_canonical(canonical), (
-            record["unit_code"], record["officer_id"], record["questionnaire"]["id"], record["questionnaire"]["version"],
-            record["channel"], record["seq"], record["created_at"], int(created.timestamp() * 1000),
-            canonical_json(record["answers"]).decode(), canonical_json(record["flags"]).decode(), int(item_suspect),
-        ), canonical.decode()))
+            record["unit_code"], record["officer_id"], qref["id"], qref["version"], record["channel"], record["seq"],
+            record["created_at"], int(created_s * 1000), canonical_json(record["answers"]).decode(),
+            canonical_json(record["flags"]).decode(), int(item_suspect),
+        ), canonical))
         positions.append(index)
     if prepared:
         stored = storage.store_batch(device, prepared, received_text, offset)

@@ -33,7 +33,7 @@ class PreparedResponse(NamedTuple):
     id: str
     content_hash: str
     values: tuple
-    record_json: str
+    record_json: bytes  # canonical JSON; decoded only when filed as a conflict
 
 
 class EnrollRefused(Exception):

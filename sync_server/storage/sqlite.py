@@ -224,7 +224,7 @@ class SQLiteStorage(Storage):
                 results.append(("duplicate", None))
             else:
                 results.append(("conflict", CONFLICT_MESSAGE))
-                conflicts.append((p.id, device_id, p.record_json, received_at))
+                conflicts.append((p.id, device_id, p.record_json.decode(), received_at))
         if conflicts:
             c.executemany("INSERT INTO response_conflicts (response_id, device_id, record, received_at) VALUES (?, ?, ?, ?)", conflicts)
         return results
