@@ -147,10 +147,11 @@ class Store:
                 to_keep.append((reason[:500], now, rid))
 
         def tx(conn: sqlite3.Connection) -> tuple[int, int]:
-            conn.executemany("UPDATE responses SET state = 'sent', sent_at = ?, reason = NULL WHERE id = ? AND state = 'pending'", to_send)
-            conn.executemany("UPDATE responses SET state = 'kept_aside', reason = ?, sent_at = ? WHERE id = ? AND state = 'pending'", to_keep)
+            # Count the rows actually changed: an answer for a row no longer pending changes nothing.
+            sent = conn.executemany("UPDATE responses SET state = 'sent', sent_at = ?, reason = NULL WHERE id = ? AND state = 'pending'", to_send).rowcount
+            kept = conn.executemany("UPDATE responses SET state = 'kept_aside', reason = ?, sent_at = ? WHERE id = ? AND state = 'pending'", to_keep).rowcount
             _set_meta(conn, "last_sync_at", now)
-            return len(to_send), len(to_keep)
+            return max(sent, 0), max(kept, 0)
 
         return self.write(tx)
 

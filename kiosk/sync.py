@@ -73,14 +73,19 @@ def _retry_after(resp: requests.Response) -> float | None:
         return None  # an HTTP date: ignore it, our backoff is enough
 
 
-def _error_of(resp: requests.Response) -> tuple[str, str]:
-    """``(code, message)`` from our error shape, or a description of what came instead."""
+def _our_error(resp: requests.Response) -> tuple[str, str] | None:
+    """``(code, message)`` when the answer is in our error shape, else None."""
     try:
         body = resp.json()
         err = body["error"]
         return str(err["code"]), str(err["message"])
     except (ValueError, KeyError, TypeError):
-        return f"http_{resp.status_code}", f"HTTP {resp.status_code} without our error shape"
+        return None
+
+
+def _error_of(resp: requests.Response) -> tuple[str, str]:
+    """``(code, message)`` from our error shape, or a description of what came instead."""
+    return _our_error(resp) or (f"http_{resp.status_code}", f"HTTP {resp.status_code} without our error shape")
 
 
 class ServerApi:
@@ -144,8 +149,12 @@ class ServerApi:
         resp = self._request("POST", "/api/v1/kiosk/responses", data=gzip.compress(raw, 6),
                              headers={"Content-Type": "application/json", "Content-Encoding": "gzip"})
         if resp.status_code in (400, 413, 415, 422):
-            code, message = _error_of(resp)
-            raise _BatchRefused(code, message)
+            ours = _our_error(resp)
+            if ours is None:
+                # A portal or proxy page is no verdict on our answers: splitting the batch down to
+                # single items would set every pending answer aside. Retry later instead.
+                raise SyncTemporaryError(f"upload answered {resp.status_code} without our error shape: not our server")
+            raise _BatchRefused(*ours)
         if resp.status_code != 200:
             code, message = _error_of(resp)
             raise SyncTemporaryError(f"upload answered {resp.status_code}: {code}: {message}")

@@ -51,6 +51,9 @@ def inflate(raw: bytes, max_inflated: int) -> bytes:
             raise ApiError("body_too_large", f"the body inflates to more than {max_inflated} bytes")
         if not inflater.eof:
             raise ApiError("invalid_gzip", "the gzip body is truncated")
+        if inflater.unused_data:
+            # A second gzip member or trailing bytes: refuse rather than silently drop them.
+            raise ApiError("invalid_gzip", "the body has data after the end of the gzip stream; send one gzip member")
     except zlib.error as exc:
         raise ApiError("invalid_gzip", f"the body is not valid gzip: {exc}") from None
     return out

@@ -215,12 +215,16 @@ def _pointed_store(tmp_path, url: str, n: int = 5) -> Store:
     return store
 
 
-@pytest.mark.parametrize("kind", ["html", "json_not_ours", "redirect"])
+@pytest.mark.parametrize("kind", ["html", "json_not_ours", "redirect", "html_400", "html_413"])
 def test_captive_portal_marks_nothing_sent(tmp_path, stub, kind):
+    """Whatever answers that is not our server: nothing sent, nothing set aside, the error kept."""
     handler = {
         "html": _stub_class(),
         "json_not_ours": _stub_class(ctype="application/json", body=b'{"hello": 1}'),
         "redirect": _stub_class(status=302, headers_out={"Location": "http://portal.example/login"}),
+        # Portals and proxies also answer 4xx pages; those are no verdict on our answers.
+        "html_400": _stub_class(status=400, body=b"<html>Bad Request</html>"),
+        "html_413": _stub_class(status=413, body=b"<html>413 Request Entity Too Large</html>"),
     }[kind]
     store = _pointed_store(tmp_path, stub(handler))
     report = SyncService(store, _settings(tmp_path)).run_round(force=True)
@@ -229,7 +233,8 @@ def test_captive_portal_marks_nothing_sent(tmp_path, stub, kind):
     assert store.counts() == {"pending": 5, "sent": 0, "kept_aside": 0}
     status = store.status()
     assert status["last_error"] == report["error"] and status["last_error_at"]
-    expected = {"html": "not our server's JSON", "json_not_ours": "not our server", "redirect": "redirected (302)"}[kind]
+    expected = {"html": "not our server's JSON", "json_not_ours": "not our server", "redirect": "redirected (302)",
+                "html_400": "not our server", "html_413": "not our server"}[kind]
     assert expected in status["last_error"]
 
 

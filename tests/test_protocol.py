@@ -233,13 +233,14 @@ def _post_raw(srv, token, data, **headers):
     (gzip.compress(b"{not json"), {"Content-Encoding": "gzip"}, 400, "invalid_json"),
     (b"this is not gzip", {"Content-Encoding": "gzip"}, 400, "invalid_gzip"),
     (gzip.compress(b'{"responses": []}')[:-12], {"Content-Encoding": "gzip"}, 400, "invalid_gzip"),
+    (gzip.compress(b'{"responses": []}') + gzip.compress(b" "), {"Content-Encoding": "gzip"}, 400, "invalid_gzip"),
     (b'{"responses": "x"}', {}, 422, "invalid_body"),
     (b'[1, 2]', {}, 422, "invalid_body"),
     (b'{"responses": [], "device_time": 5}', {}, 422, "invalid_body"),
     (b'{"responses": [], "unit_code": "7202"}', {}, 422, "unknown_field"),
     (b'{"responses": []}', {"Content-Encoding": "br"}, 415, "unsupported_media_type"),
     (b'{"responses": []}', {"Content-Type": "text/plain"}, 415, "unsupported_media_type"),
-], ids=["not-json", "empty", "gzip-not-json", "not-gzip", "truncated-gzip", "responses-str", "list-body",
+], ids=["not-json", "empty", "gzip-not-json", "not-gzip", "truncated-gzip", "two-gzip-members", "responses-str", "list-body",
         "device-time-int", "top-unknown-field", "brotli", "text-plain"])
 def test_bad_upload_bodies(live, device, data, headers, status, code):
     before = server_rows(live)
