@@ -21,6 +21,8 @@ SPEC: tuple[Setting, ...] = (
     Setting("clock_skew_s", float, 300.0, "A device whose clock differs from the server's by more is flagged; reports then use receipt time.", lambda v: v > 0, "must be positive"),
     Setting("kiosk_cooldown_s", float, 5.0, "Sent to kiosks in config: a press this soon after the last answer is flagged as misuse.", lambda v: v >= 0, "must be ≥ 0"),
     Setting("kiosk_idle_timeout_s", float, 30.0, "Sent to kiosks in config: seconds before a half-answered kiosk returns to its start.", lambda v: v > 0, "must be positive"),
+    Setting("kiosk_burst_count", int, 5, "Sent to kiosks in config: this many answers within `kiosk_burst_window_s` are flagged as a burst.", lambda v: v >= 2, "must be ≥ 2"),
+    Setting("kiosk_burst_window_s", float, 60.0, "Sent to kiosks in config: the window of the burst detector.", lambda v: v > 0, "must be positive"),
     Setting("log_level", str, "info", "Logging level: debug, info, warning, error.", lambda v: v in ("debug", "info", "warning", "error"), "must be debug, info, warning or error"),
 )
 

@@ -66,7 +66,9 @@ def kiosk_config(request: Request, device: Device = Depends(current_device)):
         "unit": {k: unit[k] for k in ("code", "name", "level", "parent_code")},
         "officers": [],
         "questionnaire": state.storage.active_questionnaire(device.unit_code),
-        "settings": {"cooldown_s": state.settings.kiosk_cooldown_s, "idle_timeout_s": state.settings.kiosk_idle_timeout_s},
+        "settings": {"cooldown_s": state.settings.kiosk_cooldown_s, "idle_timeout_s": state.settings.kiosk_idle_timeout_s,
+                     "burst_count": state.settings.kiosk_burst_count, "burst_window_s": state.settings.kiosk_burst_window_s,
+                     "office_hours": None, "admin_pin_hash": None},
     }
     payload = canonical_json(config)
     etag = '"' + hashlib.sha256(payload).hexdigest()[:32] + '"'

@@ -1,0 +1,35 @@
+"""The kiosk config document (``GET /api/v1/kiosk/config``): the one shape both sides agree on.
+
+```
+{"unit": {"code", "name", "level", "parent_code"},
+ "officers": [{"id", "name", "title" | null, "photo" | null, "pin_hash"}],
+ "questionnaire": {questionnaire document, see hailong_core.questionnaire},
+ "settings": {"cooldown_s", "idle_timeout_s", "burst_count", "burst_window_s",
+              "office_hours": {"mon".."sun": [["07:30", "11:30"], ["13:30", "17:00"]]} | null,
+              "admin_pin_hash": str | null}}
+```
+- ``photo`` is a small ``data:image/jpeg;base64,…`` (or png) URL, so a kiosk needs no second fetch.
+- ``pin_hash`` and ``admin_pin_hash`` are Argon2id encoded hashes (argon2-cffi); the kiosk checks
+  PINs offline and never sees a PIN in clear.
+- ``office_hours`` null means always open; a day missing from the map means closed that day.
+"""
+
+from __future__ import annotations
+
+DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+
+DEFAULT_SETTINGS = {
+    "cooldown_s": 5.0,
+    "idle_timeout_s": 30.0,
+    "burst_count": 5,
+    "burst_window_s": 60.0,
+    "office_hours": None,
+    "admin_pin_hash": None,
+}
+
+
+def kiosk_settings(config: dict | None) -> dict:
+    """The config's settings with defaults for anything missing (old servers, no config yet)."""
+    merged = dict(DEFAULT_SETTINGS)
+    merged.update((config or {}).get("settings") or {})
+    return merged
