@@ -6,6 +6,7 @@ import hashlib
 import uuid
 from datetime import datetime, timezone
 
+import orjson
 from fastapi import APIRouter, Depends, Request, Response
 from starlette.concurrency import run_in_threadpool
 
@@ -89,7 +90,7 @@ async def upload(request: Request, device: Device = Depends(current_device)):
     body = bodies.parse_json(raw)
     answer = await run_in_threadpool(ingest, state.storage, device, body, max_items=settings.max_batch_items,
                                      skew_s=settings.clock_skew_s, questionnaires=state.questionnaires())
-    return Response(canonical_json(answer), media_type="application/json")
+    return Response(orjson.dumps(answer), media_type="application/json")
 
 
 @router.post("/kiosk/heartbeat", status_code=204, responses=ERRORS, response_class=Response,
