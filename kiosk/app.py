@@ -65,19 +65,23 @@ def ensure_vietnamese_font(app: QApplication) -> str:
     return default.family()
 
 
-def build(store: Store, settings, *, service=None) -> tuple[KioskWindow, SyncWorker]:
+def build(store: Store, settings, *, service=None, clock=None) -> tuple[KioskWindow, SyncWorker]:
     """The window and the sync worker, wired together (not shown, not started).
 
     Needs a ``QApplication``. Tests use this to get the same wiring as :func:`run`; ``service``
-    replaces the :class:`SyncService` (anything with ``run_round(force)``) to script a round.
+    replaces the :class:`SyncService` (anything with ``run_round(force)``) to script a round;
+    ``clock`` replaces the window's local clock (office hours, end of day).
     """
-    window = KioskWindow(store, settings)
+    window = KioskWindow(store, settings, clock=clock) if clock else KioskWindow(store, settings)
     worker = SyncWorker(service or SyncService(store, settings))
     # Receivers are slots of QObjects, so Qt queues each call onto the receiver's thread: the
     # window reacts on the UI thread, the worker writes on its own. (A lambda here would run in
     # the sender's thread.)
     worker.sig_sync_finished.connect(window.on_sync_finished)
+    worker.sig_job_finished.connect(window.on_job_finished)
     window.sig_rating_failed.connect(worker.record_error)
+    window.sig_sync_requested.connect(worker.request_sync_now)
+    window.sig_job_requested.connect(worker.submit)
     return window, worker
 
 
@@ -90,12 +94,28 @@ def run(data_dir: Path, settings, store: Store, *, fullscreen: bool = True) -> i
     family = ensure_vietnamese_font(app)
     log.info("kiosk UI starting: data %s, font %s", data_dir, family)
     window, worker = build(store, settings)
+    window.sig_exit_requested.connect(app.quit)
     if fullscreen:
-        window.showFullScreen()
+        window.lock_down()
     else:
         window.show()
     worker.start()
+    _start_watchdog(window)
     try:
         return app.exec()
     finally:
         worker.stop()
+
+
+def _start_watchdog(window: KioskWindow) -> None:
+    """Tell systemd we are up, and keep pinging from the UI thread (a frozen loop stops the pings)."""
+    from PySide6.QtCore import QTimer
+
+    from kiosk import watchdog
+
+    watchdog.ready()
+    period = watchdog.interval_s()
+    if period:
+        timer = QTimer(window)
+        timer.timeout.connect(lambda: watchdog.ping())
+        timer.start(int(period * 1000))

@@ -34,12 +34,20 @@ def _parser() -> argparse.ArgumentParser:
     s = sub.add_parser("status", help="pending answers, last sync, last error")
     s.add_argument("--json", action="store_true")
     sub.add_parser("sync", help="run one sync round now and report")
+    sub.add_parser("self-test", help="check database, disk, questionnaire, fonts and the window (the installer runs it)")
+    sub.add_parser("set-admin-pin", help="set this kiosk's admin PIN (read from the terminal or stdin, never the command line)")
+    sh = sub.add_parser("screenshots", help="write PNGs of every screen, in Vietnamese and English, at 1280x800, 1920x1080 and 800x1280")
+    sh.add_argument("--out", type=Path, required=True, help="folder for the PNG files")
+    sh.add_argument("--size", action="append", default=[], help="only this size, WxH (repeatable)")
+    sh.add_argument("--lang", action="append", choices=("vi", "en"), default=[], help="only this language (repeatable)")
     return p
 
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    if args.command == "screenshots":
+        return _screenshots(args)
     data_dir = args.data_dir or default_data_dir()
     settings = kiosk_settings.load(data_dir)
     store = Store(kiosk_settings.db_path(settings, data_dir))
@@ -65,6 +73,12 @@ def main(argv: list[str] | None = None) -> int:
             report = SyncService(store, settings).run_round(force=True)
             print(json.dumps(report, ensure_ascii=False))
             return 0 if report["error"] is None else 1
+        if args.command == "self-test":
+            from kiosk.selftest import run_self_test
+
+            return 0 if run_self_test(store, settings) else 1
+        if args.command == "set-admin-pin":
+            return _set_admin_pin(store)
         if args.command == "run":
             headless = args.headless or not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")
                                               or os.environ.get("QT_QPA_PLATFORM"))
@@ -76,6 +90,43 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     finally:
         store.close()
+
+
+def _read_pin(prompt: str) -> str:
+    """A PIN from the terminal without echo, or one line of stdin when it is not a terminal."""
+    if sys.stdin.isatty():
+        import getpass
+
+        return getpass.getpass(prompt)
+    return sys.stdin.readline().strip()
+
+
+def _set_admin_pin(store: Store) -> int:
+    """Store the admin PIN's Argon2id hash in the kiosk's database (the config's, when set, wins)."""
+    from kiosk.pins import PIN_MAX, PIN_MIN, hash_pin, valid_pin_format
+
+    pin = _read_pin(f"Mã quản trị mới / new admin PIN ({PIN_MIN}-{PIN_MAX} digits): ")
+    if not valid_pin_format(pin):
+        print(f"hailong-kiosk: the PIN must be {PIN_MIN} to {PIN_MAX} digits (the kiosk's keypad has only digits)", file=sys.stderr)
+        return 2
+    if sys.stdin.isatty() and _read_pin("Nhập lại / again: ") != pin:
+        print("hailong-kiosk: the two PINs differ; nothing changed", file=sys.stderr)
+        return 2
+    store.set_meta(local_admin_pin_hash=hash_pin(pin))
+    if ((store.get_meta("config") or {}).get("settings") or {}).get("admin_pin_hash"):
+        print("note: the server's config sets an admin PIN, which takes precedence over this one")
+    print("admin PIN set")
+    return 0
+
+
+def _screenshots(args) -> int:
+    os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")  # before Qt loads: no display needed
+    from kiosk.ui.screenshots import LANGS, SIZES, run
+
+    sizes = [tuple(int(x) for x in s.lower().split("x")) for s in args.size] or SIZES
+    for path in run(args.out, sizes, tuple(args.lang) or LANGS):
+        print(path)
+    return 0
 
 
 def _run_headless(store: Store, settings) -> int:

@@ -25,6 +25,35 @@ MIGRATIONS: tuple[str, ...] = (
     INSERT INTO counters (name, value) VALUES ('seq', 0);
     CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
     """,
+    # 2: a `draft` state (a face tap commits at once; follow-ups update the draft; finish, skip or
+    # the idle timeout makes it `pending`), the epoch times the misuse rules compare, and whether
+    # a sync batch ever carried the row (a row that may have reached the server is never
+    # rewritten: its content hash is fixed there). SQLite cannot alter a CHECK constraint, so the
+    # table is rebuilt and every row copied.
+    """
+    CREATE TABLE responses_v2 (
+        seq        INTEGER PRIMARY KEY,
+        id         TEXT NOT NULL UNIQUE,
+        record     TEXT NOT NULL,
+        created_at TEXT NOT NULL,
+        state      TEXT NOT NULL DEFAULT 'pending' CHECK (state IN ('draft', 'pending', 'sent', 'kept_aside')),
+        reason     TEXT,
+        sent_at    TEXT,
+        created_ts REAL NOT NULL DEFAULT 0,       -- Unix seconds of the tap (burst rule)
+        touched_ts REAL NOT NULL DEFAULT 0,       -- Unix seconds of the last change (cool-down, stale drafts)
+        tried      INTEGER NOT NULL DEFAULT 0     -- 1 once a sync batch carried it: never rewritten after
+    );
+    INSERT INTO responses_v2 (seq, id, record, created_at, state, reason, sent_at, created_ts, touched_ts, tried)
+        SELECT seq, id, record, created_at, state, reason, sent_at,
+               COALESCE((julianday(created_at) - 2440587.5) * 86400.0, 0),
+               COALESCE((julianday(created_at) - 2440587.5) * 86400.0, 0),
+               1  -- a version-1 pending row may have been in a batch whose answer was lost
+        FROM responses;
+    DROP TABLE responses;
+    ALTER TABLE responses_v2 RENAME TO responses;
+    CREATE INDEX responses_state_seq ON responses (state, seq);
+    CREATE INDEX responses_created_ts ON responses (created_ts)
+    """,
 )
 
 

@@ -48,27 +48,9 @@ def _check_questionnaire(store: Store) -> str:
 
 
 def _check_qt(store: Store, settings) -> str:
-    from PySide6.QtGui import QFontMetrics
-    from PySide6.QtWidgets import QApplication
+    from kiosk.ui.selftest_qt import check_qt  # the Qt side lives with the GUI (tests/test_imports.py)
 
-    from kiosk.app import build, ensure_vietnamese_font
-
-    app = QApplication.instance() or QApplication([])
-    family = ensure_vietnamese_font(app)
-    metrics = QFontMetrics(app.font())
-    missing = [ch for ch in "ĐđƯươỘộỹẫ" if not metrics.inFontUcs4(ord(ch))]
-    if missing:
-        raise RuntimeError(f"font {family!r} lacks {''.join(missing)}")
-    window, worker = build(store, settings)
-    try:
-        window.resize(1280, 800)
-        image = window.grab()
-        if image.isNull():
-            raise RuntimeError("the window did not paint")
-    finally:
-        worker.stop()
-        window.close()
-    return f"platform {app.platformName()}, font {family}, window painted {image.width()}x{image.height()}"
+    return check_qt(store, settings)
 
 
 def run_self_test(store: Store, settings, out: Callable[[str], None] = print) -> bool:

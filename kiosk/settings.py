@@ -20,6 +20,13 @@ SPEC: tuple[Setting, ...] = (
     Setting("config_interval_s", float, 300.0, "Seconds between config refreshes (cheap: ETag).", lambda v: v > 0, "must be positive"),
     Setting("thank_you_s", float, 4.0, "Seconds the thank-you screen stays before returning to the start.", lambda v: 0 < v <= 60, "must be 0..60"),
     Setting("verify_tls", bool, True, "Check the server's TLS certificate."),
+    Setting("ask_criteria", bool, False, "After the overall face, also ask the questionnaire's other top-level questions (the criteria); "
+            "off keeps a satisfied answer to one tap. Follow-ups whose `show_if` holds (the why chips) are always asked."),
+    Setting("long_press_s", float, 3.0, "Seconds to hold the top-left corner to reach the admin PIN pad.", lambda v: 0 < v <= 30, "must be 0..30"),
+    Setting("tick_s", float, 30.0, "Seconds between checks of office hours, the officer's end of day and stale drafts.",
+            lambda v: v > 0, "must be positive"),
+    Setting("idle_timeout_s", float, None, "Overrides the config's idle timeout (seconds before a half-answered kiosk returns to its start); "
+            "normally set by the server.", lambda v: v > 0, "must be positive"),
 )
 
 

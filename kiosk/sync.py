@@ -227,7 +227,7 @@ class SyncClient:
 
     def push_once(self) -> PushResult:
         """Send one batch of the oldest pending responses; per-item results go to the store."""
-        records = self.store.pending(self.batch_size)
+        records = self.store.take_batch(self.batch_size)
         result = PushResult()
         if records:
             self._send(records, result)
@@ -364,3 +364,34 @@ class SyncService:
             report["delay"] = self.backoff.failure()
             self.store.note_error(report["error"])
         return report
+
+
+def check_connection(server_url: str, token: str | None = None, *, session: requests.Session | None = None,
+                     timeout: tuple[float, float] = (5.0, 10.0), verify: bool = True) -> dict:
+    """The admin screen's connection test: ``{"ok": bool, "message": str}``, never raises.
+
+    With this kiosk's token it fetches the config (reachable *and* the token accepted); without
+    one it asks for the OpenAPI document (reachable, and it is our server answering).
+    """
+    url = (server_url or "").strip().rstrip("/")
+    if not url.startswith(("http://", "https://")):
+        return {"ok": False, "message": "the address must start with http:// or https://"}
+    api = ServerApi(url, token, session=session, timeout=timeout, verify=verify)
+    started = time.monotonic()
+    try:
+        if token:
+            api.config(None)
+            what = "config fetched, token accepted"
+        else:
+            resp = api._request("GET", "/openapi.json")
+            if resp.status_code != 200:
+                return {"ok": False, "message": f"HTTP {resp.status_code}: not our server?"}
+            data = api._json(resp)
+            if not isinstance(data, dict) or "/api/v1/enroll" not in data.get("paths", {}):
+                return {"ok": False, "message": "reachable, but it does not speak protocol v1"}
+            what = "server reachable"
+    except SyncAuthError as exc:
+        return {"ok": False, "message": f"reachable, but the token is refused ({exc}): re-enrol"}
+    except SyncError as exc:
+        return {"ok": False, "message": str(exc)}
+    return {"ok": True, "message": f"{what} in {(time.monotonic() - started) * 1000:.0f} ms"}

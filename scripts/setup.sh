@@ -12,10 +12,11 @@ if ! "$PYTHON" -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else 1)
 fi
 
 # Qt's xcb/EGL libraries, fonts with Vietnamese glyphs (the PySide6 wheel ships none),
-# Xvfb for screenshots, python3-venv for Debian's own Python.
+# Xvfb for screenshots, Chromium and its driver for the server pages' browser tests and screenshots,
+# python3-venv for Debian's own Python.
 DEBS="libegl1 libgl1 libxkbcommon0 libxkbcommon-x11-0 libfontconfig1 libdbus-1-3 libxcb-cursor0
       libxcb-icccm4 libxcb-keysyms1 libxcb-shape0 libxcb-render-util0 libxcb-image0 libxcb-xinerama0
-      libxcb-randr0 fonts-noto-core fonts-dejavu-core xvfb xauth"
+      libxcb-randr0 fonts-noto-core fonts-dejavu-core xvfb xauth chromium chromium-driver"
 if ! "$PYTHON" -c 'import venv, ensurepip' 2>/dev/null; then DEBS="$DEBS python3-venv"; fi
 missing=""
 for pkg in $DEBS; do

@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 import argparse
+import getpass
 import json
 import logging
 import sys
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
-from sync_server import security
+from hailong_core.questionnaire import QuestionnaireError, parse_questionnaire
+from sync_server import accounts, security
 from sync_server import settings as server_settings
 from sync_server.settings import default_db_path
-from sync_server.storage import open_storage
+from sync_server.storage import StorageRefused, open_storage
+from sync_server.unit_files import ReleaseError, load_release
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -34,6 +37,23 @@ def _parser() -> argparse.ArgumentParser:
     devices.add_argument("--json", action="store_true")
     revoke = sub.add_parser("revoke-device", help="refuse a kiosk's token from now on")
     revoke.add_argument("--device", required=True)
+    users = sub.add_parser("users", help="accounts for the web pages")
+    users_sub = users.add_subparsers(dest="users_command", required=True)
+    add = users_sub.add_parser("add", help="create an account; the password comes from --password-file, a pipe, or a prompt")
+    add.add_argument("--username", required=True)
+    add.add_argument("--role", required=True, choices=accounts.ROLES)
+    add.add_argument("--unit", help="the district or commune code of a district_viewer or commune_viewer")
+    add.add_argument("--password-file", type=Path, help="read the password from the first line of this file")
+    lst = users_sub.add_parser("list", help="list accounts")
+    lst.add_argument("--json", action="store_true")
+    imp = sub.add_parser("import-units", help="import a province's unit tree (JSON from assets/units or CSV); reports added, changed, closed")
+    imp.add_argument("file", type=Path)
+    imp.add_argument("--valid-from", help="the date the release takes effect (YYYY-MM-DD); required for a CSV without a valid_from column")
+    imp.add_argument("--dry-run", action="store_true", help="report what would change; write nothing")
+    imp.add_argument("--json", action="store_true")
+    qn = sub.add_parser("questionnaire", help="add a questionnaire version from JSON (validated)")
+    qn.add_argument("file", type=Path)
+    qn.add_argument("--publish", action="store_true", help="publish it at once (immutable afterwards)")
     return p
 
 
@@ -118,7 +138,77 @@ def _revoke(storage, settings, args) -> int:
     return 2
 
 
-COMMANDS = {"enroll-code": _enroll_code, "units": _units, "stats": _stats, "devices": _devices, "revoke-device": _revoke}
+def _read_password(args) -> str:
+    """From --password-file, else a pipe on stdin, else a prompt; never from argv."""
+    if args.password_file:
+        return args.password_file.read_text(encoding="utf-8").splitlines()[0] if args.password_file.stat().st_size else ""
+    if not sys.stdin.isatty():
+        return sys.stdin.readline().rstrip("\r\n")
+    first = getpass.getpass("Mật khẩu / password: ")
+    if getpass.getpass("Nhập lại / again: ") != first:
+        raise accounts.AccountError("the two passwords differ")
+    return first
+
+
+def _users(storage, settings, args) -> int:
+    if args.users_command == "list":
+        rows = storage.users()
+        if args.json:
+            print(json.dumps(rows, ensure_ascii=False, indent=1))
+        else:
+            for u in rows:
+                print(f"{u['id']:>4}  {u['username']:<20} {u['role']:<17} {u['unit_code'] or '':>6}  {'active' if u['active'] else 'inactive'}")
+        return 0
+    username = args.username.strip().lower()
+    try:
+        password = _read_password(args)
+        accounts.check_new_user(storage, username, password, args.role, args.unit, settings.password_min_length)
+        uid = storage.add_user(username, accounts.hash_secret(password), args.role, args.unit, datetime.now(timezone.utc))
+    except (accounts.AccountError, StorageRefused, OSError) as exc:
+        print(f"hailong-server: {exc}", file=sys.stderr)
+        return 2
+    storage.audit(datetime.now(timezone.utc), None, "user.add", username, {"id": uid, "role": args.role, "unit_code": args.unit, "via": "cli"})
+    print(f"created {args.role} {username!r} (id {uid})")
+    return 0
+
+
+def _import_units(storage, settings, args) -> int:
+    try:
+        release = load_release(args.file, args.valid_from)
+        report = storage.import_unit_release(release, dry_run=args.dry_run)
+    except (ReleaseError, ValueError, OSError) as exc:
+        print(f"hailong-server: {args.file}: {exc}", file=sys.stderr)
+        return 2
+    if not args.dry_run:
+        storage.audit(datetime.now(timezone.utc), None, "units.import", release.source,
+                      {"valid_from": release.valid_from, "summary": report.summary(), "via": "cli"})
+    if args.json:
+        print(json.dumps({"valid_from": release.valid_from, "added": report.added, "changed": report.changed,
+                          "closed": report.closed, "unchanged": report.unchanged, "links": report.links, "dry_run": args.dry_run}))
+    else:
+        print(f"{release.source} ({release.valid_from}){' [dry run]' if args.dry_run else ''}: {report.summary()}")
+    return 0
+
+
+def _questionnaire(storage, settings, args) -> int:
+    try:
+        doc = json.loads(args.file.read_text(encoding="utf-8"))
+        q = parse_questionnaire(doc)
+        now = datetime.now(timezone.utc)
+        storage.save_questionnaire_draft(doc, now)
+        if args.publish:
+            storage.publish_questionnaire(q.id, q.version, now)
+    except (QuestionnaireError, StorageRefused, ValueError, OSError) as exc:
+        print(f"hailong-server: {args.file}: {exc}", file=sys.stderr)
+        return 2
+    storage.audit(datetime.now(timezone.utc), None, "questionnaire.publish" if args.publish else "questionnaire.draft",
+                  f"{q.id} v{q.version}", {"via": "cli"})
+    print(f"{q.id} v{q.version}: {'published' if args.publish else 'saved as a draft'}")
+    return 0
+
+
+COMMANDS = {"enroll-code": _enroll_code, "units": _units, "stats": _stats, "devices": _devices, "revoke-device": _revoke,
+            "users": _users, "import-units": _import_units, "questionnaire": _questionnaire}
 
 if __name__ == "__main__":
     sys.exit(main())

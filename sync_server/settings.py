@@ -23,6 +23,14 @@ SPEC: tuple[Setting, ...] = (
     Setting("kiosk_idle_timeout_s", float, 30.0, "Sent to kiosks in config: seconds before a half-answered kiosk returns to its start.", lambda v: v > 0, "must be positive"),
     Setting("kiosk_burst_count", int, 5, "Sent to kiosks in config: this many answers within `kiosk_burst_window_s` are flagged as a burst.", lambda v: v >= 2, "must be ≥ 2"),
     Setting("kiosk_burst_window_s", float, 60.0, "Sent to kiosks in config: the window of the burst detector.", lambda v: v > 0, "must be positive"),
+    Setting("utc_offset_h", float, 7.0, "The province's UTC offset in hours: decides which day campaigns start and end (Việt Nam: 7).", lambda v: -12 <= v <= 14, "must be -12..14"),
+    Setting("session_ttl_h", float, 12.0, "Hours a login session lasts.", lambda v: v > 0, "must be positive"),
+    Setting("cookie_secure", bool, False, "Mark session cookies `Secure` (set true when the server is behind HTTPS).", None),
+    Setting("login_max_failures", int, 5, "Failed logins for one username within `login_window_min` before further tries are refused (an address gets 4× as many).", lambda v: v >= 1, "must be ≥ 1"),
+    Setting("login_window_min", float, 15.0, "Minutes a failed login counts against the throttle.", lambda v: v > 0, "must be positive"),
+    Setting("password_min_length", int, 10, "Shortest password accepted for a new or changed account.", lambda v: v >= 8, "must be ≥ 8"),
+    Setting("fleet_silent_after_min", float, 60.0, "A kiosk not heard from for this many minutes is listed as silent on the fleet page.", lambda v: v > 0, "must be positive"),
+    Setting("officer_photo_max_kb", int, 64, "Largest officer photo (JPEG or PNG) accepted, in KiB; it travels to kiosks inside the config.", lambda v: 1 <= v <= 1024, "must be 1..1024"),
     Setting("log_level", str, "info", "Logging level: debug, info, warning, error.", lambda v: v in ("debug", "info", "warning", "error"), "must be debug, info, warning or error"),
 )
 

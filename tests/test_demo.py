@@ -17,4 +17,6 @@ def test_demo_runs_headless_and_syncs(tmp_path):
     assert out.returncode == 0, out.stdout + out.stderr
     assert "No display" in out.stdout and "Không có màn hình" in out.stdout
     assert "http://127.0.0.1:" in out.stdout
+    password = (tmp_path / "admin-password.txt").read_text().strip()
+    assert f"admin / {password}" in out.stdout
     assert json.loads(server_cli(tmp_path / "server.sqlite3", "stats", "--json").stdout) == {"7201": 5}

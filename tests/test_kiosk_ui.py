@@ -147,6 +147,7 @@ def test_store_failure_shows_error_not_thanks(qtbot, kiosk, store, monkeypatch):
 
     # Scripts a failure at the disk boundary: the store raises as it does when the commit fails.
     monkeypatch.setattr(store, "record_response", disk_fails)
+    monkeypatch.setattr(store, "begin_response", disk_fails)
     with qtbot.waitSignal(window.sig_rating_failed, timeout=2000) as failed:
         tap(qtbot, window.start_screen.faces()[0])
     assert "disk I/O error" in failed.args[0]
@@ -159,9 +160,9 @@ def test_store_failure_shows_error_not_thanks(qtbot, kiosk, store, monkeypatch):
     monkeypatch.undo()
 
     with qtbot.waitSignal(window.sig_rating_saved, timeout=2000):
-        tap(qtbot, window.start_screen.faces()[1])
+        tap(qtbot, window.start_screen.faces()[3])
     assert window.current_screen() is window.thanks_screen
-    assert [r["answers"] for r in stored_rows(store)] == [{"overall": 2}]
+    assert [r["answers"] for r in stored_rows(store)] == [{"overall": 4}]
 
 
 def test_readonly_database_shows_error(qtbot, kiosk, store):

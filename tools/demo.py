@@ -59,6 +59,7 @@ def main(argv: list[str] | None = None) -> int:
     kiosk_proc = None
     try:
         _wait_healthy(url, server)
+        admin_password = _ensure_admin(py, server_db, args.data)
         store = Store(kiosk_dir / "kiosk.sqlite3")
         if store.get_meta("token") is None:
             code_out = subprocess.run([py, "-m", "sync_server.cli", "--db", str(server_db), "enroll-code", "--unit", UNIT],
@@ -77,7 +78,8 @@ def main(argv: list[str] | None = None) -> int:
         unit_name = (config.get("unit") or {}).get("name", UNIT)
         print("\n=== Hài Lòng demo ===")
         print(f"Tổng quan / overview:       {url}/")
-        print(f"Tài liệu API / API docs:    {url}/docs   (OpenAPI: {url}/openapi.json)")
+        print(f"Đăng nhập / sign in:        admin / {admin_password}   (demo-only password, in {args.data / 'admin-password.txt'})")
+        print(f"OpenAPI (giao thức / protocol): {url}/openapi.json")
         print(f"Kiosk: {unit_name} ({UNIT}), dữ liệu / data: {kiosk_dir}")
         print(f"Máy chủ / server database:  {server_db}")
 
@@ -102,6 +104,22 @@ def main(argv: list[str] | None = None) -> int:
                     proc.wait(10)
                 except subprocess.TimeoutExpired:
                     proc.kill()
+
+
+def _ensure_admin(py: str, server_db: Path, data: Path) -> str:
+    """A province admin 'admin' for the demo; its random password is kept in the demo folder."""
+    import secrets
+
+    password_file = data / "admin-password.txt"
+    if password_file.exists():
+        return password_file.read_text(encoding="utf-8").strip()
+    password = secrets.token_urlsafe(9)
+    password_file.write_text(password + "\n", encoding="utf-8")
+    password_file.chmod(0o600)
+    subprocess.run([py, "-m", "sync_server.cli", "--db", str(server_db), "users", "add", "--username", "admin",
+                    "--role", "province_admin", "--password-file", str(password_file)],
+                   cwd=ROOT, capture_output=True, text=True, check=True)
+    return password
 
 
 def _wait_synced(server_db: Path, kiosk_dir: Path, kiosk_proc: subprocess.Popen, timeout: float = 60.0) -> int:

@@ -63,6 +63,7 @@ class FaceButton(QAbstractButton):
         self.row_labels = tuple(row_labels) or (label,)
         self.position = min(max(position, 0.0), 1.0)
         self.colour = level_colour(self.position)
+        self.text_scale = 1.0  # the larger-text mode: the word under the face grows, the face gives way
         self.setText(label)
         self.setAccessibleName(label)
         self.setObjectName(f"face_{value}")
@@ -110,7 +111,8 @@ class FaceButton(QAbstractButton):
 
         pad = card.width() * 0.08
         text_width = card.width() - pad
-        font, lines = self._fit_label(text_width, max(14, int(min(card.width() * 0.125, card.height() * 0.085))))
+        start_px = min(card.width() * 0.125, card.height() * 0.085 * self.text_scale)
+        font, lines = self._fit_label(text_width, max(14, int(start_px)))
         line_h = QFontMetricsF(font).lineSpacing()
         label_h = line_h * 2  # always two lines, so faces line up across the row
         gap = pad * 0.6

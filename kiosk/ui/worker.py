@@ -34,7 +34,15 @@ class SyncWorker(QObject):
     unit) and the start screen should be rebuilt.
     """
 
+    sig_job_finished = Signal(str, dict)
+    """Fires after a job from :meth:`submit` ran, from the worker thread (connect a QObject slot).
+
+    Carries the job's name and its result: whatever dict the job returned, or
+    ``{"ok": False, "error": "..."}`` when it raised.
+    """
+
     # Internal: cross-thread requests. Emitting is safe from any thread; the slots run in ours.
+    _sig_job = Signal(str, object)
     _sig_sync_now = Signal()
     _sig_stop = Signal()
     _sig_note_error = Signal(str)
@@ -49,6 +57,7 @@ class SyncWorker(QObject):
         self.moveToThread(self._thread)
         self._thread.started.connect(self._on_started)
         self._sig_sync_now.connect(self._on_sync_now)
+        self._sig_job.connect(self._on_job)
         self._sig_stop.connect(self._on_stop)
         self._sig_note_error.connect(self._on_note_error)
 
@@ -70,6 +79,16 @@ class SyncWorker(QObject):
     def request_sync_now(self) -> None:
         """Run a forced round (upload, config, heartbeat) as soon as the current one is done."""
         self._sig_sync_now.emit()
+
+    def submit(self, name: str, job) -> None:
+        """Run ``job()`` (no arguments, returns a dict, touches no widget) on the worker thread.
+
+        For the admin screen's network actions (connection test, enrolment): the UI never waits
+        on the network. The result comes back through :attr:`sig_job_finished`. Jobs wait for a
+        sync round in progress (one bridge, one thing at a time); if the thread is not running
+        the job runs when it starts.
+        """
+        self._sig_job.emit(name, job)
 
     @Slot(str)
     def record_error(self, message: str) -> None:
@@ -130,6 +149,15 @@ class SyncWorker(QObject):
             return
         delay_ms = max(0, int(float(report.get("delay") or 0) * 1000))
         self._timer.start(delay_ms)
+
+    @Slot(str, object)
+    def _on_job(self, name: str, job) -> None:
+        try:
+            result = job()
+        except Exception as exc:  # noqa: BLE001 - a job's failure is its result, never a dead worker
+            log.exception("worker job %s failed", name)
+            result = {"ok": False, "error": f"{exc.__class__.__name__}: {exc}"}
+        self.sig_job_finished.emit(name, result if isinstance(result, dict) else {"ok": True, "value": result})
 
     @Slot(str)
     def _on_note_error(self, message: str) -> None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import uuid
 from datetime import datetime, timezone
 
@@ -16,7 +15,9 @@ from sync_server import bodies, security
 from sync_server.api.models import ConfigOut, EnrollIn, EnrollOut, ErrorBody, HeartbeatIn, UploadIn, UploadOut
 from sync_server.errors import ApiError
 from sync_server.ingest import clock_offset, ingest
+from sync_server.kiosk_config import build_config, config_payload
 from sync_server.storage import Device, EnrollRefused
+from sync_server.web.access import rule
 
 router = APIRouter(prefix="/api/v1")
 
@@ -45,6 +46,7 @@ async def current_device(request: Request) -> Device:
 
 @router.post("/enroll", status_code=201, response_model=EnrollOut, responses=ERRORS,
              summary="Trade a single-use enrolment code for a device token")
+@rule("public")
 def enroll(body: EnrollIn, request: Request) -> dict:
     state = _state(request)
     token = security.new_token()
@@ -58,21 +60,17 @@ def enroll(body: EnrollIn, request: Request) -> dict:
     return {"device_id": device.id, "token": token, "unit_code": device.unit_code, "server_time": format_rfc3339(now)}
 
 
-@router.get("/kiosk/config", response_model=ConfigOut, responses={**ERRORS, 304: {"description": "Not modified"}},
+ETAG_HEADER = {"ETag": {"description": "Hash of the document; send it back in If-None-Match", "schema": {"type": "string"}}}
+
+
+@router.get("/kiosk/config", response_model=ConfigOut,
+            responses={**ERRORS, 200: {"headers": ETAG_HEADER},
+                       304: {"description": "Not modified: the If-None-Match ETag is current", "headers": ETAG_HEADER}},
             summary="The device's unit, officers, active questionnaire and settings (ETag)")
+@rule("device")
 def kiosk_config(request: Request, device: Device = Depends(current_device)):
     state = _state(request)
-    unit = state.storage.unit(device.unit_code)
-    config = {
-        "unit": {k: unit[k] for k in ("code", "name", "level", "parent_code")},
-        "officers": [],
-        "questionnaire": state.storage.active_questionnaire(device.unit_code),
-        "settings": {"cooldown_s": state.settings.kiosk_cooldown_s, "idle_timeout_s": state.settings.kiosk_idle_timeout_s,
-                     "burst_count": state.settings.kiosk_burst_count, "burst_window_s": state.settings.kiosk_burst_window_s,
-                     "office_hours": None, "admin_pin_hash": None},
-    }
-    payload = canonical_json(config)
-    etag = '"' + hashlib.sha256(payload).hexdigest()[:32] + '"'
+    payload, etag = config_payload(build_config(state.storage, state.settings, device.unit_code))
     if etag in [t.strip() for t in request.headers.get("if-none-match", "").split(",")]:
         return Response(status_code=304, headers={"ETag": etag})
     return Response(payload, media_type="application/json", headers={"ETag": etag, "Cache-Control": "no-cache"})
@@ -82,6 +80,7 @@ def kiosk_config(request: Request, device: Device = Depends(current_device)):
              summary="Store a batch of responses; one result per item",
              openapi_extra={"requestBody": {"required": True, "content": {"application/json": {
                  "schema": {"$ref": "#/components/schemas/UploadIn"}}}}})
+@rule("device")
 async def upload(request: Request, device: Device = Depends(current_device)):
     state = _state(request)
     settings = state.settings
@@ -95,6 +94,7 @@ async def upload(request: Request, device: Device = Depends(current_device)):
 
 @router.post("/kiosk/heartbeat", status_code=204, responses=ERRORS, response_class=Response,
              summary="The device's pending count, last sync, app version and clock")
+@rule("device")
 def heartbeat(body: HeartbeatIn, request: Request, device: Device = Depends(current_device)) -> Response:
     state = _state(request)
     now = datetime.now(timezone.utc)

@@ -76,8 +76,9 @@ class UploadOut(BaseModel):
 
 
 class HeartbeatIn(Strict):
-    pending: int = Field(ge=0)
-    kept_aside: int | None = Field(default=None, ge=0)
+    # Bounded: a count beyond any real queue is a broken client, and SQLite integers stop at 2**63.
+    pending: int = Field(ge=0, le=1_000_000_000)
+    kept_aside: int | None = Field(default=None, ge=0, le=1_000_000_000)
     last_sync_at: str | None = Field(default=None, max_length=40)
     last_error: str | None = Field(default=None, max_length=1000)
     app_version: str = Field(max_length=32)

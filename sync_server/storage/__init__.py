@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from sync_server.storage.base import Device, EnrollRefused, PreparedResponse, Storage
+from sync_server.storage.base import (Device, EnrollRefused, ImportReport, PreparedResponse, Session, Storage,
+                                      StorageRefused, UnitRelease, User)
 
-__all__ = ["Device", "EnrollRefused", "PreparedResponse", "Storage", "open_storage"]
+__all__ = ["Device", "EnrollRefused", "ImportReport", "PreparedResponse", "Session", "Storage", "StorageRefused",
+           "UnitRelease", "User", "open_storage"]
 
 
 def open_storage(db: str | Path) -> Storage:

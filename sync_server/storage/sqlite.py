@@ -3,7 +3,7 @@
 One connection per thread (FastAPI runs sync work in a thread pool); writes are serialised by a
 process-wide lock and each is one ``BEGIN IMMEDIATE`` transaction, so concurrent uploads queue
 instead of failing with ``database is locked``. WAL with ``synchronous=FULL``: when a batch is
-acknowledged, it is on disk.
+acknowledged, it is on disk. The areas beyond the protocol core live in ``sqlite_*.py`` mixins.
 """
 
 from __future__ import annotations
@@ -18,8 +18,14 @@ from typing import Callable, TypeVar
 from hailong_core.assets import load_json_asset
 from hailong_core.questionnaire import parse_questionnaire
 from hailong_core.timeutil import format_rfc3339
-from sync_server.storage.base import Device, EnrollRefused, PreparedResponse, Storage
+from sync_server.storage.base import Device, PreparedResponse, Storage
+from sync_server.storage.sqlite_fleet import SQLiteFleet
 from sync_server.storage.sqlite_migrations import MIGRATIONS
+from sync_server.storage.sqlite_officers import SQLiteOfficers
+from sync_server.storage.sqlite_people import SQLitePeople
+from sync_server.storage.sqlite_surveys import SQLiteSurveys
+from sync_server.storage.sqlite_units import SQLiteUnits
+from sync_server.unit_files import load_release_json
 
 T = TypeVar("T")
 CONFLICT_MESSAGE = "a response with this id and other content is already stored; the new content is kept aside for review"
@@ -29,7 +35,7 @@ UNITS_ASSET = ("units", "bac_giang_2023.json")
 QUESTIONNAIRE_ASSET = ("questionnaires", "default.json")
 
 
-class SQLiteStorage(Storage):
+class SQLiteStorage(SQLiteUnits, SQLiteOfficers, SQLiteSurveys, SQLiteFleet, SQLitePeople, Storage):
     def __init__(self, path: Path | str):
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -37,7 +43,6 @@ class SQLiteStorage(Storage):
         self._write_lock = threading.Lock()
         self._all: list[sqlite3.Connection] = []
         self._all_lock = threading.Lock()
-        self._questionnaires: dict[tuple[str, int], dict] | None = None
 
     # --- connections and transactions -----------------------------------------------------
 
@@ -94,83 +99,17 @@ class SQLiteStorage(Storage):
         self._seed()
 
     def _seed(self) -> None:
+        if not self._conn().execute("SELECT 1 FROM units LIMIT 1").fetchone():
+            self.import_unit_release(load_release_json(_asset_text(*UNITS_ASSET), source=UNITS_ASSET[1]))
+
         def tx(c: sqlite3.Connection) -> None:
-            if c.execute("SELECT COUNT(*) FROM units").fetchone()[0] == 0:
-                data = load_json_asset(*UNITS_ASSET)
-                c.executemany(
-                    "INSERT INTO units (code, name, level, parent_code, valid_from, valid_to) VALUES (?, ?, ?, ?, ?, NULL)",
-                    [(u["code"], u["name"], u["level"], u["parent_code"], data.get("valid_from")) for u in data["units"]])
             if c.execute("SELECT COUNT(*) FROM questionnaires").fetchone()[0] == 0:
                 doc = load_json_asset(*QUESTIONNAIRE_ASSET)
                 q = parse_questionnaire(doc)
-                c.execute("INSERT INTO questionnaires (id, version, body, published_at) VALUES (?, ?, ?, ?)",
-                          (q.id, q.version, json.dumps(doc, ensure_ascii=False), format_rfc3339(datetime.now().astimezone())))
+                stamp = format_rfc3339(datetime.now().astimezone())
+                c.execute("INSERT INTO questionnaires (id, version, body, published_at, created_at) VALUES (?, ?, ?, ?, ?)",
+                          (q.id, q.version, json.dumps(doc, ensure_ascii=False), stamp, stamp))
         self._write(tx)
-        self._questionnaires = None
-
-    # --- units and questionnaires --------------------------------------------------------------
-
-    def units(self) -> list[dict]:
-        rows = self._conn().execute("SELECT code, name, level, parent_code, valid_from, valid_to FROM units ORDER BY rowid").fetchall()
-        return [dict(r) for r in rows]
-
-    def unit(self, code: str) -> dict | None:
-        row = self._conn().execute("SELECT code, name, level, parent_code, valid_from, valid_to FROM units WHERE code = ?", (code,)).fetchone()
-        return dict(row) if row else None
-
-    def questionnaires(self) -> dict[tuple[str, int], dict]:
-        if self._questionnaires is None:
-            rows = self._conn().execute("SELECT id, version, body FROM questionnaires WHERE published_at IS NOT NULL").fetchall()
-            self._questionnaires = {(r["id"], r["version"]): json.loads(r["body"]) for r in rows}
-        return self._questionnaires
-
-    def active_questionnaire(self, unit_code: str) -> dict:
-        # Campaigns choose per unit later; until then, the newest published version.
-        return max(self.questionnaires().items(), key=lambda kv: (kv[1].get("id") == "bg-friendly-gov", kv[0][1]))[1]
-
-    # --- devices ----------------------------------------------------------------------------------
-
-    def create_enroll_code(self, unit_code: str, code_hash: str, expires_at: datetime) -> None:
-        now = format_rfc3339(datetime.now().astimezone())
-        self._write(lambda c: c.execute(
-            "INSERT INTO enroll_codes (code_hash, unit_code, created_at, expires_at) VALUES (?, ?, ?, ?)",
-            (code_hash, unit_code, now, format_rfc3339(expires_at))))
-
-    def redeem_enroll_code(self, code_hash: str, now: datetime, device_id: str, token_hash: str, name: str | None) -> Device:
-        def tx(c: sqlite3.Connection) -> Device:
-            row = c.execute("SELECT unit_code, expires_at, used_at FROM enroll_codes WHERE code_hash = ?", (code_hash,)).fetchone()
-            if row is None:
-                raise EnrollRefused("unknown enrolment code")
-            if row["used_at"] is not None:
-                raise EnrollRefused("this enrolment code was already used")
-            if datetime.fromisoformat(row["expires_at"]) <= now:
-                raise EnrollRefused("this enrolment code has expired")
-            stamp = format_rfc3339(now)
-            c.execute("UPDATE enroll_codes SET used_at = ?, device_id = ? WHERE code_hash = ?", (stamp, device_id, code_hash))
-            c.execute("INSERT INTO devices (id, unit_code, name, token_hash, enrolled_at) VALUES (?, ?, ?, ?, ?)",
-                      (device_id, row["unit_code"], name, token_hash, stamp))
-            return Device(device_id, row["unit_code"], name, False)
-        return self._write(tx)
-
-    def device_by_token(self, token_hash: str) -> Device | None:
-        row = self._conn().execute("SELECT id, unit_code, name, revoked_at FROM devices WHERE token_hash = ?", (token_hash,)).fetchone()
-        return Device(row["id"], row["unit_code"], row["name"], row["revoked_at"] is not None) if row else None
-
-    def revoke_device(self, device_id: str, now: datetime) -> bool:
-        return self._write(lambda c: c.execute("UPDATE devices SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL",
-                                               (format_rfc3339(now), device_id)).rowcount) == 1
-
-    def record_heartbeat(self, device_id: str, now: datetime, info: dict) -> None:
-        self._write(lambda c: c.execute(
-            "UPDATE devices SET last_seen_at = ?, pending = ?, kept_aside = ?, last_sync_at = ?, app_version = ?, "
-            "clock_offset_s = ?, last_error = ? WHERE id = ?",
-            (format_rfc3339(now), info["pending"], info.get("kept_aside"), info.get("last_sync_at"), info["app_version"],
-             info.get("clock_offset_s"), info.get("last_error"), device_id)))
-
-    def devices(self) -> list[dict]:
-        rows = self._conn().execute("SELECT id, unit_code, name, enrolled_at, revoked_at, last_seen_at, pending, kept_aside, "
-                                    "last_sync_at, app_version, clock_offset_s, last_error FROM devices ORDER BY enrolled_at").fetchall()
-        return [dict(r) for r in rows]
 
     # --- responses ----------------------------------------------------------------------------
 
@@ -239,3 +178,9 @@ class SQLiteStorage(Storage):
     def conflicts(self) -> list[dict]:
         rows = self._conn().execute("SELECT response_id, device_id, record, received_at FROM response_conflicts ORDER BY id").fetchall()
         return [dict(r) for r in rows]
+
+
+def _asset_text(*parts: str) -> str:
+    from hailong_core.assets import asset_path
+
+    return asset_path(*parts).read_text(encoding="utf-8")

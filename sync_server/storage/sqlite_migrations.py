@@ -37,4 +37,55 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
             id INTEGER PRIMARY KEY, response_id TEXT NOT NULL, device_id TEXT,
             record TEXT NOT NULL, received_at TEXT NOT NULL)""",
     ),
+    # 2: unit history and successor links, officers, campaigns, province config, people, audit.
+    (
+        # One row per version of a unit: an official code may name different units over time
+        # (2025 reused one constituent commune's code for the merged commune). ``units`` keeps
+        # the latest version of each code, so foreign keys and protocol v1 stay as they were.
+        """CREATE TABLE unit_versions (
+            code TEXT NOT NULL, valid_from TEXT NOT NULL, valid_to TEXT, name TEXT NOT NULL,
+            level TEXT NOT NULL CHECK (level IN ('province', 'centre', 'district', 'commune')),
+            parent_code TEXT, PRIMARY KEY (code, valid_from))""",
+        """INSERT INTO unit_versions (code, valid_from, valid_to, name, level, parent_code)
+            SELECT code, COALESCE(valid_from, '2023-01-01'), valid_to, name, level, parent_code FROM units""",
+        "UPDATE units SET valid_from = '2023-01-01' WHERE valid_from IS NULL",
+        # from_code's version ending on on_date continues (wholly or in part) as to_code's version starting then.
+        """CREATE TABLE unit_links (
+            from_code TEXT NOT NULL, to_code TEXT NOT NULL, on_date TEXT NOT NULL,
+            PRIMARY KEY (from_code, to_code, on_date))""",
+        "CREATE INDEX unit_links_to ON unit_links (to_code)",
+        "ALTER TABLE units ADD COLUMN office_hours TEXT",
+        """CREATE TABLE officers (
+            id TEXT PRIMARY KEY, unit_code TEXT NOT NULL REFERENCES units (code), name TEXT NOT NULL,
+            title TEXT, photo TEXT, pin_hash TEXT, active INTEGER NOT NULL DEFAULT 1,
+            created_at TEXT NOT NULL, updated_at TEXT NOT NULL)""",
+        "CREATE INDEX officers_unit ON officers (unit_code)",
+        "ALTER TABLE questionnaires ADD COLUMN created_at TEXT",
+        """CREATE TABLE campaigns (
+            id INTEGER PRIMARY KEY, name TEXT NOT NULL, starts_on TEXT NOT NULL, ends_on TEXT NOT NULL,
+            questionnaire_id TEXT NOT NULL, questionnaire_version INTEGER NOT NULL, created_at TEXT NOT NULL,
+            FOREIGN KEY (questionnaire_id, questionnaire_version) REFERENCES questionnaires (id, version))""",
+        """CREATE TABLE campaign_units (
+            campaign_id INTEGER NOT NULL REFERENCES campaigns (id) ON DELETE CASCADE,
+            unit_code TEXT NOT NULL REFERENCES units (code), PRIMARY KEY (campaign_id, unit_code))""",
+        # Province-wide values set from the admin pages (JSON text): admin PIN hash, office hours, ...
+        "CREATE TABLE server_config (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
+        "ALTER TABLE enroll_codes ADD COLUMN label TEXT",
+        "ALTER TABLE enroll_codes ADD COLUMN created_by TEXT",
+        """CREATE TABLE users (
+            id INTEGER PRIMARY KEY, username TEXT NOT NULL UNIQUE, password_hash TEXT NOT NULL,
+            role TEXT NOT NULL CHECK (role IN ('province_admin', 'province_analyst', 'district_viewer', 'commune_viewer')),
+            unit_code TEXT REFERENCES units (code), active INTEGER NOT NULL DEFAULT 1,
+            created_at TEXT NOT NULL, last_login_at TEXT)""",
+        # The cookie holds a random id; only its SHA-256 is stored, so a copied database opens no session.
+        """CREATE TABLE sessions (
+            id_hash TEXT PRIMARY KEY, user_id INTEGER NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+            csrf TEXT NOT NULL, created_ms INTEGER NOT NULL, expires_ms INTEGER NOT NULL, ip TEXT)""",
+        "CREATE INDEX sessions_user ON sessions (user_id)",
+        "CREATE TABLE login_failures (id INTEGER PRIMARY KEY, key TEXT NOT NULL, at_ms INTEGER NOT NULL)",
+        "CREATE INDEX login_failures_key ON login_failures (key, at_ms)",
+        """CREATE TABLE audit_log (
+            id INTEGER PRIMARY KEY, at TEXT NOT NULL, user_id INTEGER, username TEXT,
+            action TEXT NOT NULL, target TEXT, detail TEXT, ip TEXT)""",
+    ),
 )

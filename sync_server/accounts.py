@@ -1,0 +1,165 @@
+"""People: roles and scopes, Argon2id hashes for passwords and PINs, sessions, login throttling.
+
+No SQL here: everything goes through :class:`sync_server.storage.Storage`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import secrets
+import time
+from dataclasses import dataclass
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
+
+from sync_server.storage import Storage, User
+
+ROLES = ("province_admin", "province_analyst", "district_viewer", "commune_viewer")
+# A viewer's unit must be of this level (districts' viewers see the district and its communes).
+ROLE_UNIT_LEVEL = {"district_viewer": "district", "commune_viewer": "commune"}
+PROVINCE_ROLES = frozenset(("province_admin", "province_analyst"))
+
+_hasher = PasswordHasher()  # argon2-cffi's defaults: Argon2id, RFC 9106 low-memory profile
+PIN_RE = re.compile(r"^[0-9]{4,8}$")
+
+
+class AccountError(ValueError):
+    """A bad username, password, role or unit; the message says which."""
+
+
+def hash_secret(secret: str) -> str:
+    """Argon2id encoded hash (``$argon2id$v=19$...``) of a password or PIN."""
+    return _hasher.hash(secret)
+
+
+def verify_secret(encoded: str, secret: str) -> bool:
+    try:
+        return _hasher.verify(encoded, secret)
+    except (VerifyMismatchError, VerificationError, InvalidHashError):
+        return False
+
+
+# A hash to verify against when the username is unknown, so both answers take the same time.
+_DUMMY_HASH: str | None = None
+
+
+def dummy_verify(secret: str) -> None:
+    global _DUMMY_HASH
+    if _DUMMY_HASH is None:
+        _DUMMY_HASH = hash_secret(secrets.token_hex(8))
+    verify_secret(_DUMMY_HASH, secret)
+
+
+def check_pin(pin: str) -> str:
+    if not PIN_RE.match(pin or ""):
+        raise AccountError("a PIN is 4 to 8 digits")
+    return pin
+
+
+def check_new_user(storage: Storage, username: str, password: str, role: str, unit_code: str | None,
+                   min_length: int) -> None:
+    """Refuse a bad account before it is stored."""
+    if not re.fullmatch(r"[a-z0-9][a-z0-9._-]{1,63}", username or ""):
+        raise AccountError("username: 2–64 lower-case letters, digits, '.', '_' or '-'")
+    check_password(password, min_length)
+    check_role_unit(storage, role, unit_code)
+
+
+def check_password(password: str, min_length: int) -> None:
+    if len(password or "") < min_length:
+        raise AccountError(f"the password needs at least {min_length} characters")
+
+
+def check_role_unit(storage: Storage, role: str, unit_code: str | None) -> None:
+    if role not in ROLES:
+        raise AccountError(f"role must be one of {', '.join(ROLES)}")
+    if role in PROVINCE_ROLES:
+        if unit_code:
+            raise AccountError(f"a {role} sees the whole province: give no unit")
+        return
+    unit = storage.unit(unit_code) if unit_code else None
+    if unit is None:
+        raise AccountError(f"a {role} needs --unit with a known unit code")
+    if unit["level"] != ROLE_UNIT_LEVEL[role]:
+        raise AccountError(f"a {role} needs a {ROLE_UNIT_LEVEL[role]} unit; {unit_code} is a {unit['level']}")
+
+
+def scope_codes(storage: Storage, user: User) -> set[str] | None:
+    """Unit codes the user may see, or None for the whole province.
+
+    A viewer sees their unit's subtree in every version of the tree, plus the units that merged
+    into those (their history is the new unit's history).
+    """
+    if user.role in PROVINCE_ROLES:
+        return None
+    codes = storage.subtree_codes(user.unit_code)
+    for code in list(codes):
+        codes.update(row["code"] for row in storage.unit_lineage(code, "predecessors"))
+    return codes
+
+
+def in_scope(scope: set[str] | None, unit_code: str | None) -> bool:
+    return scope is None or unit_code in scope
+
+
+# --- sessions and throttling --------------------------------------------------------------------
+
+def session_digest(session_id: str) -> str:
+    return hashlib.sha256(session_id.encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class NewSession:
+    cookie_value: str
+    csrf: str
+    expires_ms: int
+
+
+def open_session(storage: Storage, user: User, ttl_s: float, ip: str | None, now_ms: int | None = None) -> NewSession:
+    now_ms = now_ms if now_ms is not None else int(time.time() * 1000)
+    session_id = secrets.token_urlsafe(32)
+    csrf = secrets.token_urlsafe(24)
+    expires = now_ms + int(ttl_s * 1000)
+    storage.create_session(session_digest(session_id), user.id, csrf, now_ms, expires, ip)
+    return NewSession(session_id, csrf, expires)
+
+
+def throttle_keys(username: str, ip: str | None) -> list[str]:
+    return [f"user:{username.lower()}"] + ([f"ip:{ip}"] if ip else [])
+
+
+def throttled(storage: Storage, username: str, ip: str | None, max_failures: int, window_s: float,
+              now_ms: int | None = None) -> bool:
+    """True when the username or the address failed too often within the window.
+
+    The address limit is wider (×4): one office behind one NAT address has many people.
+    """
+    now_ms = now_ms if now_ms is not None else int(time.time() * 1000)
+    since = now_ms - int(window_s * 1000)
+    user_key, *ip_key = throttle_keys(username, ip)
+    if storage.login_failures(user_key, since) >= max_failures:
+        return True
+    return bool(ip_key) and storage.login_failures(ip_key[0], since) >= max_failures * 4
+
+
+def login(storage: Storage, username: str, password: str, ip: str | None, *, max_failures: int,
+          window_s: float) -> User | None | str:
+    """The user for good credentials; ``"throttled"`` while throttled; None otherwise (failure noted)."""
+    now_ms = int(time.time() * 1000)
+    username = (username or "").strip().lower()
+    if throttled(storage, username, ip, max_failures, window_s, now_ms):
+        return "throttled"
+    found = storage.user_login(username) if username else None
+    if found is None:
+        dummy_verify(password or "")
+        ok = False
+    else:
+        user, encoded = found
+        ok = verify_secret(encoded, password or "") and user.active
+    if not ok:
+        storage.note_login_failure(throttle_keys(username, ip), now_ms, int(window_s * 1000) * 4)
+        return None
+    storage.clear_login_failures(throttle_keys(username, ip)[0])
+    return user

@@ -1,0 +1,97 @@
+"""The kiosk config document for one unit (``hailong_core.config`` shape), and office hours text.
+
+Built from storage on each request; its ETag is the hash of its canonical JSON, so anything that
+changes the document (roster, PIN, photo, campaign, published version, hours, admin PIN) changes
+the ETag, and nothing else does.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from datetime import datetime, timedelta, timezone
+
+from hailong_core.config import DAYS
+from hailong_core.response import canonical_json
+from sync_server.storage import Storage
+
+
+def province_today(utc_offset_h: float, now: datetime | None = None) -> str:
+    """Today's date at the province (Việt Nam: UTC+7, no daylight saving)."""
+    now = now or datetime.now(timezone.utc)
+    return (now.astimezone(timezone(timedelta(hours=utc_offset_h)))).date().isoformat()
+
+
+def build_config(storage: Storage, settings, unit_code: str, day: str | None = None) -> dict:
+    unit = storage.unit(unit_code)
+    day = day or province_today(settings.utc_offset_h)
+    return {
+        "unit": {k: unit[k] for k in ("code", "name", "level", "parent_code")},
+        "officers": storage.kiosk_officers(unit_code),
+        "questionnaire": storage.active_questionnaire(unit_code, day),
+        "settings": {"cooldown_s": settings.kiosk_cooldown_s, "idle_timeout_s": settings.kiosk_idle_timeout_s,
+                     "burst_count": settings.kiosk_burst_count, "burst_window_s": settings.kiosk_burst_window_s,
+                     "office_hours": storage.office_hours(unit_code),
+                     "admin_pin_hash": storage.get_config("admin_pin_hash")},
+    }
+
+
+def config_payload(config: dict) -> tuple[bytes, str]:
+    """``(body, etag)`` for a config document."""
+    payload = canonical_json(config)
+    return payload, '"' + hashlib.sha256(payload).hexdigest()[:32] + '"'
+
+
+# --- office hours as text: "mon-fri 07:30-11:30 13:30-17:00; sat 07:30-11:30" ----------------------
+
+class HoursError(ValueError):
+    pass
+
+
+_SPAN = re.compile(r"^([0-2][0-9]):([0-5][0-9])-([0-2][0-9]):([0-5][0-9])$")
+
+
+def parse_office_hours(text: str) -> dict | None:
+    """Parse the text form; empty text means "inherit" (None). Days not named are closed."""
+    text = (text or "").strip()
+    if not text:
+        return None
+    hours: dict[str, list[list[str]]] = {}
+    for part in filter(None, (p.strip() for p in text.split(";"))):
+        head, *spans = part.split()
+        days = _days(head)
+        if not spans:
+            raise HoursError(f"{part!r}: give at least one span like 07:30-11:30")
+        parsed = []
+        for span in spans:
+            m = _SPAN.match(span)
+            if not m or int(m.group(1)) > 23 or int(m.group(3)) > 24:
+                raise HoursError(f"{span!r} is not a span like 07:30-11:30")
+            start, end = span.split("-")
+            if start >= end:
+                raise HoursError(f"{span!r}: the end must come after the start")
+            parsed.append([start, end])
+        for day in days:
+            if day in hours:
+                raise HoursError(f"{day} is given twice")
+            hours[day] = sorted(parsed)
+    return {d: hours[d] for d in DAYS if d in hours}
+
+
+def _days(head: str) -> list[str]:
+    head = head.lower()
+    if "-" in head:
+        a, b = head.split("-", 1)
+        if a not in DAYS or b not in DAYS or DAYS.index(a) > DAYS.index(b):
+            raise HoursError(f"{head!r} is not a day range like mon-fri")
+        return list(DAYS[DAYS.index(a):DAYS.index(b) + 1])
+    days = head.split(",")
+    if any(d not in DAYS for d in days):
+        raise HoursError(f"{head!r}: days are {', '.join(DAYS)}")
+    return days
+
+
+def format_office_hours(hours: dict | None) -> str:
+    if not hours:
+        return ""
+    return "; ".join(f"{day} " + " ".join(f"{a}-{b}" for a, b in spans) for day, spans in hours.items())

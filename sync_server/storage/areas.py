@@ -1,0 +1,214 @@
+"""The storage interface, by area. :class:`sync_server.storage.base.Storage` joins them.
+
+Each area is a small abstract class so a back end (SQLite today, PostgreSQL next) implements it
+as one mixin, and no interface module grows into a grab-bag. Dates are ``YYYY-MM-DD`` text;
+instants are RFC 3339 text or UTC epoch milliseconds, as in migration 1.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from datetime import datetime
+
+from sync_server.storage.types import Device, ImportReport, Session, UnitRelease, User
+
+
+class UnitsArea(ABC):
+    """Units with history: ``units`` is the latest version of each code, ``unit_versions`` all of them."""
+
+    @abstractmethod
+    def units(self) -> list[dict]:
+        """Every code's latest version: ``code, name, level, parent_code, valid_from, valid_to`` (tree order)."""
+
+    @abstractmethod
+    def unit(self, code: str) -> dict | None: ...
+
+    @abstractmethod
+    def unit_versions(self, code: str | None = None) -> list[dict]:
+        """Versions (all, or of one code), oldest first: ``code, name, level, parent_code, valid_from, valid_to``."""
+
+    @abstractmethod
+    def units_as_of(self, day: str) -> list[dict]:
+        """The tree in force on ``day`` (one version per code), in tree order."""
+
+    @abstractmethod
+    def import_unit_release(self, release: UnitRelease, *, dry_run: bool = False) -> ImportReport:
+        """Add, change (new version) and close units so the release's province matches it, in one transaction."""
+
+    @abstractmethod
+    def add_unit_link(self, from_code: str, to_code: str, on_date: str) -> None:
+        """Record that ``from_code``'s version ending ``on_date`` continues in ``to_code``'s version starting then."""
+
+    @abstractmethod
+    def unit_links(self, code: str | None = None) -> list[dict]:
+        """Successor links ``from_code, to_code, on_date`` (all, or touching ``code``)."""
+
+    @abstractmethod
+    def unit_lineage(self, code: str, direction: str = "successors") -> list[dict]:
+        """Transitive ``successors`` or ``predecessors`` of ``code``: ``code, on_date, depth`` rows.
+
+        A row names a version: for successors the version of ``code`` starting ``on_date``, for
+        predecessors the one ending then (a reused code appears as its own predecessor). Reports
+        roll old answers (still attached to the old codes, dated before ``on_date``) up under the
+        new unit with this.
+        """
+
+    @abstractmethod
+    def subtree_codes(self, code: str) -> set[str]:
+        """``code`` and every code that had it as an ancestor in any version."""
+
+    @abstractmethod
+    def set_office_hours(self, code: str | None, hours: dict | None) -> None:
+        """Office hours of a unit, or the province default when ``code`` is None; ``None`` inherits."""
+
+    @abstractmethod
+    def office_hours(self, code: str) -> dict | None:
+        """Effective hours: the unit's, else its nearest ancestor's, else the province default, else None."""
+
+
+class OfficersArea(ABC):
+    @abstractmethod
+    def officers(self, unit_codes: set[str] | None = None, *, active_only: bool = False) -> list[dict]:
+        """``id, unit_code, name, title, photo, has_pin, active`` rows, by unit then name."""
+
+    @abstractmethod
+    def officer(self, officer_id: str) -> dict | None:
+        """One officer with ``pin_hash`` included."""
+
+    @abstractmethod
+    def add_officer(self, officer_id: str, unit_code: str, name: str, title: str | None, photo: str | None,
+                    pin_hash: str | None, now: datetime) -> None: ...
+
+    @abstractmethod
+    def update_officer(self, officer_id: str, now: datetime, **fields) -> bool:
+        """Change any of ``unit_code, name, title, photo, pin_hash, active``; False when unknown."""
+
+    @abstractmethod
+    def kiosk_officers(self, unit_code: str) -> list[dict]:
+        """The active roster in the config shape: ``id, name, title, photo, pin_hash``."""
+
+
+class SurveysArea(ABC):
+    """Questionnaire versions (drafts and published), campaigns and province-wide config values."""
+
+    @abstractmethod
+    def questionnaires(self) -> dict[tuple[str, int], dict]:
+        """Published questionnaire documents by ``(id, version)``."""
+
+    @abstractmethod
+    def questionnaire_versions(self) -> list[dict]:
+        """Every version: ``id, version, title, created_at, published_at`` (newest first per id)."""
+
+    @abstractmethod
+    def questionnaire_version(self, qid: str, version: int) -> dict | None:
+        """``id, version, body (dict), created_at, published_at``."""
+
+    @abstractmethod
+    def save_questionnaire_draft(self, doc: dict, now: datetime) -> None:
+        """Create or replace a draft; raises ``StorageRefused('questionnaire_published')`` for a published version."""
+
+    @abstractmethod
+    def publish_questionnaire(self, qid: str, version: int, now: datetime) -> None: ...
+
+    @abstractmethod
+    def active_questionnaire(self, unit_code: str, day: str | None = None) -> dict:
+        """The document for this unit on ``day``: the newest campaign covering it, else the default's newest published version."""
+
+    @abstractmethod
+    def campaigns(self) -> list[dict]:
+        """``id, name, starts_on, ends_on, questionnaire_id, questionnaire_version, units`` (codes)."""
+
+    @abstractmethod
+    def campaign(self, campaign_id: int) -> dict | None: ...
+
+    @abstractmethod
+    def add_campaign(self, name: str, starts_on: str, ends_on: str, qid: str, version: int, unit_codes: list[str],
+                     now: datetime) -> int: ...
+
+    @abstractmethod
+    def delete_campaign(self, campaign_id: int) -> bool: ...
+
+    @abstractmethod
+    def get_config(self, key: str, default=None):
+        """A province-wide value (JSON) set from the admin pages."""
+
+    @abstractmethod
+    def set_config(self, key: str, value) -> None: ...
+
+
+class FleetArea(ABC):
+    @abstractmethod
+    def create_enroll_code(self, unit_code: str, code_hash: str, expires_at: datetime, label: str | None = None,
+                           created_by: str | None = None) -> None: ...
+
+    @abstractmethod
+    def redeem_enroll_code(self, code_hash: str, now: datetime, device_id: str, token_hash: str, name: str | None) -> Device:
+        """Use a code once: create the device bound to the code's unit; raise :class:`EnrollRefused`."""
+
+    @abstractmethod
+    def enroll_codes(self, unit_codes: set[str] | None = None) -> list[dict]:
+        """``unit_code, label, created_at, expires_at, used_at, device_id, created_by`` (newest first)."""
+
+    @abstractmethod
+    def device_by_token(self, token_hash: str) -> Device | None: ...
+
+    @abstractmethod
+    def device(self, device_id: str) -> dict | None: ...
+
+    @abstractmethod
+    def revoke_device(self, device_id: str, now: datetime) -> bool: ...
+
+    @abstractmethod
+    def record_heartbeat(self, device_id: str, now: datetime, info: dict) -> None: ...
+
+    @abstractmethod
+    def devices(self, unit_codes: set[str] | None = None) -> list[dict]: ...
+
+
+class PeopleArea(ABC):
+    """Accounts, sessions, login throttling and the audit log."""
+
+    @abstractmethod
+    def add_user(self, username: str, password_hash: str, role: str, unit_code: str | None, now: datetime) -> int:
+        """Raises ``StorageRefused('username_taken')`` for a name in use."""
+
+    @abstractmethod
+    def user(self, user_id: int) -> User | None: ...
+
+    @abstractmethod
+    def user_login(self, username: str) -> tuple[User, str] | None:
+        """``(user, password_hash)`` for a username, active or not."""
+
+    @abstractmethod
+    def users(self) -> list[dict]: ...
+
+    @abstractmethod
+    def update_user(self, user_id: int, **fields) -> bool:
+        """Change any of ``password_hash, role, unit_code, active``; ends the user's sessions when any changed."""
+
+    @abstractmethod
+    def create_session(self, id_hash: str, user_id: int, csrf: str, now_ms: int, expires_ms: int, ip: str | None) -> None: ...
+
+    @abstractmethod
+    def session(self, id_hash: str, now_ms: int) -> Session | None:
+        """The live session of an active user, or None (expired, ended, user deactivated)."""
+
+    @abstractmethod
+    def end_session(self, id_hash: str) -> None: ...
+
+    @abstractmethod
+    def note_login_failure(self, keys: list[str], now_ms: int, keep_ms: int) -> None:
+        """Record a failed login under each key (username, address); forget entries older than ``keep_ms``."""
+
+    @abstractmethod
+    def login_failures(self, key: str, since_ms: int) -> int: ...
+
+    @abstractmethod
+    def clear_login_failures(self, key: str) -> None: ...
+
+    @abstractmethod
+    def audit(self, now: datetime, user: User | None, action: str, target: str | None = None,
+              detail: dict | None = None, ip: str | None = None) -> None: ...
+
+    @abstractmethod
+    def audit_log(self, limit: int = 200, offset: int = 0) -> list[dict]: ...

@@ -1,0 +1,1 @@
+"""Server-rendered admin pages (Jinja2, Vietnamese first, English available, no CDN)."""

@@ -1,0 +1,62 @@
+"""Rendering pages: one Jinja2 environment, the translator, the signed-in person, the CSRF token."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from urllib.parse import quote
+
+from fastapi import Request
+from fastapi.responses import HTMLResponse, RedirectResponse
+from fastapi.templating import Jinja2Templates
+
+from sync_server.web.access import current_session
+from sync_server.web.i18n import request_lang, translator
+
+templates = Jinja2Templates(directory=str(Path(__file__).resolve().parent.parent / "templates"))
+PROVINCE_TZ = timezone(timedelta(hours=7))
+
+
+def when(value: str | None, with_seconds: bool = False) -> str:
+    """An RFC 3339 instant as the province reads it: ``28/11/2026 08:40`` in UTC+7."""
+    if not value:
+        return "—"
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        return value
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=timezone.utc)
+    return moment.astimezone(PROVINCE_TZ).strftime("%d/%m/%Y %H:%M:%S" if with_seconds else "%d/%m/%Y %H:%M")
+
+
+templates.env.filters["when"] = when
+
+NAV = (("/", "nav_overview", "user"), ("/admin/units", "nav_units", "user"), ("/admin/officers", "nav_officers", "user"),
+       ("/admin/questionnaires", "nav_questionnaires", "province_read"), ("/admin/fleet", "nav_fleet", "user"),
+       ("/admin/enrol-codes", "nav_codes", "admin"), ("/admin/users", "nav_users", "admin"),
+       ("/admin/audit", "nav_audit", "admin"), ("/admin/settings", "nav_settings", "admin"))
+
+
+def render(request: Request, template: str, status_code: int = 200, **context) -> HTMLResponse:
+    from sync_server.web.access import ROLES_FOR
+
+    lang = request_lang(request)
+    session = current_session(request)
+    role = session.user.role if session else None
+    nav = [(href, key) for href, key, rule in NAV if role and role in ROLES_FOR[rule]]
+    here = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+    ok = request.query_params.get("ok")
+    base = {"t": translator(lang), "lang": lang, "session": session, "user": session.user if session else None,
+            "csrf": session.csrf if session else "", "nav": nav, "path": request.url.path, "here": quote(here, safe="/"),
+            "is_admin": role == "province_admin", "ok": ok if ok and ok.startswith("ok_") else None}
+    base.update(context)
+    response = templates.TemplateResponse(request, template, base, status_code=status_code)
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+def done(path: str, ok: str) -> RedirectResponse:
+    """After a successful form: back to ``path`` with a message key (POST → redirect → GET)."""
+    sep = "&" if "?" in path else "?"
+    return RedirectResponse(f"{path}{sep}ok={ok}", status_code=303)

@@ -1,0 +1,107 @@
+"""Units: the tree on a date, each unit's history and successor links, office hours, imports."""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timezone
+
+from fastapi import File, Form, Request, UploadFile
+
+from sync_server.kiosk_config import HoursError, format_office_hours, parse_office_hours, province_today
+from sync_server.unit_files import ReleaseError, load_release_csv, load_release_json
+from sync_server.web.access import FormError, Pages, PageNotFound, client_ip, ensure_scope, scope, viewer
+from sync_server.web.render import done, render
+
+pages = Pages()
+
+
+def tree_order(units: list[dict]) -> tuple[list[dict], dict[str, int]]:
+    """Depth-first order (each district followed by its communes) and each unit's depth.
+
+    Units whose parent is not in the list (a viewer's scope) start their own branch at depth 0.
+    """
+    codes = {u["code"] for u in units}
+    children: dict[str | None, list[dict]] = {}
+    for u in units:
+        children.setdefault(u["parent_code"] if u["parent_code"] in codes else None, []).append(u)
+    ordered: list[dict] = []
+    depth: dict[str, int] = {}
+    stack = [(u, 0) for u in reversed(children.get(None, []))]
+    while stack:
+        unit, level = stack.pop()
+        ordered.append(unit)
+        depth[unit["code"]] = level
+        stack.extend((c, level + 1) for c in reversed(children.get(unit["code"], [])))
+    return ordered, depth
+
+
+@pages.get("/admin/units", access="user")
+def units_page(request: Request, on: str | None = None):
+    state = request.app.state.hailong
+    storage = state.storage
+    try:
+        day = date.fromisoformat(on).isoformat() if on else province_today(state.settings.utc_offset_h)
+    except ValueError:
+        day = province_today(state.settings.utc_offset_h)
+    allowed = scope(request)
+    tree, depth = tree_order([u for u in storage.units_as_of(day) if allowed is None or u["code"] in allowed])
+    counts = storage.answers_per_unit()
+    closed = [v for v in storage.unit_versions() if v["valid_to"] and (allowed is None or v["code"] in allowed)]
+    releases = sorted({v["valid_from"] for v in storage.unit_versions()})
+    return render(request, "units.html", day=day, tree=tree, depth=depth, counts=counts, closed=closed[-300:],
+                  closed_total=len(closed), releases=releases)
+
+
+@pages.get("/admin/units/{code}", access="user")
+def unit_page(request: Request, code: str):
+    storage = request.app.state.hailong.storage
+    unit = storage.unit(code)
+    if unit is None:
+        raise PageNotFound()
+    ensure_scope(request, code)
+    allowed = scope(request)
+    names = {u["code"]: u["name"] for u in storage.units()}
+    return render(request, "unit.html", unit=unit, versions=storage.unit_versions(code), names=names,
+                  successors=storage.unit_lineage(code, "successors"), predecessors=storage.unit_lineage(code, "predecessors"),
+                  officers=storage.officers({code}), devices=storage.devices({code}),
+                  hours_text=format_office_hours(unit["office_hours"]),
+                  effective_hours=format_office_hours(storage.office_hours(code)),
+                  answers=storage.answers_per_unit().get(code, 0),
+                  children=[u for u in storage.units() if u["parent_code"] == code and (allowed is None or u["code"] in allowed)])
+
+
+@pages.post("/admin/units/{code}/hours", access="admin")
+def unit_hours(request: Request, code: str, hours: str = Form("")):
+    storage = request.app.state.hailong.storage
+    if storage.unit(code) is None:
+        raise PageNotFound()
+    try:
+        parsed = parse_office_hours(hours)
+    except HoursError as exc:
+        raise FormError(str(exc)) from None
+    storage.set_office_hours(code, parsed)
+    storage.audit(datetime.now(timezone.utc), viewer(request).user, "unit.hours", code, {"hours": parsed}, client_ip(request))
+    return done(f"/admin/units/{code}", "ok_saved")
+
+
+@pages.post("/admin/units/import", access="admin")
+async def units_import(request: Request, file: UploadFile = File(...), valid_from: str = Form(""), dry_run: str = Form("")):
+    storage = request.app.state.hailong.storage
+    raw = await file.read()
+    try:
+        text = raw.decode("utf-8")
+        name = file.filename or "upload"
+        if name.lower().endswith(".csv"):
+            release = load_release_csv(text, valid_from or None, source=name)
+        else:
+            release = load_release_json(text, source=name)
+            if valid_from:
+                release.valid_from = valid_from
+        report = storage.import_unit_release(release, dry_run=bool(dry_run))
+    except UnicodeDecodeError:
+        raise FormError("the file is not UTF-8 text") from None
+    except (ReleaseError, ValueError) as exc:
+        raise FormError(str(exc)) from None
+    if not dry_run:
+        storage.audit(datetime.now(timezone.utc), viewer(request).user, "units.import", release.source,
+                      {"valid_from": release.valid_from, "summary": report.summary()}, client_ip(request))
+    return render(request, "import_report.html", report=report, release=release, dry_run=bool(dry_run))
