@@ -31,6 +31,9 @@ FLAG_INCOMPLETE = "incomplete"      # the citizen walked away; what was answered
 FLAG_COOLDOWN = "cooldown"          # pressed within the cool-down after the last answer
 FLAG_BURST = "burst"                # part of a run of presses flagged for review
 FLAG_AFTER_HOURS = "after_hours"    # given outside the unit's office hours
+# Flags the server's phone (QR) form sets:
+FLAG_REPEAT = "repeat"              # a second answer from the same browser for the same point on the same day
+FLAG_RATE_LIMITED = "rate_limited"  # one address sent more than the rate limit allows within its window
 
 
 class RecordError(ValueError):

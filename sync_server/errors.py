@@ -21,6 +21,7 @@ CATALOGUE: dict[str, tuple[int, str]] = {
     "unsupported_media_type": (415, "send application/json, optionally with Content-Encoding: gzip"),
     "body_too_large": (413, "the body is larger than this server accepts"),
     "batch_too_large": (413, "the batch holds more responses than this server accepts"),
+    "rate_limited": (429, "too many answers from this address; wait a few minutes"),
     "internal_error": (500, "internal error; the server's log has the details"),
 }
 

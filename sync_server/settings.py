@@ -11,7 +11,7 @@ from hailong_core.settings import Setting, Settings, load_settings
 ENV_PREFIX = "HAILONG_SERVER_"
 
 SPEC: tuple[Setting, ...] = (
-    Setting("db", str, None, "Database: a SQLite file path (or `sqlite:///PATH`); default `server.sqlite3` in the platformdirs data folder."),
+    Setting("db", str, None, "Database: a SQLite file path (or `sqlite:///PATH`), or `postgresql://USER@HOST:PORT/DB` for PostgreSQL; default `server.sqlite3` in the platformdirs data folder."),
     Setting("host", str, "127.0.0.1", "Address `serve` listens on."),
     Setting("port", int, 8765, "Port `serve` listens on.", lambda v: 0 < v < 65536, "must be a TCP port"),
     Setting("max_body_bytes", int, 4 * 1024 * 1024, "Largest request body as sent (compressed or not); larger → 413 `body_too_large`.", lambda v: v >= 1024, "must be ≥ 1024"),
@@ -31,6 +31,12 @@ SPEC: tuple[Setting, ...] = (
     Setting("password_min_length", int, 10, "Shortest password accepted for a new or changed account.", lambda v: v >= 8, "must be ≥ 8"),
     Setting("fleet_silent_after_min", float, 60.0, "A kiosk not heard from for this many minutes is listed as silent on the fleet page.", lambda v: v > 0, "must be positive"),
     Setting("officer_photo_max_kb", int, 64, "Largest officer photo (JPEG or PNG) accepted, in KiB; it travels to kiosks inside the config.", lambda v: 1 <= v <= 1024, "must be 1..1024"),
+    Setting("phone_rate_window_min", float, 10.0, "Phone form: the window of the per-address rate limit, in minutes.", lambda v: v > 0, "must be positive"),
+    Setting("phone_rate_flag_after", int, 20, "Phone form: submissions from one address within the window beyond this many are stored with the flag `rate_limited`.", lambda v: v >= 1, "must be ≥ 1"),
+    Setting("phone_rate_refuse_after", int, 60, "Phone form: beyond this many within the window an address is answered 429 (those would be flagged anyway, so nothing that counts is lost).", lambda v: v >= 1, "must be ≥ 1"),
+    Setting("phone_comment_window_min", float, 60.0, "Minutes after a kiosk answer (its time-ordered id) during which its thank-you QR link accepts one comment.", lambda v: v > 0, "must be positive"),
+    Setting("contact_retention_days", float, 30.0, "Days a call-back phone number is kept; purged at start-up and by `hailong-server purge-contacts`.", lambda v: v > 0, "must be positive"),
+    Setting("dossier_token_ttl_days", float, 30.0, "Days a dossier token printed on a receipt stays valid.", lambda v: v > 0, "must be positive"),
     Setting("log_level", str, "info", "Logging level: debug, info, warning, error.", lambda v: v in ("debug", "info", "warning", "error"), "must be debug, info, warning or error"),
 )
 

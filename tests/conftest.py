@@ -9,13 +9,40 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 import pytest  # noqa: E402
 
-from tests.support import LiveServer, free_port, make_enroll_code  # noqa: E402,F401
+from tests.support import LiveServer, free_port, make_enroll_code, server_db_location  # noqa: E402,F401
 
 
 @pytest.fixture
 def server(tmp_path):
     """A real ``hailong-server serve`` process on 127.0.0.1 with a fresh SQLite file."""
-    live = LiveServer(tmp_path / "server.sqlite3", free_port())
+    live = LiveServer(server_db_location(tmp_path), free_port())
     live.start()
     yield live
     live.stop()
+
+
+# The server tests that run a second time on PostgreSQL (HAILONG_TEST_DB=postgres, from .ci/run):
+# everything that talks to the server's storage. Kiosk, Qt, installer and demo tests do not.
+SERVER_MODULES = ("test_protocol.py", "test_e2e_", "test_units.py", "test_errors_catalogue.py", "test_server_",
+                  "test_results", "test_pull", "test_phone", "test_qr", "test_posters", "test_privacy", "test_export")
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "sqlite_only: a test about the SQLite file itself; not run on PostgreSQL")
+
+
+def pytest_ignore_collect(collection_path, config):
+    from tests.support import BACKEND
+
+    if BACKEND == "postgres" and collection_path.suffix == ".py" and collection_path.name.startswith("test_"):
+        return not collection_path.name.startswith(SERVER_MODULES)
+    return None
+
+
+def pytest_collection_modifyitems(config, items):
+    from tests.support import BACKEND
+
+    if BACKEND == "postgres":
+        kept = [item for item in items if item.get_closest_marker("sqlite_only") is None]
+        config.hook.pytest_deselected(items=[item for item in items if item not in kept])
+        items[:] = kept

@@ -11,6 +11,8 @@ from pathlib import Path
 
 import requests
 
+from tests.support import is_url
+
 from hailong_core.ids import uuid7
 from hailong_core.timeutil import format_rfc3339, now_local
 
@@ -57,10 +59,38 @@ def upload(server, token: str, records: list, *, gz: bool = False, dt: str | Non
 
 
 def server_db(server) -> sqlite3.Connection:
-    """A reading connection on the live server's SQLite file (WAL: readers never block its writers)."""
+    """A reading connection on the live server's database (SQLite file or PostgreSQL URL).
+
+    Both answer ``execute(sql with ?)`` with rows readable by index and by name.
+    """
+    if is_url(server.db):
+        return _PGReader(server.db)
     conn = sqlite3.connect(str(server.db), timeout=30)
     conn.row_factory = sqlite3.Row
     return conn
+
+
+class _PGReader:
+    """A PostgreSQL connection that reads like the sqlite3 one above (context manager included)."""
+
+    def __init__(self, url: str):
+        import psycopg
+
+        from sync_server.storage.postgres import PGConnection
+
+        self._conn = PGConnection(psycopg.connect(url, autocommit=True))
+
+    def execute(self, sql: str, params=()):
+        return self._conn.execute(sql, params)
+
+    def close(self) -> None:
+        self._conn.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
 
 
 def server_rows(server) -> int:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from tests.support import server_db_location
+
 import re
 from datetime import datetime, timezone
 from pathlib import Path
@@ -22,7 +24,7 @@ CSRF_RE = re.compile(r'name="csrf" value="([^"]+)"')
 
 
 def make_app(tmp_path: Path, **overrides):
-    db = tmp_path / "server.sqlite3"
+    db = server_db_location(tmp_path)
     storage = open_storage(db)
     app = create_app(server_settings.load(db=str(db), **overrides), storage)
     return app, storage

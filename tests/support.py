@@ -7,12 +7,57 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
 import requests
 
 ROOT = Path(__file__).resolve().parent.parent
+
+# Which server back end the server tests run on: "sqlite" (default) or "postgres", with
+# HAILONG_TEST_PG_URL naming a scratch cluster's database (.ci/run starts one).
+BACKEND = os.environ.get("HAILONG_TEST_DB", "sqlite")
+PG_URL = os.environ.get("HAILONG_TEST_PG_URL", "")
+_TEMPLATE = "hailong_template"
+
+
+def server_db_location(folder: Path, name: str = "server.sqlite3"):
+    """Where a test's fresh server database lives: a SQLite file in ``folder``, or a new
+    PostgreSQL database cloned from a migrated, seeded template."""
+    if BACKEND != "postgres":
+        return Path(folder) / name
+    return _fresh_pg_database()
+
+
+def _admin_url(database: str) -> str:
+    base, _, _ = PG_URL.rpartition("/")
+    return f"{base}/{database}"
+
+
+def _fresh_pg_database() -> str:
+    import uuid
+
+    import psycopg
+
+    if not PG_URL:
+        raise RuntimeError("HAILONG_TEST_DB=postgres needs HAILONG_TEST_PG_URL")
+    with psycopg.connect(PG_URL, autocommit=True) as admin:
+        exists = admin.execute("SELECT 1 FROM pg_database WHERE datname = %s", (_TEMPLATE,)).fetchone()
+    if not exists:
+        with psycopg.connect(PG_URL, autocommit=True) as admin:
+            admin.execute(f"CREATE DATABASE {_TEMPLATE}")
+        from sync_server.storage import open_storage
+
+        open_storage(_admin_url(_TEMPLATE)).close()  # migrate and seed once; clones start from here
+    name = "t_" + uuid.uuid4().hex[:16]
+    with psycopg.connect(PG_URL, autocommit=True) as admin:
+        admin.execute(f"CREATE DATABASE {name} TEMPLATE {_TEMPLATE}")
+    return _admin_url(name)
+
+
+def is_url(db) -> bool:
+    return str(db).startswith(("postgres://", "postgresql://"))
 
 
 def free_port() -> int:
@@ -35,13 +80,13 @@ def make_enroll_code(db: Path, unit: str = "7201", *extra: str) -> str:
 class LiveServer:
     """``hailong-server serve`` as a child process; start, kill -9, restart on the same file."""
 
-    def __init__(self, db: Path, port: int, env: dict | None = None):
-        self.db = Path(db)
+    def __init__(self, db, port: int, env: dict | None = None):
+        self.db = db if is_url(db) else Path(db)
         self.port = port
         self.url = f"http://127.0.0.1:{port}"
         self.env = env or {}
         self.proc: subprocess.Popen | None = None
-        self.log = self.db.with_suffix(".log")
+        self.log = (Path(tempfile.mkdtemp()) / "server.log") if is_url(db) else self.db.with_suffix(".log")
 
     def start(self, timeout: float = 30.0) -> None:
         env = {**os.environ, **self.env, "PYTHONUNBUFFERED": "1"}

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from tests.support import server_db_location
+
 import logging
 import re
 
@@ -37,14 +39,15 @@ class _Broken(Exception):
 
 
 def test_unexpected_exception_is_a_plain_500(tmp_path, caplog):
-    storage = open_storage(tmp_path / "server.sqlite3")
+    db = server_db_location(tmp_path)
+    storage = open_storage(db)
 
     def explode(*args, **kwargs):
         raise _Broken("secret detail /etc/passwd at line 42")
 
     # A failure scripted inside the storage boundary: every route that reads the device breaks.
     storage.device_by_token = explode
-    app = create_app(server_settings.load(db=str(tmp_path / "server.sqlite3")), storage)
+    app = create_app(server_settings.load(db=str(db)), storage)
     client = TestClient(app, raise_server_exceptions=False)
     with caplog.at_level(logging.ERROR, logger="sync_server"):
         resp = client.get("/api/v1/kiosk/config", headers={"Authorization": "Bearer hl1_x"})
@@ -58,8 +61,9 @@ def test_unexpected_exception_is_a_plain_500(tmp_path, caplog):
 
 
 def test_unexpected_exception_in_a_sync_route_and_upload(tmp_path):
-    storage = open_storage(tmp_path / "server.sqlite3")
-    app = create_app(server_settings.load(db=str(tmp_path / "server.sqlite3")), storage)
+    db = server_db_location(tmp_path)
+    storage = open_storage(db)
+    app = create_app(server_settings.load(db=str(db)), storage)
 
     def explode(*args, **kwargs):
         raise RuntimeError("disk on fire")

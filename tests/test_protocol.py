@@ -24,12 +24,12 @@ from kiosk.store import Store
 from kiosk.sync import ServerApi, SyncClient, enroll
 from tests.records import (QREF, UPLOAD, assert_error, bearer, device_time, enroll_http, make_record, server_db,
                            server_rows, upload)
-from tests.support import LiveServer, free_port, make_enroll_code, server_cli
+from tests.support import server_db_location, LiveServer, free_port, make_enroll_code, server_cli
 
 
 @pytest.fixture(scope="module")
 def live(tmp_path_factory):
-    srv = LiveServer(tmp_path_factory.mktemp("protocol") / "server.sqlite3", free_port())
+    srv = LiveServer(server_db_location(tmp_path_factory.mktemp("protocol")), free_port())
     srv.start()
     yield srv
     srv.stop()
@@ -38,7 +38,7 @@ def live(tmp_path_factory):
 @pytest.fixture(scope="module")
 def small(tmp_path_factory):
     """A server with tight limits, set the way an operator would: environment variables."""
-    srv = LiveServer(tmp_path_factory.mktemp("small") / "server.sqlite3", free_port(),
+    srv = LiveServer(server_db_location(tmp_path_factory.mktemp("small")), free_port(),
                      env={"HAILONG_SERVER_MAX_BODY_BYTES": "2048", "HAILONG_SERVER_MAX_BATCH_ITEMS": "10"})
     srv.start()
     yield srv

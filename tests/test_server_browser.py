@@ -3,6 +3,8 @@ sign in through the form, then check the fleet and units pages' text, Vietnamese
 
 from __future__ import annotations
 
+from tests.support import server_db_location
+
 import shutil
 from pathlib import Path
 
@@ -17,7 +19,7 @@ pytestmark = pytest.mark.skipif(not (Path(shots.CHROMIUM).exists() and shutil.wh
 def test_sign_in_and_read_pages_in_chromium(tmp_path):
     from selenium.webdriver.common.by import By
 
-    with shots.live_app(tmp_path / "server.sqlite3") as base:
+    with shots.live_app(server_db_location(tmp_path)) as base:
         driver = shots.chromium()
         try:
             driver.get(base + "/admin/fleet")

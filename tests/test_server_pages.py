@@ -16,7 +16,7 @@ from sync_server import security
 from sync_server.web.i18n import catalogue
 from tests.records import make_record
 from tests.server_web import CSRF_RE, PASSWORD, add_users, login, make_app
-from tests.support import ROOT
+from tests.support import server_db_location, ROOT
 
 CODE_RE = __import__("re").compile(r'<span class="code">([A-Z0-9-]+)</span>')
 
@@ -193,7 +193,7 @@ def test_english_toggle_and_catalogues_agree(site):
 
 
 def test_users_add_cli_reads_the_password_from_stdin_not_argv(tmp_path):
-    db = tmp_path / "server.sqlite3"
+    db = server_db_location(tmp_path)
     run = lambda *args, stdin="": subprocess.run([sys.executable, "-m", "sync_server.cli", "--db", str(db), "users", *args],
                                                  cwd=ROOT, input=stdin, capture_output=True, text=True, timeout=60)
     ok = run("add", "--username", "Admin", "--role", "province_admin", stdin="một mật khẩu dài\n")
@@ -211,7 +211,7 @@ def test_users_add_cli_reads_the_password_from_stdin_not_argv(tmp_path):
 
 
 def test_import_units_cli_reports_added_changed_closed(tmp_path):
-    db = tmp_path / "server.sqlite3"
+    db = server_db_location(tmp_path)
     out = subprocess.run([sys.executable, "-m", "sync_server.cli", "--db", str(db), "import-units",
                           str(ROOT / "assets" / "units" / "bac_ninh_2025.json"), "--json"],
                          cwd=ROOT, capture_output=True, text=True, timeout=60, check=True)

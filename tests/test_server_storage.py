@@ -3,6 +3,8 @@ questionnaire immutability, campaigns, and the kiosk config (officers, hours, ad
 
 from __future__ import annotations
 
+from tests.support import server_db_location
+
 import json
 import sqlite3
 from collections import Counter
@@ -45,6 +47,7 @@ def _v1_database(path) -> None:
     conn.close()
 
 
+@pytest.mark.sqlite_only  # builds a version-1 file by hand; PostgreSQL databases start at the current schema
 def test_upgrade_from_v1_keeps_answers_and_backfills_history(tmp_path):
     db = tmp_path / "server.sqlite3"
     _v1_database(db)
@@ -65,7 +68,7 @@ def test_upgrade_from_v1_keeps_answers_and_backfills_history(tmp_path):
 
 @pytest.fixture
 def storage(tmp_path):
-    s = open_storage(tmp_path / "server.sqlite3")
+    s = open_storage(server_db_location(tmp_path))
     yield s
     s.close()
 

@@ -10,12 +10,12 @@ from collections import Counter
 import pytest
 
 from sync_server import security
-from tests.support import ROOT, server_cli
+from tests.support import server_db_location, ROOT, server_cli
 
 
 @pytest.fixture(scope="module")
 def units(tmp_path_factory) -> list[dict]:
-    db = tmp_path_factory.mktemp("units") / "server.sqlite3"
+    db = server_db_location(tmp_path_factory.mktemp("units"))
     return json.loads(server_cli(db, "units", "--json").stdout)
 
 
@@ -50,7 +50,7 @@ def test_real_names_with_diacritics(units):
 
 
 def test_enroll_code_alone_on_last_line(tmp_path):
-    out = server_cli(tmp_path / "server.sqlite3", "enroll-code", "--unit", "7201").stdout
+    out = server_cli(server_db_location(tmp_path), "enroll-code", "--unit", "7201").stdout
     last = out.rstrip("\n").splitlines()[-1]
     assert last == last.strip()
     groups = last.split("-")
@@ -60,7 +60,7 @@ def test_enroll_code_alone_on_last_line(tmp_path):
 
 
 def test_unknown_unit_fails(tmp_path):
-    proc = subprocess.run([sys.executable, "-m", "sync_server.cli", "--db", str(tmp_path / "server.sqlite3"),
+    proc = subprocess.run([sys.executable, "-m", "sync_server.cli", "--db", str(server_db_location(tmp_path)),
                            "enroll-code", "--unit", "9999"], cwd=ROOT, capture_output=True, text=True, timeout=60)
     assert proc.returncode != 0
     assert "9999" in proc.stderr

@@ -12,10 +12,14 @@ __all__ = ["Device", "EnrollRefused", "ImportReport", "PreparedResponse", "Sessi
 
 
 def open_storage(db: str | Path) -> Storage:
-    """Open (and migrate) the database named by ``db``: a SQLite path or ``sqlite:///PATH``."""
+    """Open (and migrate) the database named by ``db``: a SQLite path, ``sqlite:///PATH`` or ``postgresql://…``."""
     text = str(db)
     if text.startswith(("postgres://", "postgresql://")):
-        raise ValueError("PostgreSQL is not supported yet by this build; use a SQLite path")
+        from sync_server.storage.postgres import PostgresStorage
+
+        pg = PostgresStorage(text)
+        pg.migrate()
+        return pg
     if text.startswith("sqlite:///"):
         text = text[len("sqlite:///"):]
     from sync_server.storage.sqlite import SQLiteStorage

@@ -212,3 +212,63 @@ class PeopleArea(ABC):
 
     @abstractmethod
     def audit_log(self, limit: int = 200, offset: int = 0) -> list[dict]: ...
+
+
+class PhoneArea(ABC):
+    """The phone (QR) channel's own records, beside the responses: sequence numbers, abuse
+    bookkeeping, dossier tokens, comments on kiosk answers, call-back contacts. Times are UTC epoch ms."""
+
+    @abstractmethod
+    def phone_secret(self) -> str:
+        """The server's key for the form's CSRF tokens and the browser/address hashes (made once)."""
+
+    @abstractmethod
+    def next_phone_seq(self, unit_code: str) -> int:
+        """The next sequence number of the point's web form (a per-point counter; gaps are harmless)."""
+
+    @abstractmethod
+    def note_phone_submission(self, unit_code: str, browser_hash: str | None, ip_hash: str | None, day: str,
+                              at_ms: int, since_ms: int) -> tuple[int, int, int]:
+        """Record one submission; return ``(row id, earlier ones from this browser for this point today,
+        earlier ones from this address since since_ms)``, counted in the same transaction."""
+
+    @abstractmethod
+    def settle_phone_submission(self, row_id: int, outcome: str, response_id: str | None) -> None:
+        """Say what became of a noted submission (``stored``, ``refused_rate``, ``refused_token``, ...)."""
+
+    @abstractmethod
+    def add_dossier_tokens(self, unit_code: str, token_hashes: list[str], expires_ms: int, created_at: str) -> None: ...
+
+    @abstractmethod
+    def dossier_token(self, token_hash: str) -> dict | None:
+        """``unit_code, expires_ms, used_ms, response_id`` of a token, or None."""
+
+    @abstractmethod
+    def redeem_dossier_token(self, token_hash: str, unit_code: str, response_id: str, now_ms: int) -> str:
+        """Use a token once: ``ok``, or ``unknown`` / ``used`` / ``expired`` / ``other_unit`` (nothing changed)."""
+
+    @abstractmethod
+    def add_phone_comment(self, response_id: str, unit_code: str, comment: str, now_ms: int) -> bool:
+        """Store a comment on an answer; False when that answer already has one."""
+
+    @abstractmethod
+    def phone_comment(self, response_id: str) -> dict | None: ...
+
+    @abstractmethod
+    def phone_comments(self, unit_codes: set[str] | None = None, limit: int = 200) -> list[dict]:
+        """``response_id, unit_code, comment, created_ms, linked`` (linked: the answer has arrived), newest first."""
+
+    @abstractmethod
+    def response_brief(self, response_id: str) -> dict | None:
+        """``unit_code, created_ms, channel`` of a stored response, or None."""
+
+    @abstractmethod
+    def add_phone_contact(self, response_id: str, unit_code: str, phone: str, now_ms: int) -> None: ...
+
+    @abstractmethod
+    def phone_contacts(self, unit_codes: set[str] | None = None) -> list[dict]:
+        """``response_id, unit_code, phone, created_ms``, newest first (for roles allowed to see them)."""
+
+    @abstractmethod
+    def purge_phone_data(self, contacts_before_ms: int, submissions_before_ms: int) -> dict[str, int]:
+        """Delete contacts and abuse bookkeeping older than the cut-offs; return how many of each."""

@@ -88,4 +88,62 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
             id INTEGER PRIMARY KEY, at TEXT NOT NULL, user_id INTEGER, username TEXT,
             action TEXT NOT NULL, target TEXT, detail TEXT, ip TEXT)""",
     ),
+    # The phone (QR) channel: per-point sequence, abuse bookkeeping, dossier tokens, comments on kiosk
+    # answers, and call-back contacts (kept apart from responses; purged after a retention period).
+    (
+        "CREATE TABLE phone_seq (unit_code TEXT PRIMARY KEY, last BIGINT NOT NULL)",
+        # One row per form submission (refused ones too): browser and address only as keyed hashes.
+        """CREATE TABLE phone_submissions (
+            id INTEGER PRIMARY KEY, unit_code TEXT NOT NULL, browser_hash TEXT, ip_hash TEXT,
+            day TEXT NOT NULL, at_ms BIGINT NOT NULL, response_id TEXT, outcome TEXT NOT NULL)""",
+        "CREATE INDEX phone_submissions_browser ON phone_submissions (browser_hash, unit_code, day)",
+        "CREATE INDEX phone_submissions_ip ON phone_submissions (ip_hash, at_ms)",
+        """CREATE TABLE phone_tokens (
+            token_hash TEXT PRIMARY KEY, unit_code TEXT NOT NULL REFERENCES units (code),
+            created_at TEXT NOT NULL, expires_ms BIGINT NOT NULL, used_ms BIGINT, response_id TEXT)""",
+        # response_id names the kiosk answer; it may arrive later (offline kiosk): linked by a join.
+        """CREATE TABLE phone_comments (
+            id INTEGER PRIMARY KEY, response_id TEXT NOT NULL UNIQUE, unit_code TEXT NOT NULL,
+            comment TEXT NOT NULL, created_ms BIGINT NOT NULL)""",
+        """CREATE TABLE phone_contacts (
+            id INTEGER PRIMARY KEY, response_id TEXT NOT NULL, unit_code TEXT NOT NULL,
+            phone TEXT NOT NULL, created_ms BIGINT NOT NULL)""",
+        "CREATE INDEX phone_contacts_created ON phone_contacts (created_ms)",
+    ),
+    # Results (issue 5): rollups of answer counts kept up to date from ``responses`` past a
+    # server_seq watermark (never inside the ingest transaction), and read-only API tokens for the
+    # pull API. Counts are wide: c1..c5 count the levels of a scale question (n counts answers; the
+    # question '' row counts responses). day = local day number, (ms + offset) // 86400000.
+    (
+        """CREATE TABLE rollup_day (
+            day INTEGER NOT NULL, unit_code TEXT NOT NULL, channel TEXT NOT NULL,
+            questionnaire_id TEXT NOT NULL, questionnaire_version INTEGER NOT NULL, question TEXT NOT NULL,
+            flag_class TEXT NOT NULL, n BIGINT NOT NULL, c1 BIGINT NOT NULL, c2 BIGINT NOT NULL, c3 BIGINT NOT NULL,
+            c4 BIGINT NOT NULL, c5 BIGINT NOT NULL,
+            PRIMARY KEY (day, unit_code, channel, questionnaire_id, questionnaire_version, question, flag_class))""",
+        "CREATE INDEX rollup_day_unit ON rollup_day (unit_code, day)",
+        """CREATE TABLE rollup_choice (
+            day INTEGER NOT NULL, unit_code TEXT NOT NULL, questionnaire_id TEXT NOT NULL,
+            questionnaire_version INTEGER NOT NULL, question TEXT NOT NULL, option_id TEXT NOT NULL,
+            flag_class TEXT NOT NULL, n BIGINT NOT NULL,
+            PRIMARY KEY (day, unit_code, questionnaire_id, questionnaire_version, question, option_id, flag_class))""",
+        """CREATE TABLE rollup_officer (
+            day INTEGER NOT NULL, unit_code TEXT NOT NULL, officer_id TEXT NOT NULL,
+            questionnaire_id TEXT NOT NULL, questionnaire_version INTEGER NOT NULL, question TEXT NOT NULL,
+            flag_class TEXT NOT NULL, n BIGINT NOT NULL, c1 BIGINT NOT NULL, c2 BIGINT NOT NULL, c3 BIGINT NOT NULL,
+            c4 BIGINT NOT NULL, c5 BIGINT NOT NULL,
+            PRIMARY KEY (day, unit_code, officer_id, questionnaire_id, questionnaire_version, question, flag_class))""",
+        "CREATE INDEX rollup_officer_unit ON rollup_officer (unit_code, day)",
+        # The headline question by local month (yyyymm), weekday (0 = Monday) and hour: the heatmap.
+        """CREATE TABLE rollup_hour (
+            month INTEGER NOT NULL, unit_code TEXT NOT NULL, weekday INTEGER NOT NULL, hour INTEGER NOT NULL,
+            questionnaire_id TEXT NOT NULL, questionnaire_version INTEGER NOT NULL, flag_class TEXT NOT NULL,
+            n BIGINT NOT NULL, c1 BIGINT NOT NULL, c2 BIGINT NOT NULL, c3 BIGINT NOT NULL, c4 BIGINT NOT NULL, c5 BIGINT NOT NULL,
+            PRIMARY KEY (month, unit_code, weekday, hour, questionnaire_id, questionnaire_version, flag_class))""",
+        "CREATE TABLE rollup_state (name TEXT PRIMARY KEY, last_seq BIGINT NOT NULL, offset_ms BIGINT NOT NULL)",
+        # One token per client system; only its SHA-256 is stored. unit_code NULL = the whole province.
+        """CREATE TABLE api_tokens (
+            id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE, token_hash TEXT NOT NULL UNIQUE,
+            unit_code TEXT REFERENCES units (code), created_at TEXT NOT NULL, revoked_at TEXT, last_used_at TEXT)""",
+    ),
 )

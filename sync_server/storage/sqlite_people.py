@@ -22,9 +22,9 @@ class SQLitePeople(PeopleArea):
         def tx(c: sqlite3.Connection) -> int:
             if c.execute("SELECT 1 FROM users WHERE username = ?", (username,)).fetchone():
                 raise StorageRefused("username_taken", f"the username {username!r} is taken")
-            cur = c.execute("INSERT INTO users (username, password_hash, role, unit_code, active, created_at) VALUES (?, ?, ?, ?, 1, ?)",
-                            (username, password_hash, role, unit_code, format_rfc3339(now)))
-            return cur.lastrowid
+            return c.execute("INSERT INTO users (username, password_hash, role, unit_code, active, created_at) "
+                             "VALUES (?, ?, ?, ?, 1, ?) RETURNING id",
+                             (username, password_hash, role, unit_code, format_rfc3339(now))).fetchone()[0]
         return self._write(tx)
 
     def user(self, user_id: int) -> User | None:

@@ -108,9 +108,8 @@ class SQLiteSurveys(SurveysArea):
             row = c.execute("SELECT published_at FROM questionnaires WHERE id = ? AND version = ?", (qid, version)).fetchone()
             if row is None or row["published_at"] is None:
                 raise StorageRefused("questionnaire_not_published", f"{qid} version {version} is not a published questionnaire")
-            cur = c.execute("INSERT INTO campaigns (name, starts_on, ends_on, questionnaire_id, questionnaire_version, created_at) "
-                            "VALUES (?, ?, ?, ?, ?, ?)", (name, starts_on, ends_on, qid, version, format_rfc3339(now)))
-            cid = cur.lastrowid
+            cid = c.execute("INSERT INTO campaigns (name, starts_on, ends_on, questionnaire_id, questionnaire_version, created_at) "
+                            "VALUES (?, ?, ?, ?, ?, ?) RETURNING id", (name, starts_on, ends_on, qid, version, format_rfc3339(now))).fetchone()[0]
             c.executemany("INSERT INTO campaign_units (campaign_id, unit_code) VALUES (?, ?)", [(cid, u) for u in sorted(set(unit_codes))])
             return cid
         return self._write(tx)
