@@ -34,6 +34,8 @@ def _parser() -> argparse.ArgumentParser:
     s = sub.add_parser("status", help="pending answers, last sync, last error")
     s.add_argument("--json", action="store_true")
     sub.add_parser("sync", help="run one sync round now and report")
+    ex = sub.add_parser("export-pending", help="write every unsent answer to a file (USB stick) for 'hailong-server import-responses'")
+    ex.add_argument("--out", type=Path, required=True)
     sub.add_parser("self-test", help="check database, disk, questionnaire, fonts and the window (the installer runs it)")
     sub.add_parser("set-admin-pin", help="set this kiosk's admin PIN (read from the terminal or stdin, never the command line)")
     sh = sub.add_parser("screenshots", help="write PNGs of every screen, in Vietnamese and English, at 1280x800, 1920x1080 and 800x1280")
@@ -73,6 +75,12 @@ def main(argv: list[str] | None = None) -> int:
             report = SyncService(store, settings).run_round(force=True)
             print(json.dumps(report, ensure_ascii=False))
             return 0 if report["error"] is None else 1
+        if args.command == "export-pending":
+            from kiosk.usb_export import export_pending
+
+            count = export_pending(store, args.out)
+            print(f"{count} answers written to {args.out}; they stay queued here until the server confirms them")
+            return 0
         if args.command == "self-test":
             from kiosk.selftest import run_self_test
 

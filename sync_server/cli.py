@@ -6,6 +6,7 @@ import argparse
 import getpass
 import json
 import logging
+import sqlite3
 import sys
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -51,6 +52,12 @@ def _parser() -> argparse.ArgumentParser:
     imp.add_argument("--valid-from", help="the date the release takes effect (YYYY-MM-DD); required for a CSV without a valid_from column")
     imp.add_argument("--dry-run", action="store_true", help="report what would change; write nothing")
     imp.add_argument("--json", action="store_true")
+    usb = sub.add_parser("import-responses", help="import a kiosk's USB export of unsent answers (idempotent)")
+    usb.add_argument("file", type=Path)
+    bk = sub.add_parser("backup", help="write a consistent copy of the database (SQLite online backup; pg_dump for PostgreSQL)")
+    bk.add_argument("--out", type=Path, required=True)
+    rs = sub.add_parser("restore", help="replace the database with a backup made by 'backup' (server stopped)")
+    rs.add_argument("file", type=Path)
     qn = sub.add_parser("questionnaire", help="add a questionnaire version from JSON (validated)")
     qn.add_argument("file", type=Path)
     qn.add_argument("--publish", action="store_true", help="publish it at once (immutable afterwards)")
@@ -64,6 +71,8 @@ def main(argv: list[str] | None = None) -> int:
     db = settings.db or str(default_db_path())
     if args.command == "serve":
         return _serve(settings.replace(db=db, host=args.host or settings.host, port=args.port or settings.port))
+    if args.command in ("backup", "restore"):
+        return _backup_or_restore(db, args)
     storage = open_storage(db)
     try:
         return COMMANDS[args.command](storage, settings, args)
@@ -207,7 +216,35 @@ def _questionnaire(storage, settings, args) -> int:
     return 0
 
 
-COMMANDS = {"enroll-code": _enroll_code, "units": _units, "stats": _stats, "devices": _devices, "revoke-device": _revoke,
+def _backup_or_restore(db: str, args) -> int:
+    from sync_server.backup import BackupError, backup, restore
+
+    try:
+        if args.command == "backup":
+            backup(db, args.out)
+            print(f"backup written to {args.out}")
+        else:
+            restore(db, args.file)
+            print(f"restored {db} from {args.file}")
+    except (BackupError, OSError, sqlite3.Error) as exc:
+        print(f"hailong-server: {args.command} failed: {exc}", file=sys.stderr)
+        return 2
+    return 0
+
+
+def _import_responses(storage, settings, args) -> int:
+    from sync_server.usb_import import UsbImportError, import_export
+
+    try:
+        counts = import_export(storage, args.file, batch=settings.max_batch_items, skew_s=settings.clock_skew_s)
+    except (UsbImportError, OSError) as exc:
+        print(f"hailong-server: {exc}", file=sys.stderr)
+        return 2
+    print(" ".join(f"{status}={counts.get(status, 0)}" for status in ("accepted", "duplicate", "conflict", "rejected")))
+    return 0
+
+
+COMMANDS = {"import-responses": _import_responses, "enroll-code": _enroll_code, "units": _units, "stats": _stats, "devices": _devices, "revoke-device": _revoke,
             "users": _users, "import-units": _import_units, "questionnaire": _questionnaire}
 
 if __name__ == "__main__":
