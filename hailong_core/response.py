@@ -34,6 +34,8 @@ FLAG_AFTER_HOURS = "after_hours"    # given outside the unit's office hours
 # Flags the server's phone (QR) form sets:
 FLAG_REPEAT = "repeat"              # a second answer from the same browser for the same point on the same day
 FLAG_RATE_LIMITED = "rate_limited"  # one address sent more than the rate limit allows within its window
+# Misuse: reports leave answers with any of these out by default and say how many (contract 8).
+MISUSE_FLAGS = frozenset((FLAG_COOLDOWN, FLAG_BURST, FLAG_REPEAT, FLAG_RATE_LIMITED))
 
 
 class RecordError(ValueError):

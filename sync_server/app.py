@@ -20,7 +20,11 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from hailong_core.questionnaire import Questionnaire, parse_questionnaire
 from sync_server import __version__
 from sync_server.api import kiosk, pages
+from sync_server.api import pull
+from sync_server.web import results as results_pages
 from sync_server.web import routes_auth, routes_fleet, routes_officers, routes_overview, routes_people, routes_surveys, routes_units
+from sync_server.web import phone as phone_pages
+from sync_server import phone as phone_channel
 from sync_server.web.access import FormError, Forbidden, LoginRequired, PageNotFound
 from sync_server.errors import ApiError, error_body
 from sync_server.settings import default_db_path
@@ -184,11 +188,15 @@ def create_app(settings, storage: Storage | None = None) -> FastAPI:
                   description="Protocol v1 between Hài Lòng kiosks and the province server. Errors: "
                               "`{\"error\": {\"code\", \"message\"}}` with stable codes.")
     app.state.hailong = AppState(settings, storage)
+    phone_channel.purge(storage, settings)  # contacts past their retention (contract 9), old abuse bookkeeping
     install_error_handlers(app)
     app.include_router(kiosk.router)
     app.include_router(pages.router)
     for module in (routes_auth, routes_overview, routes_units, routes_officers, routes_surveys, routes_fleet, routes_people):
         app.include_router(module.pages.router)
+    app.include_router(phone_pages.pages.router)  # /s/<unit>: the citizens' QR form
+    app.include_router(results_pages.pages.router)  # results dashboard, recognition, exports
+    app.include_router(pull.router)  # pull API for province systems (API tokens)
     app.mount("/static", StaticFiles(directory=str(Path(__file__).resolve().parent / "static")), name="static")
     check_access_rules(app)
     app.openapi = _openapi(app)

@@ -13,6 +13,7 @@ from pathlib import Path
 
 from hailong_core.questionnaire import QuestionnaireError, parse_questionnaire
 from sync_server import accounts, security
+from sync_server import cli_phone
 from sync_server import settings as server_settings
 from sync_server.settings import default_db_path
 from sync_server.storage import StorageRefused, open_storage
@@ -61,6 +62,27 @@ def _parser() -> argparse.ArgumentParser:
     qn = sub.add_parser("questionnaire", help="add a questionnaire version from JSON (validated)")
     qn.add_argument("file", type=Path)
     qn.add_argument("--publish", action="store_true", help="publish it at once (immutable afterwards)")
+    exp = sub.add_parser("export", help="the results report (XLSX or CSV) for the province or one unit")
+    exp.add_argument("--format", choices=("xlsx", "csv"), required=True)
+    exp.add_argument("--out", type=Path, required=True)
+    exp.add_argument("--campaign", type=int, help="campaign id (default: the newest campaign already started)")
+    exp.add_argument("--unit", help="unit code (default: the province)")
+    exp.add_argument("--from", dest="date_from", help="window start YYYY-MM-DD (instead of a campaign)")
+    exp.add_argument("--to", dest="date_to", help="window end YYYY-MM-DD")
+    exp.add_argument("--include", action="append", choices=("misuse", "incomplete"), default=[],
+                     help="count flagged answers too (repeatable)")
+    tok = sub.add_parser("api-tokens", help="read-only API tokens for province systems (the pull API)")
+    tok_sub = tok.add_subparsers(dest="tokens_command", required=True)
+    tadd = tok_sub.add_parser("add", help="create a token; it is printed once (only its hash is stored)")
+    tadd.add_argument("--name", required=True)
+    where = tadd.add_mutually_exclusive_group(required=True)
+    where.add_argument("--scope-unit", help="the unit whose subtree the client may read")
+    where.add_argument("--province", action="store_true", help="the client may read the whole province")
+    tok_sub.add_parser("list", help="list tokens")
+    trev = tok_sub.add_parser("revoke", help="refuse a token from now on")
+    trev.add_argument("--name", required=True)
+    sub.add_parser("refresh-results", help="bring the results rollups up to date (reports also do it as they open)")
+    cli_phone.add_parsers(sub)
     return p
 
 
@@ -244,8 +266,29 @@ def _import_responses(storage, settings, args) -> int:
     return 0
 
 
+def _export(storage, settings, args) -> int:
+    from sync_server.results.cli import export
+
+    return export(storage, settings, args)
+
+
+def _api_tokens(storage, settings, args) -> int:
+    from sync_server.results.cli import api_tokens
+
+    return api_tokens(storage, settings, args)
+
+
+def _refresh_results(storage, settings, args) -> int:
+    from sync_server.results.report import offset_ms
+
+    print(f"folded {storage.refresh_results(offset_ms(settings))} answers into the results rollups")
+    return 0
+
+
 COMMANDS = {"import-responses": _import_responses, "enroll-code": _enroll_code, "units": _units, "stats": _stats, "devices": _devices, "revoke-device": _revoke,
-            "users": _users, "import-units": _import_units, "questionnaire": _questionnaire}
+            "users": _users, "import-units": _import_units, "questionnaire": _questionnaire,
+            "export": _export, "api-tokens": _api_tokens, "refresh-results": _refresh_results}
+COMMANDS.update(cli_phone.COMMANDS)
 
 if __name__ == "__main__":
     sys.exit(main())

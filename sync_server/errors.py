@@ -14,6 +14,7 @@ CATALOGUE: dict[str, tuple[int, str]] = {
     "missing_token": (401, "this call needs 'Authorization: Bearer <device token>'"),
     "invalid_token": (401, "the device token is not known"),
     "device_revoked": (403, "this device was revoked; enrol it again"),
+    "api_token_revoked": (403, "this API token was revoked; ask the province for a new one"),
     "enroll_code_invalid": (403, "the enrolment code is unknown, used or expired"),
     "unknown_unit": (404, "no such unit"),
     "not_found": (404, "no such page or resource"),

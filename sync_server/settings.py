@@ -37,6 +37,12 @@ SPEC: tuple[Setting, ...] = (
     Setting("phone_comment_window_min", float, 60.0, "Minutes after a kiosk answer (its time-ordered id) during which its thank-you QR link accepts one comment.", lambda v: v > 0, "must be positive"),
     Setting("contact_retention_days", float, 30.0, "Days a call-back phone number is kept; purged at start-up and by `hailong-server purge-contacts`.", lambda v: v > 0, "must be positive"),
     Setting("dossier_token_ttl_days", float, 30.0, "Days a dossier token printed on a receipt stays valid.", lambda v: v > 0, "must be positive"),
+    Setting("report_min_answers", int, 30, "Results: a unit or officer with fewer counted answers to the headline question is marked \"chưa đủ số phiếu\" (not enough answers) and not ranked.", lambda v: v >= 1, "must be ≥ 1"),
+    Setting("recognition_min_index", float, 80.0, "Friendly-government recognition: the least satisfaction index (0–100) a commune needs over the campaign window.", lambda v: 0 <= v <= 100, "must be 0..100"),
+    Setting("recognition_min_answers", int, 50, "Friendly-government recognition: the least number of counted answers a commune needs over the campaign window.", lambda v: v >= 1, "must be ≥ 1"),
+    Setting("alert_window_min", float, 15.0, "Alerts: the recent window, in minutes, in which a unit's or officer's unsatisfied answers are counted.", lambda v: v > 0, "must be positive"),
+    Setting("alert_min_answers", int, 4, "Alerts: the least answers in the window before an alert can fire.", lambda v: v >= 1, "must be ≥ 1"),
+    Setting("alert_unsatisfied_share", float, 0.5, "Alerts: a unit or officer whose share of unsatisfied answers in the window reaches this (0–1) appears on the dashboard.", lambda v: 0 < v <= 1, "must be in (0, 1]"),
     Setting("log_level", str, "info", "Logging level: debug, info, warning, error.", lambda v: v in ("debug", "info", "warning", "error"), "must be debug, info, warning or error"),
 )
 

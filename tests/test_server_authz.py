@@ -22,6 +22,7 @@ from tests.server_web import OTHER_COMMUNE, ROLE_UNITS, add_users, login, make_a
 ALLOWED = {
     "public": {"anonymous", *ROLE_UNITS},
     "device": set(),  # only a kiosk's Bearer token, never a browser session
+    "api_client": set(),  # only a province system's API token, never a browser session
     "user": set(ROLE_UNITS),
     "province_read": {"province_admin", "province_analyst"},
     "admin": {"province_admin"},
@@ -106,7 +107,7 @@ def test_matrix(world, who):
         scoped = bool(SCOPED_PARAMS & set(re.findall(r"\{([^}:]+)", path)))
         if access == "public":
             pass  # anyone may call it; its own checks (e.g. the login form's token) still apply
-        elif access == "device":
+        elif access in ("device", "api_client"):
             assert resp.status_code == 401 and resp.json()["error"]["code"] == "missing_token", where
         elif not allowed:
             if who == "anonymous":

@@ -26,6 +26,9 @@ PAGES = (("login", "/login"), ("overview", "/"), ("units", "/admin/units"), ("un
          ("unit", "/admin/units/7210"), ("officers", "/admin/officers?unit=7201"), ("questionnaires", "/admin/questionnaires"),
          ("questionnaire", "/admin/questionnaires/bg-friendly-gov/1"), ("fleet", "/admin/fleet"), ("enrol_codes", "/admin/enrol-codes"),
          ("users", "/admin/users"), ("audit", "/admin/audit"))
+# Results pages at 1366×768 (a viewport shot and the full page each); seeded by seed_with_results.
+RESULT_PAGES = (("results_overview", "/results"), ("results_district", "/results/units/213"),
+                ("results_commune", "/results/units/7201"), ("results_recognition", "/results/recognition"))
 
 
 def seed(storage) -> None:
@@ -60,6 +63,21 @@ def seed(storage) -> None:
     storage.import_unit_release(load_release(asset_path("units", "bac_ninh_2025.json")))
     storage.audit(now, None, "units.import", "bac_ninh_2025.json", {"summary": "added 41, changed 60, closed 161"})
 
+
+
+def seed_with_results(storage) -> None:
+    """:func:`seed`, plus answers: two years in the background and a busy survey week for each campaign
+    (2023 and 2024 added here, the seed's 2025 one last), so the results pages have something to show."""
+    from datetime import date
+
+    from bench.results import generate
+
+    storage.add_campaign("Khảo sát CQTT 26/6–30/6/2023", "2023-06-26", "2023-06-30", "bg-friendly-gov", 1, ["24"], datetime.now(timezone.utc))
+    storage.add_campaign("Khảo sát CQTT 26/6–30/6/2024", "2024-06-26", "2024-06-30", "bg-friendly-gov", 1, ["24"], datetime.now(timezone.utc))
+    generate(storage.path, 30_000, 11, start=date(2023, 6, 1), days=760, campaigns=())
+    for i, year in enumerate((2023, 2024, 2025)):
+        generate(storage.path, 14_000, 12 + i, start=date(year, 6, 26), days=5, campaigns=(), officers=False, salt=(i + 1) << 40)
+    seed(storage)
 
 def free_port() -> int:
     with socket.socket() as s:
@@ -135,14 +153,23 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, required=True)
     parser.add_argument("--lang", choices=("vi", "en"), default="vi")
+    parser.add_argument("--results", action="store_true", help="seed three years of answers and shoot the results pages too")
     args = parser.parse_args(argv)
     args.out.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory() as tmp, live_app(Path(tmp) / "server.sqlite3") as base:
+    with tempfile.TemporaryDirectory() as tmp, live_app(Path(tmp) / "server.sqlite3", seed_with_results if args.results else seed) as base:
         driver = chromium()
         try:
             driver.get(base + f"/lang/{args.lang}?next=/login")
             full_page_png(driver, args.out / f"server_{PAGES[0][0]}.png")
             sign_in(driver, base)
+            for name, path in RESULT_PAGES if args.results else ():
+                driver.set_window_size(1366, 768)
+                driver.get(base + path)
+                inner = driver.execute_script("return window.outerHeight - window.innerHeight") or 0
+                driver.set_window_size(1366, 768 + int(inner))  # a 1366×768 page area
+                driver.save_screenshot(str(args.out / f"{name}_1366x768.png"))
+                full_page_png(driver, args.out / f"{name}.png", max_height=4000)
+                print(args.out / f"{name}.png")
             for name, path in PAGES[1:]:
                 driver.set_window_size(1366, 700)  # measure each page from a small window, not the last page's height
                 driver.get(base + path)

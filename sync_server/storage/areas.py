@@ -272,3 +272,59 @@ class PhoneArea(ABC):
     @abstractmethod
     def purge_phone_data(self, contacts_before_ms: int, submissions_before_ms: int) -> dict[str, int]:
         """Delete contacts and abuse bookkeeping older than the cut-offs; return how many of each."""
+
+
+class ResultsArea(ABC):
+    """Results (issue 5): rollups of answer counts, the pull feed, and read-only API tokens.
+
+    Rollups are brought up to date from ``responses`` past a ``server_seq`` watermark by
+    :meth:`refresh_results` (at the start of a report, or from the CLI), never inside the ingest
+    transaction. Days are local day numbers, ``(epoch ms + offset) // 86400000``; count rows are
+    ``n, c1..c5`` (answers, and answers per level of a scale question).
+    """
+
+    @abstractmethod
+    def refresh_results(self, offset_ms: int, chunk: int = 50_000) -> int:
+        """Fold responses stored since the last refresh into the rollups; return how many (0 when current)."""
+
+    @abstractmethod
+    def rollup_counts(self, day_from: int, day_to: int, unit_codes: set[str] | None = None,
+                      by: tuple[str, ...] = ("unit_code",), questions: list[str] | None = None) -> list[tuple]:
+        """Rows ``(*by, questionnaire_id, questionnaire_version, question, flag_class, n, c1..c5)`` summed
+        over ``day_from..day_to``; ``by`` ⊆ (unit_code, channel, day); question '' counts responses."""
+
+    @abstractmethod
+    def rollup_choice_counts(self, day_from: int, day_to: int, unit_codes: set[str] | None = None) -> list[tuple]:
+        """Rows ``(questionnaire_id, questionnaire_version, question, option_id, flag_class, n)``."""
+
+    @abstractmethod
+    def rollup_officer_counts(self, day_from: int, day_to: int, unit_codes: set[str] | None = None,
+                              officer_id: str | None = None) -> list[tuple]:
+        """Rows ``(officer_id, unit_code, questionnaire_id, questionnaire_version, question, flag_class, n, c1..c5)``."""
+
+    @abstractmethod
+    def rollup_hour_counts(self, month_from: int, month_to: int, unit_codes: set[str] | None = None) -> list[tuple]:
+        """Headline-question rows ``(weekday, hour, questionnaire_id, questionnaire_version, flag_class, n, c1..c5)``
+        for months ``yyyymm`` in ``month_from..month_to``."""
+
+    @abstractmethod
+    def answers_after(self, since_seq: int, limit: int, unit_codes: set[str] | None = None) -> list[dict]:
+        """Stored responses with ``server_seq > since_seq`` in order (at most ``limit``): the pull feed."""
+
+    @abstractmethod
+    def recent_answers(self, since_ms: int, scan_rows: int) -> list[dict]:
+        """Responses created since ``since_ms`` among the newest ``scan_rows`` stored (for alerts)."""
+
+    @abstractmethod
+    def add_api_token(self, name: str, token_hash: str, unit_code: str | None, now: datetime) -> int:
+        """Raises ``StorageRefused('name_taken')`` for a name in use."""
+
+    @abstractmethod
+    def api_token_by_hash(self, token_hash: str) -> dict | None:
+        """``id, name, unit_code, revoked_at`` of a token."""
+
+    @abstractmethod
+    def api_tokens(self) -> list[dict]: ...
+
+    @abstractmethod
+    def revoke_api_token(self, name: str, now: datetime) -> bool: ...

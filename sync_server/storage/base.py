@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from abc import abstractmethod
 
-from sync_server.storage.areas import FleetArea, OfficersArea, PeopleArea, PhoneArea, SurveysArea, UnitsArea
+from sync_server.storage.areas import FleetArea, OfficersArea, PeopleArea, PhoneArea, ResultsArea, SurveysArea, UnitsArea
 from sync_server.storage.types import (Device, EnrollRefused, ImportReport, PreparedResponse, Session, StorageRefused,
                                        UnitRelease, User)
 
@@ -19,7 +19,7 @@ __all__ = ["Device", "EnrollRefused", "ImportReport", "PreparedResponse", "Sessi
            "UnitRelease", "User"]
 
 
-class Storage(UnitsArea, OfficersArea, SurveysArea, FleetArea, PeopleArea, PhoneArea):
+class Storage(UnitsArea, OfficersArea, SurveysArea, FleetArea, PeopleArea, PhoneArea, ResultsArea):
     """The server's database."""
 
     @abstractmethod

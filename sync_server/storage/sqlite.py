@@ -24,6 +24,7 @@ from sync_server.storage.sqlite_migrations import MIGRATIONS
 from sync_server.storage.sqlite_officers import SQLiteOfficers
 from sync_server.storage.sqlite_people import SQLitePeople
 from sync_server.storage.sqlite_phone import SQLitePhone
+from sync_server.storage.sqlite_results import SQLiteResults
 from sync_server.storage.sqlite_surveys import SQLiteSurveys
 from sync_server.storage.sqlite_units import SQLiteUnits
 from sync_server.unit_files import load_release_json
@@ -36,7 +37,7 @@ UNITS_ASSET = ("units", "bac_giang_2023.json")
 QUESTIONNAIRE_ASSET = ("questionnaires", "default.json")
 
 
-class SQLiteStorage(SQLiteUnits, SQLiteOfficers, SQLiteSurveys, SQLiteFleet, SQLitePeople, SQLitePhone, Storage):
+class SQLiteStorage(SQLiteUnits, SQLiteOfficers, SQLiteSurveys, SQLiteFleet, SQLitePeople, SQLitePhone, SQLiteResults, Storage):
     def __init__(self, path: Path | str):
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)

@@ -88,7 +88,7 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
             id INTEGER PRIMARY KEY, at TEXT NOT NULL, user_id INTEGER, username TEXT,
             action TEXT NOT NULL, target TEXT, detail TEXT, ip TEXT)""",
     ),
-    # The phone (QR) channel: per-point sequence, abuse bookkeeping, dossier tokens, comments on kiosk
+    # 3: the phone (QR) channel: per-point sequence, abuse bookkeeping, dossier tokens, comments on kiosk
     # answers, and call-back contacts (kept apart from responses; purged after a retention period).
     (
         "CREATE TABLE phone_seq (unit_code TEXT PRIMARY KEY, last BIGINT NOT NULL)",
@@ -145,5 +145,36 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         """CREATE TABLE api_tokens (
             id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE, token_hash TEXT NOT NULL UNIQUE,
             unit_code TEXT REFERENCES units (code), created_at TEXT NOT NULL, revoked_at TEXT, last_used_at TEXT)""",
+    ),
+    # Results, coarser grains: months (any window = whole months + edge days) and the province's
+    # daily totals without units (its timeline). Emptying the rollups makes the next refresh
+    # rebuild all grains from the responses, which stay the source of truth.
+    (
+        """CREATE TABLE rollup_month (
+            month INTEGER NOT NULL, unit_code TEXT NOT NULL, channel TEXT NOT NULL,
+            questionnaire_id TEXT NOT NULL, questionnaire_version INTEGER NOT NULL, question TEXT NOT NULL,
+            flag_class TEXT NOT NULL, n BIGINT NOT NULL, c1 BIGINT NOT NULL, c2 BIGINT NOT NULL, c3 BIGINT NOT NULL,
+            c4 BIGINT NOT NULL, c5 BIGINT NOT NULL,
+            PRIMARY KEY (month, unit_code, channel, questionnaire_id, questionnaire_version, question, flag_class))""",
+        """CREATE TABLE rollup_choice_month (
+            month INTEGER NOT NULL, unit_code TEXT NOT NULL, questionnaire_id TEXT NOT NULL,
+            questionnaire_version INTEGER NOT NULL, question TEXT NOT NULL, option_id TEXT NOT NULL,
+            flag_class TEXT NOT NULL, n BIGINT NOT NULL,
+            PRIMARY KEY (month, unit_code, questionnaire_id, questionnaire_version, question, option_id, flag_class))""",
+        """CREATE TABLE rollup_total_day (
+            day INTEGER NOT NULL, channel TEXT NOT NULL, questionnaire_id TEXT NOT NULL,
+            questionnaire_version INTEGER NOT NULL, question TEXT NOT NULL, flag_class TEXT NOT NULL,
+            n BIGINT NOT NULL, c1 BIGINT NOT NULL, c2 BIGINT NOT NULL, c3 BIGINT NOT NULL, c4 BIGINT NOT NULL, c5 BIGINT NOT NULL,
+            PRIMARY KEY (day, channel, questionnaire_id, questionnaire_version, question, flag_class))""",
+        # Covering indexes: the province's month and heatmap queries read the index alone.
+        """CREATE INDEX rollup_month_cover ON rollup_month (month, unit_code, channel, questionnaire_id,
+            questionnaire_version, question, flag_class, n, c1, c2, c3, c4, c5)""",
+        """CREATE INDEX rollup_hour_cover ON rollup_hour (month, weekday, hour, questionnaire_id, questionnaire_version,
+            flag_class, unit_code, n, c1, c2, c3, c4, c5)""",
+        "DELETE FROM rollup_day",
+        "DELETE FROM rollup_choice",
+        "DELETE FROM rollup_officer",
+        "DELETE FROM rollup_hour",
+        "DELETE FROM rollup_state",
     ),
 )

@@ -4,7 +4,8 @@ Every route declares its rule when it is registered (:class:`Pages`), or, for pr
 with :func:`rule`. ``create_app`` refuses to start when a route has none, and the authorization
 matrix test walks ``app.routes`` to try each one as every role against another scope's objects.
 
-Rules: ``public`` (anyone), ``device`` (a kiosk's Bearer token), ``user`` (any signed-in role;
+Rules: ``public`` (anyone), ``device`` (a kiosk's Bearer token), ``api_client`` (a province system's
+read-only API token, scoped like a user), ``user`` (any signed-in role;
 objects are filtered or refused by scope in the handler through :func:`ensure_scope`),
 ``province_read`` (province admin and analyst), ``admin`` (province admin only). Every POST with a
 session must carry the session's CSRF token in the form field ``csrf``.
@@ -22,7 +23,7 @@ from fastapi.responses import HTMLResponse
 from sync_server.accounts import PROVINCE_ROLES, ROLES, in_scope, scope_codes, session_digest
 from sync_server.storage import Session
 
-RULES = ("public", "device", "user", "province_read", "admin")
+RULES = ("public", "device", "api_client", "user", "province_read", "admin")
 ROLES_FOR = {"user": frozenset(ROLES), "province_read": PROVINCE_ROLES, "admin": frozenset(("province_admin",))}
 SESSION_COOKIE = "hl_session"
 
@@ -108,7 +109,7 @@ class Pages:
         return self._add(path, "POST", access)
 
     def _add(self, path: str, method: str, access: str):
-        assert access in RULES and access != "device", access
+        assert access in RULES and access not in ("device", "api_client"), access
 
         def register(fn):
             fn.access = access

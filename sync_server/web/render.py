@@ -32,10 +32,11 @@ def when(value: str | None, with_seconds: bool = False) -> str:
 
 templates.env.filters["when"] = when
 
-NAV = (("/", "nav_overview", "user"), ("/admin/units", "nav_units", "user"), ("/admin/officers", "nav_officers", "user"),
+NAV = (("/", "nav_overview", "user"), ("/results", "nav_results", "user"), ("/admin/units", "nav_units", "user"), ("/admin/officers", "nav_officers", "user"),
        ("/admin/questionnaires", "nav_questionnaires", "province_read"), ("/admin/fleet", "nav_fleet", "user"),
        ("/admin/enrol-codes", "nav_codes", "admin"), ("/admin/users", "nav_users", "admin"),
-       ("/admin/audit", "nav_audit", "admin"), ("/admin/settings", "nav_settings", "admin"))
+       ("/admin/audit", "nav_audit", "admin"), ("/admin/settings", "nav_settings", "admin"),
+       ("/admin/callbacks", "nav_callbacks", "admin"))
 
 
 def render(request: Request, template: str, status_code: int = 200, **context) -> HTMLResponse:

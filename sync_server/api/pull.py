@@ -1,0 +1,92 @@
+"""Pull API for province systems: a cursor-paged feed of answers and an aggregates endpoint.
+
+A client system holds a read-only API token (``hailong-server api-tokens add``), scoped like a
+user: the whole province, or a unit's subtree (with the units merged into it). The feed's cursor
+is the server sequence (``server_seq``), not a time: a page is "everything after N", so answers
+that arrive while a client pages (even ones created earlier by an offline kiosk) come later in the
+feed, and none is returned twice or skipped. On SQLite, server_seq is assigned in commit order.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Request
+
+from sync_server import security
+from sync_server.api.models import ErrorBody
+from sync_server.accounts import scope_codes
+from sync_server.errors import ApiError
+from sync_server.results.model import Filters
+from sync_server.results.report import Report, WindowError, resolve_window
+from sync_server.storage import User
+from sync_server.web.access import rule
+
+router = APIRouter(prefix="/api/v1/pull", tags=["pull"])
+MAX_PAGE = 5000
+ERRORS = {status: {"model": ErrorBody} for status in (401, 403, 422, 500)}
+
+
+def client_scope(request: Request) -> tuple[dict, set[str] | None]:
+    """The API token's client and the unit codes it may read (None = the province); 401/403 otherwise."""
+    header = request.headers.get("authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise ApiError("missing_token", "this call needs 'Authorization: Bearer <API token>'", headers={"WWW-Authenticate": "Bearer"})
+    storage = request.app.state.hailong.storage
+    client = storage.api_token_by_hash(security.digest(token.strip()))
+    if client is None:
+        raise ApiError("invalid_token", "the API token is not known", headers={"WWW-Authenticate": "Bearer"})
+    if client["revoked_at"]:
+        raise ApiError("api_token_revoked")
+    as_user = User(0, client["name"], "district_viewer" if client["unit_code"] else "province_analyst", client["unit_code"], True)
+    return client, scope_codes(storage, as_user)
+
+
+def _record(a: dict) -> dict:
+    return {"server_seq": a["server_seq"], "id": a["id"], "unit_code": a["unit_code"], "officer_id": a["officer_id"],
+            "questionnaire": {"id": a["questionnaire_id"], "version": a["questionnaire_version"]}, "channel": a["channel"],
+            "seq": a["seq"], "created_at": a["created_at"], "received_at": a["received_at"], "clock_suspect": a["clock_suspect"],
+            "answers": a["answers"], "flags": a["flags"]}
+
+
+@router.get("/answers", responses=ERRORS, summary="Answers after a server sequence number, oldest first (cursor paging)")
+@rule("api_client")
+def pull_answers(request: Request, since: Annotated[int, Query(ge=0)] = 0,
+                 limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 1000) -> dict:
+    """``{"items": [...], "next_since": N, "has_more": bool}``: call again with ``since=next_since``."""
+    _, allowed = client_scope(request)
+    rows = request.app.state.hailong.storage.answers_after(since, limit + 1, allowed)
+    more = len(rows) > limit
+    rows = rows[:limit]
+    return {"items": [_record(a) for a in rows], "next_since": rows[-1]["server_seq"] if rows else since, "has_more": more}
+
+
+@router.get("/aggregates", responses=ERRORS, summary="Indices, shares satisfied and Wilson bounds per unit over a window")
+@rule("api_client")
+def pull_aggregates(request: Request, campaign: int | None = None, date_from: Annotated[str | None, Query(alias="from")] = None,
+                    date_to: Annotated[str | None, Query(alias="to")] = None, include: Annotated[list[str], Query()] = [],
+                    channel: str | None = None) -> dict:
+    _, allowed = client_scope(request)
+    state = request.app.state.hailong
+    if channel not in (None, "kiosk", "qr") or not set(include) <= {"misuse", "incomplete"}:
+        raise ApiError("invalid_body", "channel is kiosk or qr; include is misuse and/or incomplete")
+    try:
+        window = resolve_window(state.storage, state.settings, campaign, date_from, date_to)
+    except WindowError as exc:
+        raise ApiError("invalid_body", str(exc)) from None
+    report = Report.build(state, allowed, window, Filters("incomplete" in include, "misuse" in include, channel))
+    units = []
+    for code in report.tree.order:
+        if not report.visible(code):
+            continue
+        row = report.unit_row(code)
+        s = row["score"]
+        units.append({"code": code, "name": row["name"], "level": row["level"], "parent_code": row["parent_code"],
+                      "answers": s.n, "satisfied": s.satisfied, "share_satisfied": s.headline_share, "index": s.index,
+                      "wilson_low": s.low, "wilson_high": s.high, "enough_answers": s.n >= state.settings.report_min_answers,
+                      "left_out": s.left_out,
+                      "criteria": {c["id"]: {"index": c["index"], "share_satisfied": c["share"]} for c in s.criteria}})
+    return {"window": {"from": window.start.isoformat(), "to": window.end.isoformat(),
+                       "campaign": window.campaign["id"] if window.campaign else None},
+            "min_answers": state.settings.report_min_answers, "units": units}

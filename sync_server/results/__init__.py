@@ -1,0 +1,1 @@
+"""Results (issue 5): scoring of rollup counts, reports, exports."""

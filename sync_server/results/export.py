@@ -1,0 +1,176 @@
+"""The official report as XLSX (openpyxl) and CSV, and raw answers as CSV, for one viewer's scope.
+
+XLSX: a summary sheet, one sheet per level (districts, communes), officers when the viewer may see
+them, and for a campaign the recognition list with the earlier campaigns' indices and lines to
+sign. Headers are Vietnamese (the report goes upward as it is); numbers are real numbers with
+formats, not text, so the province can re-sort and sum them in Excel.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from datetime import datetime, timezone
+
+from openpyxl import Workbook
+from openpyxl.styles import Alignment, Font, PatternFill
+from openpyxl.utils import get_column_letter
+
+from sync_server.results.model import Score
+from sync_server.results.report import Report
+
+LEVEL_SHEETS = (("district", "Cấp huyện"), ("commune", "Cấp xã"))
+UNIT_HEADERS = ["Xếp hạng", "Mã", "Đơn vị", "Thuộc", "Số phiếu tính", "Hài lòng", "Tỷ lệ hài lòng", "Chỉ số hài lòng (0–100)",
+                "Cận dưới Wilson 95%", "Cận trên Wilson 95%", "Ghi chú", "Phiếu bị loại (lạm dụng)", "Phiếu chưa hoàn thành"]
+NOT_ENOUGH = "chưa đủ số phiếu"
+HEAD_FILL = PatternFill("solid", fgColor="DCE8EF")
+
+
+def unit_values(row: dict, parent_name: str | None) -> list:
+    s: Score = row["score"]
+    return [row.get("rank"), row["code"], row["name"], parent_name or "", s.n, s.satisfied,
+            s.headline_share, None if s.index is None else round(s.index, 2), round(s.low, 4), round(s.high, 4),
+            "" if row.get("enough", True) else NOT_ENOUGH, s.flagged.get("misuse", 0), s.flagged.get("incomplete", 0)]
+
+
+def report_rows(report: Report, focus: str) -> list[tuple[str, list[dict]]]:
+    """``(level, ranked rows)`` for the levels under (and including) the focus unit."""
+    out = [("focus", [dict(report.unit_row(focus), rank=None, enough=True)])]
+    level = report.tree.units[focus]["level"]
+    if level == "province":
+        tops = [r for r in report.children(focus) if r["level"] in ("district", "centre")]
+        out.append(("district", report.ranked(tops)))
+    if level in ("province", "district"):
+        out.append(("commune", report.ranked(report.level_rows("commune", focus))))
+    return out
+
+
+def _criteria(report: Report, rows: list[dict]) -> list[tuple[str, str]]:
+    seen: dict[str, str] = {}
+    for row in rows:
+        for c in row["score"].criteria:
+            seen.setdefault(c["id"], c["label"].vi if c["label"] else c["id"])
+    return list(seen.items())
+
+
+def _sheet(wb: Workbook, title: str, headers: list[str], rows: list[list]) -> None:
+    ws = wb.create_sheet(title)
+    ws.append(headers)
+    for cell in ws[1]:
+        cell.font = Font(bold=True)
+        cell.fill = HEAD_FILL
+        cell.alignment = Alignment(wrap_text=True, vertical="top")
+    for values in rows:
+        ws.append(values)
+    for i, h in enumerate(headers, 1):
+        ws.column_dimensions[get_column_letter(i)].width = max(10, min(40, len(h) + 2)) if h not in ("Đơn vị", "Cán bộ") else 36
+        if h.startswith("Tỷ lệ"):
+            for (cell,) in ws.iter_rows(min_row=2, min_col=i, max_col=i):
+                cell.number_format = "0.0%"
+    ws.freeze_panes = "A2"
+
+
+def xlsx(report: Report, focus: str, *, officers: list[dict] | None = None, recognition: list[dict] | None = None,
+         title: str = "") -> bytes:
+    wb = Workbook()
+    summary = wb.active
+    summary.title = "Tổng hợp"
+    focus_row = report.unit_row(focus)
+    s = focus_row["score"]
+    w = report.window
+    lines = [("Báo cáo kết quả khảo sát sự hài lòng", title or focus_row["name"]),
+             ("Đơn vị", f"{focus_row['name']} ({focus})"),
+             ("Thời gian", f"{w.start:%d/%m/%Y} – {w.end:%d/%m/%Y}"),
+             ("Đợt khảo sát", w.campaign["name"] if w.campaign else ""),
+             ("Kênh", report.filters.channel or "kiosk + QR"),
+             ("Số phiếu tính", s.n), ("Tỷ lệ hài lòng", s.headline_share), ("Chỉ số hài lòng (0–100)", s.index),
+             ("Phiếu bị loại (lạm dụng)", s.flagged.get("misuse", 0)), ("Phiếu chưa hoàn thành", s.flagged.get("incomplete", 0)),
+             ("Tính cả phiếu lạm dụng", "có" if report.filters.include_misuse else "không"),
+             ("Tính cả phiếu chưa hoàn thành", "có" if report.filters.include_incomplete else "không"),
+             ("Số phiếu tối thiểu để xếp hạng", report.settings.report_min_answers),
+             ("Ngưỡng công nhận: chỉ số", report.settings.recognition_min_index),
+             ("Ngưỡng công nhận: số phiếu", report.settings.recognition_min_answers),
+             ("Lập lúc", datetime.now(timezone.utc).astimezone().strftime("%d/%m/%Y %H:%M"))]
+    for k, v in lines:
+        summary.append([k, v])
+    summary.column_dimensions["A"].width = 34
+    summary.column_dimensions["B"].width = 60
+    summary["A1"].font = Font(bold=True, size=13)
+    summary["B7"].number_format = "0.0%"
+    summary.append([])
+    summary.append(["Tiêu chí", "Chỉ số (0–100)", "Tỷ lệ hài lòng"])
+    for c in s.criteria:
+        summary.append([c["label"].vi if c["label"] else c["id"], c["index"], c["share"]])
+        summary.cell(summary.max_row, 3).number_format = "0.0%"
+    names = report.tree.units
+    for level, rows in report_rows(report, focus)[1:]:
+        sheet_title = dict(LEVEL_SHEETS)[level]
+        crit = _criteria(report, rows)
+        values = []
+        for row in rows:
+            by = {c["id"]: c["index"] for c in row["score"].criteria}
+            parent = names.get(row["parent_code"], {}).get("name")
+            values.append(unit_values(row, parent) + [None if by.get(cid) is None else round(by[cid], 2) for cid, _ in crit])
+        _sheet(wb, sheet_title, UNIT_HEADERS + [f"Tiêu chí: {label}" for _, label in crit], values)
+    if officers is not None:
+        _sheet(wb, "Cán bộ", ["Xếp hạng", "Mã", "Cán bộ", "Đơn vị", "Số phiếu tính", "Hài lòng", "Tỷ lệ hài lòng",
+                              "Chỉ số hài lòng (0–100)", "Cận dưới Wilson 95%", "Cận trên Wilson 95%", "Ghi chú"],
+               [[o["rank"], o["code"], o["name"], names.get(o["unit_code"], {}).get("name", o["unit_code"]), o["score"].n,
+                 o["score"].satisfied, o["score"].headline_share, None if o["score"].index is None else round(o["score"].index, 2),
+                 round(o["score"].low, 4), round(o["score"].high, 4), "" if o["enough"] else NOT_ENOUGH] for o in officers])
+    if recognition is not None:
+        earlier = [t["campaign"]["name"] for t in recognition[0]["trend"]] if recognition else []
+        rows = [[i, r["code"], r["name"], r["parent"] or "", r["score"].n, None if r["score"].index is None else round(r["score"].index, 2),
+                 "Đạt" if r["passes"] else "Không đạt"] + [None if t["index"] is None else round(t["index"], 2) for t in r["trend"]]
+                for i, r in enumerate(recognition, 1)]
+        _sheet(wb, "Công nhận", ["STT", "Mã", "Xã, phường, thị trấn", "Thuộc", "Số phiếu tính", "Chỉ số hài lòng (0–100)", "Kết quả"]
+               + [f"Chỉ số {name}" for name in earlier], rows)
+        ws = wb["Công nhận"]
+        ws.append([])
+        ws.append(["", "", f"Đạt: {sum(r['passes'] for r in recognition)} / {len(recognition)}"])
+        ws.append([])
+        ws.append(["", "", "NGƯỜI LẬP BIỂU", "", "", "LÃNH ĐẠO PHÊ DUYỆT"])
+        ws.append(["", "", "(Ký, ghi rõ họ tên)", "", "", "(Ký, ghi rõ họ tên, đóng dấu)"])
+    buf = io.BytesIO()
+    wb.save(buf)
+    return buf.getvalue()
+
+
+def report_csv(report: Report, focus: str) -> str:
+    """One table: every unit of the report (focus first, then each level), the same columns as the XLSX."""
+    out = io.StringIO()
+    w = csv.writer(out)
+    w.writerow(["Cấp"] + UNIT_HEADERS)
+    names = report.tree.units
+    for level, rows in report_rows(report, focus):
+        for row in rows:
+            vals = unit_values(row, names.get(row["parent_code"], {}).get("name"))
+            w.writerow([row["level"]] + ["" if v is None else v for v in vals])
+    return "\ufeff" + out.getvalue()  # a BOM, so Excel opens the Vietnamese text as UTF-8
+
+
+ANSWER_HEADERS = ["server_seq", "id", "unit_code", "officer_id", "questionnaire_id", "questionnaire_version", "channel",
+                  "seq", "created_at", "received_at", "clock_suspect", "flags", "answers"]
+
+
+def answers_csv_chunks(storage, scope: set[str] | None, page: int = 5000):
+    """Raw answers within scope, in server order, as CSV text chunks (streamed)."""
+    import orjson
+
+    buf = io.StringIO()
+    w = csv.writer(buf)
+    w.writerow(ANSWER_HEADERS)
+    yield "\ufeff" + buf.getvalue()
+    since = 0
+    while True:
+        rows = storage.answers_after(since, page, scope)
+        if not rows:
+            return
+        buf = io.StringIO()
+        w = csv.writer(buf)
+        for a in rows:
+            w.writerow([a["server_seq"], a["id"], a["unit_code"], a["officer_id"] or "", a["questionnaire_id"],
+                        a["questionnaire_version"], a["channel"], a["seq"], a["created_at"], a["received_at"],
+                        int(a["clock_suspect"]), " ".join(a["flags"]), orjson.dumps(a["answers"]).decode()])
+        yield buf.getvalue()
+        since = rows[-1]["server_seq"]

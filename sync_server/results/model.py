@@ -1,0 +1,322 @@
+"""Scoring rollup counts as DESIGN.md's "Scoring" sets it, over the unit tree in force.
+
+- Per question (scale questions only): share satisfied = satisfied ÷ answers; index = mean of
+  level scores (0–100), with each questionnaire version's own levels.
+- Per criterion: the mean of its questions that have answers; per unit: the mean of its criteria.
+- A parent unit (district, province) is scored the same way over the *pooled* answers of its
+  subtree, so a commune with many answers weighs more than one with few.
+- Merged units: a unit's answers are its own code's plus those of every predecessor code
+  (``unit_links``), so old answers roll up under the unit that continues them.
+- Rankings: by the lower bound of the 95 % Wilson interval of the share satisfied on the headline
+  question (one answer per citizen, so ``n`` counts people, not questions); ties share a rank;
+  fewer counted headline answers than the minimum → "not enough answers", not ranked.
+- Flag classes: ``ok`` always counts; ``incomplete`` and ``misuse`` are left out unless asked for,
+  and the number left out is reported.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+
+from hailong_core.questionnaire import Questionnaire, Text
+from hailong_core.scoring import Z_95, mean, wilson_lower_bound
+
+FLAG_CLASSES = ("ok", "incomplete", "misuse")
+DAY_MS = 86_400_000
+_EPOCH = date(1970, 1, 1)
+
+
+def day_number(d: date | str) -> int:
+    if isinstance(d, str):
+        d = date.fromisoformat(d)
+    return (d - _EPOCH).days
+
+
+def day_of(number: int) -> date:
+    return _EPOCH + timedelta(days=number)
+
+
+def wilson_upper_bound(successes: int, n: int, z: float = Z_95) -> float:
+    """Upper bound of the Wilson interval: the lower bound of the failures, mirrored."""
+    return 1.0 - wilson_lower_bound(n - successes, n, z) if n > 0 else 1.0
+
+
+@dataclass(frozen=True)
+class Filters:
+    """What counts: the channel (None = both) and whether flagged answers are let in."""
+
+    include_incomplete: bool = False
+    include_misuse: bool = False
+    channel: str | None = None
+
+    @property
+    def classes(self) -> frozenset[str]:
+        return frozenset(("ok",) + (("incomplete",) if self.include_incomplete else ()) + (("misuse",) if self.include_misuse else ()))
+
+    def query(self) -> str:
+        parts = []
+        if self.include_incomplete:
+            parts.append("include=incomplete")
+        if self.include_misuse:
+            parts.append("include=misuse")
+        if self.channel:
+            parts.append(f"channel={self.channel}")
+        return "&".join(parts)
+
+
+@dataclass
+class Window:
+    """A span of local days, inclusive; ``campaign`` when it is a campaign's window."""
+
+    day_from: int
+    day_to: int
+    campaign: dict | None = None
+
+    @property
+    def start(self) -> date:
+        return day_of(self.day_from)
+
+    @property
+    def end(self) -> date:
+        return day_of(self.day_to)
+
+    def query(self) -> str:
+        if self.campaign:
+            return f"campaign={self.campaign['id']}"
+        return f"from={self.start.isoformat()}&to={self.end.isoformat()}"
+
+
+class Book:
+    """Published questionnaires by ``(id, version)``, parsed once per report."""
+
+    def __init__(self, lookup):
+        self._lookup = lookup  # (id, version) -> Questionnaire | None
+        self._seen: dict[tuple[str, int], Questionnaire | None] = {}
+
+    def get(self, qid: str, version: int) -> Questionnaire | None:
+        key = (qid, version)
+        if key not in self._seen:
+            self._seen[key] = self._lookup(key)
+        return self._seen[key]
+
+    def latest(self) -> Questionnaire | None:
+        found = [q for q in self._seen.values() if q is not None]
+        return max(found, key=lambda q: (q.id == "bg-friendly-gov", q.version)) if found else None
+
+
+class Tally:
+    """Counts of a group of answers: ``(qid, version, question, flag class) → [n, c1..c5]``."""
+
+    __slots__ = ("counts",)
+
+    def __init__(self):
+        self.counts: dict[tuple, list[int]] = {}
+
+    def add(self, key: tuple, values) -> None:
+        row = self.counts.get(key)
+        if row is None:
+            self.counts[key] = list(values)
+        else:
+            for i, v in enumerate(values):
+                row[i] += v
+
+    def merge(self, other: "Tally") -> None:
+        for key, values in other.counts.items():
+            self.add(key, values)
+
+    @classmethod
+    def union(cls, tallies) -> "Tally":
+        out = cls()
+        for t in tallies:
+            if t is not None:
+                out.merge(t)
+        return out
+
+
+@dataclass
+class QuestionResult:
+    id: str
+    criterion: str
+    label: Text | None
+    answers: int = 0
+    satisfied: int = 0
+    score_sum: float = 0.0
+    levels: list[int] = field(default_factory=lambda: [0, 0, 0, 0, 0])
+
+    @property
+    def share(self) -> float | None:
+        return self.satisfied / self.answers if self.answers else None
+
+    @property
+    def index(self) -> float | None:
+        return self.score_sum / self.answers if self.answers else None
+
+
+@dataclass
+class Score:
+    """One unit's (or officer's, or channel's) result over a window."""
+
+    responses: int = 0                                   # responses counted
+    flagged: dict[str, int] = field(default_factory=dict)  # responses per flag class (all of them)
+    left_out: dict[str, int] = field(default_factory=dict)  # per class not counted
+    questions: dict[str, QuestionResult] = field(default_factory=dict)
+    criteria: list[dict] = field(default_factory=list)  # id, label, index, share
+    index: float | None = None
+    share: float | None = None
+    n: int = 0            # counted headline answers (people)
+    satisfied: int = 0    # of those, satisfied
+    low: float = 0.0      # Wilson 95 % interval of satisfied / n
+    high: float = 1.0
+
+    @property
+    def headline_share(self) -> float | None:
+        return self.satisfied / self.n if self.n else None
+
+
+def score(tally: Tally, book: Book, filters: Filters) -> Score:
+    """Score a tally: questions → criteria → unit, headline Wilson interval, counts left out."""
+    classes = filters.classes
+    out = Score(flagged={c: 0 for c in FLAG_CLASSES})
+    criteria_order: list = []
+    labels: dict[str, Text] = {}
+    for (qid, version, question, fc), counts in tally.counts.items():
+        if question == "":
+            out.flagged[fc] = out.flagged.get(fc, 0) + counts[0]
+            if fc in classes:
+                out.responses += counts[0]
+            continue
+        if fc not in classes:
+            continue
+        qn = book.get(qid, version)
+        if qn is None:
+            continue
+        q = qn.question(question)
+        if q is None or q.kind != "scale":
+            continue
+        result = out.questions.get(question)
+        if result is None:
+            result = out.questions[question] = QuestionResult(question, q.criterion, q.text)
+        n = counts[0]
+        result.answers += n
+        for level in q.levels:
+            c = counts[level.value]
+            result.levels[level.value - 1] += c
+            result.score_sum += c * level.score
+            if level.satisfied:
+                result.satisfied += c
+        if question == qn.overall.id:
+            out.n += n
+            out.satisfied += sum(counts[lv.value] for lv in q.levels if lv.satisfied)
+        for c in qn.criteria:
+            labels.setdefault(c.id, c.label)
+            if c.id not in criteria_order:
+                criteria_order.append(c.id)
+    out.left_out = {c: out.flagged.get(c, 0) for c in FLAG_CLASSES if c not in classes}
+    by_criterion: dict[str, list[QuestionResult]] = {}
+    for result in out.questions.values():
+        by_criterion.setdefault(result.criterion, []).append(result)
+    for cid in criteria_order:
+        members = by_criterion.get(cid, [])
+        out.criteria.append({"id": cid, "label": labels.get(cid), "index": mean([m.index for m in members]),
+                             "share": mean([m.share for m in members])})
+    out.index = mean([c["index"] for c in out.criteria])
+    out.share = mean([c["share"] for c in out.criteria])
+    out.low = wilson_lower_bound(out.satisfied, out.n)
+    out.high = wilson_upper_bound(out.satisfied, out.n)
+    return out
+
+
+def rank(items: list[dict], min_n: int, key: str = "score") -> list[dict]:
+    """Order ``items`` (dicts holding a :class:`Score` under ``key``) for a ranking table.
+
+    Sets ``rank`` (competition ranking: equal Wilson lower bounds share a rank, the next rank
+    skips) and ``enough``. Units under ``min_n`` come last, unranked, by count.
+    """
+    ranked = [i for i in items if i[key].n >= min_n]
+    short = [i for i in items if i[key].n < min_n]
+    ranked.sort(key=lambda i: (-i[key].low, -i[key].n, i.get("code", "")))
+    previous, position = None, 0
+    for place, item in enumerate(ranked, 1):
+        low = round(item[key].low, 12)
+        if low != previous:
+            position, previous = place, low
+        item["rank"], item["enough"] = position, True
+    short.sort(key=lambda i: (-i[key].n, i.get("code", "")))
+    for item in short:
+        item["rank"], item["enough"] = None, False
+    return ranked + short
+
+
+# --- the unit tree ---------------------------------------------------------------------------
+
+class Tree:
+    """The units in force on a day, with the stored codes whose answers each one carries."""
+
+    def __init__(self, units: list[dict], links: list[dict]):
+        self.units = {u["code"]: u for u in units}
+        self.order = [u["code"] for u in units]
+        self.children: dict[str, list[str]] = {}
+        for u in units:
+            if u["parent_code"] in self.units:
+                self.children.setdefault(u["parent_code"], []).append(u["code"])
+        back: dict[str, set[str]] = {}
+        for link in links:
+            back.setdefault(link["to_code"], set()).add(link["from_code"])
+        self.own: dict[str, frozenset[str]] = {}
+        for code in self.units:
+            found, stack = {code}, [code]
+            while stack:  # every predecessor, transitively
+                for prior in back.get(stack.pop(), ()):
+                    if prior not in found:
+                        found.add(prior)
+                        stack.append(prior)
+            self.own[code] = frozenset(found)
+        self._subtree: dict[str, frozenset[str]] = {}
+
+    @classmethod
+    def load(cls, storage, day: date) -> "Tree":
+        return cls(storage.units_as_of(day.isoformat()), storage.unit_links())
+
+    def root(self) -> str | None:
+        return next((c for c in self.order if self.units[c]["level"] == "province"), None)
+
+    def descendants(self, code: str) -> list[str]:
+        out, stack = [], list(reversed(self.children.get(code, [])))
+        while stack:
+            here = stack.pop()
+            out.append(here)
+            stack.extend(reversed(self.children.get(here, [])))
+        return out
+
+    def stored_codes(self, code: str) -> frozenset[str]:
+        """Stored unit codes whose answers count for ``code``: its subtree's own and predecessor codes."""
+        found = self._subtree.get(code)
+        if found is None:
+            found = frozenset(self.own[code].union(*(self.own[c] for c in self.descendants(code))))
+            self._subtree[code] = found
+        return found
+
+    def parent(self, code: str) -> str | None:
+        parent = self.units[code]["parent_code"]
+        return parent if parent in self.units else None
+
+    def path(self, code: str) -> list[str]:
+        chain = []
+        while code is not None:
+            chain.append(code)
+            code = self.parent(code)
+        return list(reversed(chain))
+
+
+def tally_by_code(rows, filters: Filters, offset: int = 1) -> dict[str, Tally]:
+    """Group ``rollup_counts`` rows whose first column is the unit code (``offset`` grouping columns)."""
+    out: dict[str, Tally] = {}
+    for row in rows:
+        if filters.channel and offset > 1 and row[1] != filters.channel:
+            continue
+        tally = out.get(row[0])
+        if tally is None:
+            tally = out[row[0]] = Tally()
+        tally.add(tuple(row[offset:offset + 4]), row[offset + 4:offset + 10])
+    return out

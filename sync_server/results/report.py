@@ -1,0 +1,277 @@
+"""A report over a window, for one viewer's scope: what pages, exports and the pull API show.
+
+Every query reads the rollups (brought up to date first: cheap when little is new); nothing here
+scans raw answers except :func:`alerts`, which looks only at the newest few thousand.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta, timezone
+
+from sync_server.results.model import (Book, Filters, Score, Tally, Tree, Window, day_number, day_of, rank, score,
+                                       tally_by_code)
+
+ALERT_SCAN_ROWS = 20_000
+WEEKDAYS = 7
+
+
+def offset_ms(settings) -> int:
+    return int(round(settings.utc_offset_h * 3_600_000))
+
+
+def local_today(settings) -> date:
+    return (datetime.now(timezone.utc) + timedelta(milliseconds=offset_ms(settings))).date()
+
+
+class WindowError(ValueError):
+    pass
+
+
+def resolve_window(storage, settings, campaign: int | None = None, day_from: str | None = None,
+                   day_to: str | None = None) -> Window:
+    """A campaign's window; or ``from``–``to``; else the newest campaign already started; else the last 30 days."""
+    if campaign is not None:
+        found = storage.campaign(campaign)
+        if found is None:
+            raise WindowError(f"no campaign {campaign}")
+        return Window(day_number(found["starts_on"]), day_number(found["ends_on"]), found)
+    today = local_today(settings)
+    if day_from or day_to:
+        try:
+            start = date.fromisoformat(day_from) if day_from else today - timedelta(days=29)
+            end = date.fromisoformat(day_to) if day_to else today
+        except ValueError:
+            raise WindowError("dates are YYYY-MM-DD") from None
+        if end < start:
+            raise WindowError("the window ends before it starts")
+        return Window(day_number(start), day_number(end))
+    started = [c for c in storage.campaigns() if c["starts_on"] <= today.isoformat()]
+    if started:
+        c = max(started, key=lambda c: (c["starts_on"], c["id"]))
+        return Window(day_number(c["starts_on"]), day_number(c["ends_on"]), c)
+    return Window(day_number(today) - 29, day_number(today))
+
+
+@dataclass
+class Report:
+    """Scores of every unit of the tree in force at the window's end, within ``scope``."""
+
+    storage: object
+    settings: object
+    book: Book
+    window: Window
+    filters: Filters
+    scope: set[str] | None
+    tree: Tree
+    by_code: dict[str, Tally]
+    channel_rows: list[tuple]
+
+    @classmethod
+    def build(cls, state, scope: set[str] | None, window: Window, filters: Filters, *, tree: Tree | None = None,
+              focus: str | None = None) -> "Report":
+        """Scores within ``scope``; with ``focus``, only that unit's subtree is read (a commune's page
+        need not aggregate the province)."""
+        storage, settings = state.storage, state.settings
+        storage.refresh_results(offset_ms(settings))
+        tree = tree or Tree.load(storage, window.end)
+        codes = scope
+        if focus is not None and focus in tree.units and focus != tree.root():
+            codes = set(tree.stored_codes(focus)) if scope is None else set(tree.stored_codes(focus)) & scope
+        rows = storage.rollup_counts(window.day_from, window.day_to, codes, by=("unit_code", "channel"))
+        report = cls(storage, settings, Book(state.index.get), window, filters, scope, tree, tally_by_code(rows, filters, 2), rows)
+        report._scores = {}
+        return report
+
+    # --- units -------------------------------------------------------------------------------
+
+    def visible(self, code: str) -> bool:
+        return self.scope is None or code in self.scope
+
+    def codes_for(self, code: str) -> set[str] | None:
+        """Stored codes that count for ``code`` within scope; None means "no filter" (the whole province)."""
+        if self.scope is None and code == self.tree.root():
+            return None
+        codes = set(self.tree.stored_codes(code))
+        return codes if self.scope is None else codes & self.scope
+
+    def score(self, code: str) -> Score:
+        found = self._scores.get(code)
+        if found is None:
+            codes = self.tree.stored_codes(code)
+            found = self._scores[code] = score(Tally.union(self.by_code.get(c) for c in codes), self.book, self.filters)
+        return found
+
+    def unit_row(self, code: str) -> dict:
+        u = self.tree.units[code]
+        return {"code": code, "name": u["name"], "level": u["level"], "parent_code": u["parent_code"], "score": self.score(code)}
+
+    def roots(self, user_unit: str | None) -> list[str]:
+        """Where the viewer's report starts: the province, or their own unit (else the visible tops)."""
+        if self.scope is None:
+            root = self.tree.root()
+            return [root] if root else []
+        if user_unit in self.tree.units:
+            return [user_unit]
+        return [c for c in self.tree.order if self.visible(c) and not (self.tree.parent(c) and self.visible(self.tree.parent(c)))]
+
+    def children(self, code: str) -> list[dict]:
+        return [self.unit_row(c) for c in self.tree.children.get(code, []) if self.visible(c)]
+
+    def level_rows(self, level: str, under: str | None = None) -> list[dict]:
+        codes = self.tree.descendants(under) if under else self.tree.order
+        return [self.unit_row(c) for c in codes if self.tree.units[c]["level"] == level and self.visible(c)]
+
+    def ranked(self, rows: list[dict]) -> list[dict]:
+        return rank(rows, self.settings.report_min_answers)
+
+    def channels(self, code: str) -> dict[str, Score]:
+        codes = self.tree.stored_codes(code)
+        tallies: dict[str, Tally] = {}
+        for row in self.channel_rows:
+            if row[0] in codes:
+                tallies.setdefault(row[1], Tally()).add(tuple(row[2:6]), row[6:12])
+        return {ch: score(t, self.book, Filters(self.filters.include_incomplete, self.filters.include_misuse))
+                for ch, t in sorted(tallies.items())}
+
+    # --- detail for one unit ---------------------------------------------------------------------
+
+    def headline_ids(self) -> list[str]:
+        ids = set()
+        for key in self.storage.questionnaires():
+            q = self.book.get(*key)
+            if q is not None:
+                ids.add(q.overall.id)
+        return sorted(ids)
+
+    def timeline(self, code: str) -> dict:
+        """Answers and share satisfied per day, week or month (by the window's length)."""
+        rows = self.storage.rollup_counts(self.window.day_from, self.window.day_to, self.codes_for(code), by=("day", "channel"),
+                                          questions=[""] + self.headline_ids())
+        span = self.window.day_to - self.window.day_from + 1
+        unit = "day" if span <= 62 else "week" if span <= 400 else "month"
+
+        def bucket(day: int) -> date:
+            d = day_of(day)
+            if unit == "week":
+                return d - timedelta(days=d.weekday())
+            if unit == "month":
+                return d.replace(day=1)
+            return d
+        tallies: dict[date, Tally] = {}
+        for row in rows:
+            if self.filters.channel and row[1] != self.filters.channel:
+                continue
+            tallies.setdefault(bucket(row[0]), Tally()).add(tuple(row[2:6]), row[6:12])
+        points = [{"start": b, "score": score(t, self.book, self.filters)} for b, t in sorted(tallies.items())]
+        return {"unit": unit, "points": points}
+
+    def reasons(self, code: str) -> list[dict]:
+        """Choice questions (the "why" follow-up) with their options' counts, most chosen first."""
+        out: dict[str, dict] = {}
+        classes = self.filters.classes
+        for qid, version, question, option, fc, n in self.storage.rollup_choice_counts(
+                self.window.day_from, self.window.day_to, self.codes_for(code)):
+            if fc not in classes:
+                continue
+            qn = self.book.get(qid, version)
+            q = qn.question(question) if qn else None
+            if q is None:
+                continue
+            entry = out.setdefault(question, {"id": question, "text": q.text, "options": {}})
+            label = next((o.label for o in q.options if o.id == option), None)
+            opt = entry["options"].setdefault(option, {"id": option, "label": label, "n": 0})
+            opt["n"] += n
+        for entry in out.values():
+            entry["options"] = sorted(entry["options"].values(), key=lambda o: (-o["n"], o["id"]))
+        return list(out.values())
+
+    def heatmap(self, code: str) -> dict:
+        """Weekday × hour of the headline question over the months the window touches."""
+        start, end = self.window.start, self.window.end
+        rows = self.storage.rollup_hour_counts(start.year * 100 + start.month, end.year * 100 + end.month, self.codes_for(code))
+        cells: dict[tuple[int, int], Tally] = {}
+        for weekday, hour, qid, version, fc, *counts in rows:
+            headline = self.book.get(qid, version)
+            if headline is None:
+                continue
+            cells.setdefault((weekday, hour), Tally()).add((qid, version, headline.overall.id, fc), counts)
+        scored = {k: score(t, self.book, self.filters) for k, t in cells.items()}
+        hours = sorted({h for _, h in scored}) or list(range(7, 18))
+        return {"hours": list(range(min(hours), max(hours) + 1)), "cells": scored}
+
+    def officers(self, code: str) -> list[dict]:
+        """Officers of the unit's subtree, ranked as units are (only above the minimum count)."""
+        rows = self.storage.rollup_officer_counts(self.window.day_from, self.window.day_to, self.codes_for(code))
+        tallies: dict[str, Tally] = {}
+        units: dict[str, str] = {}
+        for officer_id, unit_code, *rest in rows:
+            tallies.setdefault(officer_id, Tally()).add(tuple(rest[:4]), rest[4:10])
+            units.setdefault(officer_id, unit_code)
+        known = {o["id"]: o for o in self.storage.officers(set(self.tree.stored_codes(code)))}
+        out = []
+        for officer_id, tally in tallies.items():
+            o = known.get(officer_id)
+            if o is None and officer_id not in known and self.scope is not None and units[officer_id] not in self.scope:
+                continue
+            out.append({"code": officer_id, "name": o["name"] if o else officer_id, "title": o.get("title") if o else None,
+                        "unit_code": o["unit_code"] if o else units[officer_id], "score": score(tally, self.book, self.filters)})
+        return self.ranked(out)
+
+    # --- recognition -------------------------------------------------------------------------
+
+    def recognition(self, campaign: dict, earlier: list["Report"] | None = None) -> list[dict]:
+        """Each commune the campaign covers, within scope: pass when index and count meet the thresholds."""
+        covered = set(campaign.get("units") or [])
+        rows = []
+        for code in self.tree.order:
+            u = self.tree.units[code]
+            if u["level"] != "commune" or not self.visible(code):
+                continue
+            if covered and not covered.intersection(self.tree.path(code)):
+                continue
+            s = self.score(code)
+            ok = (s.index is not None and s.index >= self.settings.recognition_min_index
+                  and s.n >= self.settings.recognition_min_answers)
+            trend = [{"campaign": r.window.campaign, "index": r.score(code).index, "n": r.score(code).n} for r in earlier or []]
+            rows.append({"code": code, "name": u["name"], "parent_code": u["parent_code"],
+                         "parent": self.tree.units.get(u["parent_code"], {}).get("name"), "score": s, "passes": ok, "trend": trend})
+        return rows
+
+    def earlier_campaigns(self, state, campaign: dict) -> list["Report"]:
+        """Reports of the campaigns before ``campaign``, oldest first, on this report's tree (merged units included)."""
+        before = sorted((c for c in self.storage.campaigns() if c["starts_on"] < campaign["starts_on"]), key=lambda c: c["starts_on"])
+        return [Report.build(state, self.scope, Window(day_number(c["starts_on"]), day_number(c["ends_on"]), c), self.filters,
+                             tree=self.tree) for c in before]
+
+
+def alerts(state, scope: set[str] | None, codes: set[str] | None = None, now_ms: int | None = None) -> list[dict]:
+    """Units and officers whose share unsatisfied in the recent window reaches the threshold (misuse left out)."""
+    from sync_server.storage.sqlite_results import flag_class
+
+    settings = state.settings
+    now_ms = now_ms if now_ms is not None else int(time.time() * 1000)
+    since = now_ms - int(settings.alert_window_min * 60_000)
+    groups: dict[tuple[str, str], list[int]] = {}
+    for a in state.storage.recent_answers(since, ALERT_SCAN_ROWS):
+        if (scope is not None and a["unit_code"] not in scope) or (codes is not None and a["unit_code"] not in codes):
+            continue
+        if flag_class(a["flags"]) == "misuse":
+            continue
+        qn = state.index.get((a["questionnaire_id"], a["questionnaire_version"]))
+        if qn is None:
+            continue
+        level = qn.overall.level(a["answers"].get(qn.overall.id)) if isinstance(a["answers"].get(qn.overall.id), int) else None
+        if level is None:
+            continue
+        keys = [("unit", a["unit_code"])] + ([("officer", a["officer_id"])] if a["officer_id"] else [])
+        for key in keys:
+            g = groups.setdefault(key, [0, 0])
+            g[0] += 1
+            g[1] += 0 if level.satisfied else 1
+    out = []
+    for (kind, ident), (n, unhappy) in groups.items():
+        if n >= settings.alert_min_answers and unhappy / n >= settings.alert_unsatisfied_share:
+            out.append({"kind": kind, "id": ident, "n": n, "unsatisfied": unhappy, "share": unhappy / n})
+    return sorted(out, key=lambda a: (-a["share"], -a["n"], a["id"]))

@@ -1,0 +1,234 @@
+"""Results pages: province overview, drill-down to a district, a commune, an officer; recognition
+list; XLSX/CSV exports. Everything is filtered by the viewer's scope and rendered on the server
+(SVG charts from :mod:`sync_server.web.charts`, no script)."""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timezone
+from urllib.parse import quote
+
+from fastapi import Request
+from fastapi.responses import Response, StreamingResponse
+
+from sync_server.results import export
+from sync_server.results.model import Filters
+from sync_server.results.report import Report, WindowError, alerts, resolve_window
+from sync_server.web import charts
+from sync_server.web.access import Forbidden, FormError, Pages, PageNotFound, ensure_scope, scope, viewer
+from sync_server.web.i18n import request_lang, translator
+from sync_server.web.render import render
+
+pages = Pages()
+# Officer-level results are personnel evaluation: the province and district leaders, not peers at the commune.
+OFFICER_ROLES = frozenset(("province_admin", "province_analyst", "district_viewer"))
+WEEKDAYS = {"vi": ["T2", "T3", "T4", "T5", "T6", "T7", "CN"], "en": ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"]}
+
+
+def _filters(request: Request) -> Filters:
+    include = set(request.query_params.getlist("include"))
+    channel = request.query_params.get("channel") or None
+    if channel not in (None, "kiosk", "qr"):
+        raise FormError("channel: kiosk or qr")
+    return Filters("incomplete" in include, "misuse" in include, channel)
+
+
+def _window(request: Request):
+    q = request.query_params
+    campaign = q.get("campaign") or None
+    try:
+        return resolve_window(request.app.state.hailong.storage, request.app.state.hailong.settings,
+                              int(campaign) if campaign else None, q.get("from") or None, q.get("to") or None)
+    except (WindowError, ValueError) as exc:
+        raise FormError(str(exc)) from None
+
+
+def _report(request: Request, focus: str | None = None) -> Report:
+    return Report.build(request.app.state.hailong, scope(request), _window(request), _filters(request), focus=focus)
+
+
+def _query(report: Report, **extra) -> str:
+    parts = [report.window.query(), report.filters.query()] + [f"{k}={quote(str(v))}" for k, v in extra.items() if v]
+    return "&".join(p for p in parts if p)
+
+
+def _focus(request: Request, report: Report, code: str | None) -> str:
+    if code is None:
+        roots = report.roots(viewer(request).user.unit_code)
+        if not roots:
+            raise PageNotFound()
+        return roots[0]
+    ensure_scope(request, code)
+    if code not in report.tree.units:
+        raise PageNotFound()
+    return code
+
+
+def _pct(v):
+    return None if v is None else v * 100
+
+
+def _bar_rows(rows: list[dict], href) -> list[dict]:
+    return [{"label": r["name"], "value": r["score"].index, "low": r["score"].low * 100, "high": r["score"].high * 100,
+             "note": f"n={r['score'].n}", "href": href(r)} for r in rows]
+
+
+def _page(request: Request, code: str | None):
+    state = request.app.state.hailong
+    lang = request_lang(request)
+    t = translator(lang)
+    if code is not None:
+        ensure_scope(request, code)
+    report = _report(request, code or viewer(request).user.unit_code)
+    focus = _focus(request, report, code)
+    row = report.unit_row(focus)
+    level = row["level"]
+    query = _query(report)
+
+    def href(r):
+        return f"/results/units/{r['code']}?{query}"
+    children = report.ranked(report.children(focus))
+    communes = report.ranked(report.level_rows("commune", focus)) if level in ("province", "district") else []
+    enough = [c for c in communes if c["enough"]]
+    best, worst = enough[:5], list(reversed(enough[-5:])) if len(enough) > 5 else []
+    timeline = report.timeline(focus)
+    fmt = {"day": "%d/%m", "week": "%d/%m", "month": "%m/%Y"}[timeline["unit"]]
+    points = [{"start": p["start"], "n": p["score"].responses, "share": p["score"].headline_share} for p in timeline["points"]]
+    heat = report.heatmap(focus)
+    cells = {k: {"n": s.n, "share": s.headline_share or 0.0} for k, s in heat["cells"].items()}
+    reasons = report.reasons(focus)
+    role = viewer(request).user.role
+    officers = report.officers(focus) if role in OFFICER_ROLES and level in ("district", "commune", "centre") else None
+    charts_ = {
+        "children": charts.bars(_bar_rows(children, href), label=t("res_children")) if children else None,
+        "histogram": charts.histogram([c["score"].index for c in communes if c["enough"] and c["score"].index is not None],
+                                      label=t("res_distribution"), axis_label=t("res_index")) if communes else None,
+        "timeline": charts.timeline(points, label=t("res_over_time"), fmt_date=lambda d: d.strftime(fmt),
+                                    count_label=t("res_answers_counted"), share_label=t("res_share_satisfied")),
+        "heatmap": charts.heatmap(cells, heat["hours"], WEEKDAYS[lang], label=t("res_heatmap"), legend=t("res_heatmap_legend")),
+        "reasons": [(r, charts.bars([{"label": o["label"].get(lang) if o["label"] else o["id"], "value": o["n"], "note": ""}
+                                     for o in r["options"]], label=r["text"].get(lang), scale_max=max(o["n"] for o in r["options"]) or 1,
+                                    fmt="{:.0f}", label_width=250)) for r in reasons if r["options"]],
+    }
+    names = {u: report.tree.units[u]["name"] for u in report.tree.units}
+    return render(request, "results.html", report=report, focus=row, level=level, children=children, communes=communes,
+                  best=best, worst=worst, charts=charts_, timeline_unit=timeline["unit"], officers=officers, names=names,
+                  channels=report.channels(focus), alerts=alerts(state, scope(request), report.codes_for(focus)),
+                  crumbs=[(c, names[c]) for c in report.tree.path(focus) if report.visible(c)], query=query,
+                  campaigns=state.storage.campaigns(), pct=_pct, export_query=_query(report, unit=focus),
+                  min_answers=state.settings.report_min_answers)
+
+
+@pages.get("/results", access="user")
+def results_home(request: Request):
+    return _page(request, None)
+
+
+@pages.get("/results/units/{code}", access="user")
+def results_unit(request: Request, code: str):
+    return _page(request, code)
+
+
+@pages.get("/results/officers/{officer_id}", access="user")
+def results_officer(request: Request, officer_id: str):
+    state = request.app.state.hailong
+    officer = state.storage.officer(officer_id)
+    if officer is None:
+        raise PageNotFound()
+    ensure_scope(request, officer["unit_code"])
+    if viewer(request).user.role not in OFFICER_ROLES:
+        raise Forbidden()
+    report = _report(request)
+    rows = [o for o in report.officers(officer["unit_code"]) if o["code"] == officer_id] if officer["unit_code"] in report.tree.units else []
+    if not rows:
+        rows = [o for o in _officer_anywhere(report, officer_id)]
+    return render(request, "results_officer.html", officer=officer, row=rows[0] if rows else None, report=report,
+                  query=_query(report), unit=state.storage.unit(officer["unit_code"]), pct=_pct,
+                  min_answers=state.settings.report_min_answers)
+
+
+def _officer_anywhere(report: Report, officer_id: str) -> list[dict]:
+    root = report.tree.root()
+    return [o for o in report.officers(root) if o["code"] == officer_id] if root and report.scope is None else []
+
+
+def _recognition(request: Request, report: Report):
+    campaign = report.window.campaign
+    if campaign is None:
+        return None
+    earlier = report.earlier_campaigns(request.app.state.hailong, campaign)
+    return report.recognition(campaign, earlier)
+
+
+@pages.get("/results/recognition", access="user")
+def results_recognition(request: Request):
+    state = request.app.state.hailong
+    report = _report(request)
+    rows = _recognition(request, report)
+    return render(request, "results_recognition.html", report=report, rows=rows, campaigns=state.storage.campaigns(),
+                  query=_query(report), min_index=state.settings.recognition_min_index,
+                  min_answers=state.settings.recognition_min_answers, names={u: report.tree.units[u]["name"] for u in report.tree.units})
+
+
+def _export_focus(request: Request, report: Report) -> str:
+    return _focus(request, report, request.query_params.get("unit") or None)
+
+
+def _filename(report: Report, focus: str, ext: str) -> str:
+    w = report.window
+    return f"hailong-{focus}-{w.start:%Y%m%d}-{w.end:%Y%m%d}.{ext}"
+
+
+def build_xlsx(state, report: Report, focus: str, role: str | None) -> bytes:
+    """The full report of ``focus`` as XLSX (shared by the page, the CLI and the benchmark)."""
+    officers = report.officers(focus) if role in OFFICER_ROLES else None
+    recognition = None
+    if report.window.campaign is not None:
+        recognition = report.recognition(report.window.campaign, report.earlier_campaigns(state, report.window.campaign))
+    return export.xlsx(report, focus, officers=officers, recognition=recognition)
+
+
+@pages.get("/results/export.xlsx", access="user")
+def results_xlsx(request: Request):
+    report = _report(request)
+    focus = _export_focus(request, report)
+    body = build_xlsx(request.app.state.hailong, report, focus, viewer(request).user.role)
+    return Response(body, media_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+                    headers={"Content-Disposition": f'attachment; filename="{_filename(report, focus, "xlsx")}"',
+                             "Cache-Control": "no-store"})
+
+
+@pages.get("/results/export.csv", access="user")
+def results_csv(request: Request):
+    report = _report(request)
+    focus = _export_focus(request, report)
+    return Response(export.report_csv(report, focus), media_type="text/csv; charset=utf-8",
+                    headers={"Content-Disposition": f'attachment; filename="{_filename(report, focus, "csv")}"',
+                             "Cache-Control": "no-store"})
+
+
+@pages.get("/results/answers.csv", access="user")
+def results_answers_csv(request: Request):
+    stamp = datetime.now(timezone.utc).strftime("%Y%m%d")
+    return StreamingResponse(export.answers_csv_chunks(request.app.state.hailong.storage, scope(request)),
+                             media_type="text/csv; charset=utf-8",
+                             headers={"Content-Disposition": f'attachment; filename="hailong-answers-{stamp}.csv"',
+                                      "Cache-Control": "no-store"})
+
+
+__all__ = ["pages", "build_xlsx", "OFFICER_ROLES", "date"]
+
+
+def _num(value, digits: int = 1) -> str:
+    """A number as the province writes it: comma for decimals (Vietnamese), "—" for none."""
+    if value is None:
+        return "—"
+    return f"{value:,.{digits}f}".replace(",", " ").replace(".", ",")
+
+
+def _share(value, digits: int = 1) -> str:
+    return "—" if value is None else _num(value * 100, digits) + " %"
+
+
+templates_env = __import__("sync_server.web.render", fromlist=["templates"]).templates.env
+templates_env.filters["num"] = _num
+templates_env.filters["share"] = _share

@@ -1,0 +1,57 @@
+"""A small hand-made data set for the results tests: answers stored straight through ``store_batch``.
+
+Campaign window 2023-06-26 … 2023-06-30 (the 2023 tree). Headline ("overall") levels per commune:
+
+- 7201 Thọ Xương: 5 5 4 4 3 1 counted; two ``cooldown`` presses (1 1) and one ``incomplete`` (2)
+  left out by default; "responsibility" 5 and 3 on two of the counted answers; officer cb-a.
+- 7204 Trần Nguyên Hãn: 5 4 4 4 2 2 — the same 4 of 6 satisfied as 7201: a tie in the ranking.
+- 7246 Canh Nậu (district 215): 5×7 and 4, two of them by QR; one from a kiosk whose clock was off
+  (created 2023-01-02, received inside the window: counted by receipt time, contract 7).
+- 7207: no answers at all.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, timedelta, timezone
+
+from hailong_core.ids import uuid7
+from sync_server.storage.types import PreparedResponse
+
+TZ = timezone(timedelta(hours=7))
+CAMPAIGN = ("Đợt 2023", "2023-06-26", "2023-06-30")
+DAY = datetime(2023, 6, 27, 9, 0, tzinfo=TZ)
+
+# (unit, overall level, extra answers, flags, channel, officer)
+ROWS = (
+    [("7201", lv, {}, [], "kiosk", "cb-a") for lv in (5, 5, 4, 4)]
+    + [("7201", 3, {"responsibility": 5}, [], "kiosk", "cb-a"), ("7201", 1, {"responsibility": 3, "why": ["waited_long", "impolite"]}, [], "kiosk", "cb-a")]
+    + [("7201", 1, {"why": ["waited_long"]}, ["cooldown"], "kiosk", "cb-a"), ("7201", 1, {}, ["burst"], "kiosk", "cb-a"),
+       ("7201", 2, {}, ["incomplete"], "kiosk", "cb-a")]
+    + [("7204", lv, {}, [], "kiosk", "cb-b") for lv in (5, 4, 4, 4, 2, 2)]
+    + [("7246", 5, {}, [], "qr" if i < 2 else "kiosk", None) for i in range(6)] + [("7246", 4, {}, ["after_hours"], "kiosk", None)]
+)
+SUSPECT = ("7246", 5)  # created 2023-01-02 by a wrong clock, received on 2023-06-28
+
+
+def prepared(unit, level, extra, flags, channel, officer, when, seq, suspect=False):
+    answers = {"overall": level, **extra}
+    rid = uuid7(int(when.timestamp() * 1000))
+    values = (unit, officer, "bg-friendly-gov", 1, channel, seq, when.isoformat(), int(when.timestamp() * 1000),
+              json.dumps(answers, sort_keys=True), json.dumps(flags), int(suspect))
+    return PreparedResponse(rid, rid[:32], values, b"{}")
+
+
+def load(storage) -> None:
+    now = datetime.now(timezone.utc)
+    storage.add_officer("cb-a", "7201", "Nguyễn Văn A", None, None, None, now)
+    storage.add_officer("cb-b", "7204", "Trần Thị B", None, None, None, now)
+    items = [prepared(*row, DAY + timedelta(minutes=i), i + 1) for i, row in enumerate(ROWS)]
+    storage.store_batch(None, items, (DAY + timedelta(hours=1)).isoformat(), None)
+    wrong = datetime(2023, 1, 2, 9, 0, tzinfo=TZ)
+    storage.store_batch(None, [prepared(SUSPECT[0], SUSPECT[1], {}, [], "kiosk", None, wrong, 999, suspect=True)],
+                        datetime(2023, 6, 28, 10, 0, tzinfo=TZ).isoformat(), None)
+    # Outside the window: must not count.
+    storage.store_batch(None, [prepared("7201", 1, {}, [], "kiosk", "cb-a", datetime(2023, 7, 1, 9, 0, tzinfo=TZ), 1000)],
+                        datetime(2023, 7, 1, 9, 5, tzinfo=TZ).isoformat(), None)
+    storage.add_campaign(CAMPAIGN[0], CAMPAIGN[1], CAMPAIGN[2], "bg-friendly-gov", 1, ["24"], now)

@@ -1,0 +1,171 @@
+"""Results against hand-computed expectations: indices, Wilson bounds, ties, zero-answer units,
+misuse and incomplete answers left out (and counted), clock-suspect rows placed by receipt time,
+a merged unit carrying its predecessors' answers, the pass/fail list, and the rollup staying exact
+when more answers arrive."""
+
+from __future__ import annotations
+
+import math
+from datetime import datetime, timedelta, timezone
+
+import pytest
+
+from hailong_core.assets import load_json_asset
+from sync_server import settings as server_settings
+from sync_server.app import AppState
+from sync_server.results.model import Filters
+from sync_server.results.report import Report, resolve_window
+from sync_server.storage import open_storage
+from sync_server.storage.sqlite_migrations import MIGRATIONS
+from sync_server.unit_files import load_release_json
+from tests import results_fixture as fx
+from tests.support import server_db_location
+
+SCORE = {1: 0, 2: 25, 3: 50, 4: 75, 5: 100}  # the default questionnaire's levels, written out here
+SATISFIED = {4, 5}
+
+
+def wilson_low(k: int, n: int) -> float:
+    """The textbook formula, independent of hailong_core.scoring."""
+    if n == 0:
+        return 0.0
+    z = 1.959963984540054
+    p = k / n
+    return (p + z * z / (2 * n) - z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n))) / (1 + z * z / n)
+
+
+def index(levels):
+    return sum(SCORE[v] for v in levels) / len(levels)
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory):
+    db = server_db_location(tmp_path_factory.mktemp("results"))
+    storage = open_storage(db)
+    fx.load(storage)
+    settings = server_settings.load(db=str(db), report_min_answers=5, recognition_min_index=70.0, recognition_min_answers=6)
+    state = AppState(settings, storage)
+    yield state
+    storage.close()
+
+
+def report(state, **filters):
+    campaign = state.storage.campaigns()[0]["id"]
+    return Report.build(state, None, resolve_window(state.storage, state.settings, campaign), Filters(**filters))
+
+
+@pytest.mark.sqlite_only
+def test_migration_is_the_last_step(world):
+    assert world.storage._conn().execute("PRAGMA user_version").fetchone()[0] == len(MIGRATIONS)
+
+
+def test_commune_indices_and_flag_counts(world):
+    r = report(world)
+    a = r.score("7201")
+    overall = [5, 5, 4, 4, 3, 1]
+    assert a.n == 6 and a.satisfied == 4 and a.responses == 6
+    assert a.left_out == {"incomplete": 1, "misuse": 2}
+    assert a.questions["overall"].index == pytest.approx(index(overall))
+    assert a.questions["responsibility"].index == pytest.approx(index([5, 3]))
+    officials = (index(overall) + index([5, 3])) / 2  # one criterion answered: the unit's index is that criterion's
+    assert a.index == pytest.approx(officials)
+    assert a.share == pytest.approx((4 / 6 + 1 / 2) / 2)
+    assert a.low == pytest.approx(wilson_low(4, 6))
+    c = r.score("7246")
+    assert c.n == 8 and c.satisfied == 8  # the after-hours answer counts; the clock-suspect one by receipt time
+    assert c.index == pytest.approx((7 * 100 + 75) / 8)
+    assert r.score("7207").n == 0 and r.score("7207").index is None
+
+
+def test_flagged_answers_on_request(world):
+    r = report(world, include_misuse=True, include_incomplete=True)
+    a = r.score("7201")
+    levels = [5, 5, 4, 4, 3, 1, 1, 1, 2]
+    assert a.n == 9 and a.left_out == {}
+    assert a.questions["overall"].index == pytest.approx(index(levels))
+    assert report(world, include_incomplete=True).score("7201").n == 7
+
+
+def test_district_and_province_pool_answers(world):
+    r = report(world)
+    district = [5, 5, 4, 4, 3, 1] + [5, 4, 4, 4, 2, 2]
+    d = r.score("213")
+    assert d.n == 12 and d.satisfied == 8
+    assert d.questions["overall"].index == pytest.approx(index(district))
+    assert d.low == pytest.approx(wilson_low(8, 12))
+    p = r.score("24")
+    assert p.n == 20 and p.satisfied == 16
+
+
+def test_ranking_ties_and_not_enough_answers(world):
+    r = report(world)
+    rows = r.ranked(r.level_rows("commune", "213") + r.level_rows("commune", "215"))
+    by = {row["code"]: row for row in rows}
+    assert by["7246"]["rank"] == 1
+    assert by["7201"]["rank"] == by["7204"]["rank"] == 2  # 4 of 6 each: the same Wilson bound
+    assert wilson_low(4, 6) < wilson_low(8, 8)
+    assert by["7207"]["rank"] is None and by["7207"]["enough"] is False
+    assert [row["code"] for row in rows[:3]] == ["7246", "7201", "7204"]
+
+
+def test_recognition_list(world):
+    campaign = world.storage.campaigns()[0]
+    r = report(world)
+    rows = {row["code"]: row for row in r.recognition(campaign)}
+    assert len(rows) == 209  # every commune of 2023 (the campaign covers the province)
+    assert rows["7201"]["passes"] is True           # 70.83 ≥ 70 and 6 ≥ 6
+    assert rows["7204"]["passes"] is False          # index 62.5
+    assert index([5, 4, 4, 4, 2, 2]) == 62.5
+    assert rows["7246"]["passes"] is True
+    assert rows["7207"]["passes"] is False          # no answers
+
+
+def test_channels_reasons_and_officers(world):
+    r = report(world)
+    ch = r.channels("7246")
+    assert ch["qr"].n == 2 and ch["kiosk"].n == 6
+    reasons = {o["id"]: o["n"] for o in r.reasons("7201")[0]["options"]}
+    assert reasons == {"waited_long": 1, "impolite": 1}  # the cooldown press's reason is left out
+    officers = {o["code"]: o for o in r.officers("213")}
+    assert officers["cb-a"]["score"].n == 6 and officers["cb-a"]["rank"] == 1 and officers["cb-b"]["rank"] == 1
+
+
+def test_rollup_catches_up_with_new_answers(world):
+    r1 = report(world)
+    before = r1.score("7204").n
+    when = fx.DAY + timedelta(hours=3)
+    world.storage.store_batch(None, [fx.prepared("7204", 5, {}, [], "kiosk", "cb-b", when, 77)], when.isoformat(), None)
+    assert report(world).score("7204").n == before + 1
+    assert world.storage.refresh_results(7 * 3_600_000) == 0  # already current
+
+
+def test_merged_unit_carries_its_predecessors_answers(tmp_path):
+    db = server_db_location(tmp_path, "m.sqlite3")
+    storage = open_storage(db)
+    try:
+        fx.load(storage)
+        doc = load_json_asset("units", "bac_giang_2023.json")
+        units = [u for u in doc["units"] if u["code"] not in ("7201", "7204")]
+        units.append({"code": "7999", "name": "Phường Hợp Nhất", "level": "commune", "parent_code": "213",
+                      "predecessors": ["7201", "7204"]})
+        storage.import_unit_release(load_release_json(__import__("json").dumps({"valid_from": "2024-01-01", "units": units})))
+        when = datetime(2024, 3, 5, 9, 0, tzinfo=fx.TZ)
+        storage.store_batch(None, [fx.prepared("7999", 4, {}, [], "kiosk", None, when, 5)], when.isoformat(), None)
+        settings = server_settings.load(db=str(db), report_min_answers=5)
+        state = AppState(settings, storage)
+        r = Report.build(state, None, resolve_window(storage, settings, None, "2023-06-01", "2024-06-30"), Filters())
+        merged = r.score("7999")
+        # 7201's six counted + its out-of-window-for-the-campaign July answer (inside this window) + 7204's six + one new.
+        assert merged.n == 6 + 1 + 6 + 1
+        assert merged.satisfied == 4 + 0 + 4 + 1
+        assert "7201" not in r.tree.units and r.score("213").n == merged.n
+    finally:
+        storage.close()
+
+
+def test_month_grain_and_day_grain_agree(world):
+    """Whole months come from the month rollup, edges from the day rollup: the same counts either way."""
+    for start, end in (("2023-06-01", "2023-07-31"), ("2023-06-15", "2023-07-01"), ("2023-05-31", "2023-07-01"), ("2023-06-27", "2023-06-27")):
+        r = Report.build(world, None, resolve_window(world.storage, world.settings, None, start, end), Filters())
+        expected = {"2023-06-27": 6}.get(start, 7)  # 7201: six counted in June, one on 1 July
+        assert r.score("7201").n == expected, (start, end)

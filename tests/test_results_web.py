@@ -1,0 +1,163 @@
+"""Results through the web: each role sees only its subtree in pages, exports and the pull API; the
+XLSX reads back with the right numbers; the CLI export and API tokens; the pull feed returns every
+answer exactly once while answers keep arriving between pages."""
+
+from __future__ import annotations
+
+import csv
+import io
+from datetime import timedelta
+
+import pytest
+from fastapi.testclient import TestClient
+from openpyxl import load_workbook
+
+from sync_server import cli
+from tests import results_fixture as fx
+from tests.server_web import add_users, login, make_app
+
+OTHER_NAME = "Xã Canh Nậu"  # 7246, district 215
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("results_web")
+    app, storage = make_app(tmp, report_min_answers=5, recognition_min_index=70.0, recognition_min_answers=6)
+    fx.load(storage)
+    add_users(storage)
+    clients = {role: login(app, role.replace("_", "-"))[0] for role in
+               ("province_admin", "province_analyst", "district_viewer", "commune_viewer")}
+    names = {u["code"]: u["name"] for u in storage.units()}
+    yield app, storage, clients, names, tmp
+    storage.close()
+
+
+def _q(storage) -> str:
+    return f"campaign={storage.campaigns()[0]['id']}"
+
+
+def test_pages_show_only_the_viewers_subtree(world):
+    app, storage, clients, names, _ = world
+    q = _q(storage)
+    province = clients["province_analyst"].get(f"/results?{q}")
+    assert province.status_code == 200 and OTHER_NAME in province.text and names["7201"] in province.text
+    assert "<svg" in province.text and "chưa đủ số phiếu" in province.text
+    district = clients["district_viewer"].get(f"/results?{q}")
+    assert district.status_code == 200 and names["213"] in district.text and names["7204"] in district.text
+    assert OTHER_NAME not in district.text
+    commune = clients["commune_viewer"].get(f"/results?{q}")
+    assert commune.status_code == 200 and names["7201"] in commune.text
+    assert names["7204"] not in commune.text and OTHER_NAME not in commune.text
+    for who in ("district_viewer", "commune_viewer"):
+        assert clients[who].get(f"/results/units/7246?{q}").status_code == 403
+        assert clients[who].get(f"/results/units/24?{q}").status_code == 403
+    assert clients["commune_viewer"].get(f"/results/units/213?{q}").status_code == 403
+    # Officers: the district sees its officers' ranking; a commune viewer sees no officer results.
+    assert "Nguyễn Văn A" in clients["district_viewer"].get(f"/results/units/7201?{q}").text
+    assert "Nguyễn Văn A" not in commune.text
+    assert clients["commune_viewer"].get(f"/results/officers/cb-a?{q}").status_code == 403
+    assert clients["district_viewer"].get(f"/results/officers/cb-a?{q}").status_code == 200
+    recog = clients["district_viewer"].get(f"/results/recognition?{q}")
+    assert recog.status_code == 200 and names["7201"] in recog.text and OTHER_NAME not in recog.text
+
+
+def test_flag_toggle_changes_the_counts(world):
+    _, storage, clients, names, _ = world
+    page = clients["province_admin"].get(f"/results/units/7201?{_q(storage)}&include=misuse&include=incomplete")
+    assert page.status_code == 200 and "<b>9</b>" in page.text  # 6 counted + 2 misuse + 1 incomplete
+
+
+def _sheet(book, title):
+    ws = book[title]
+    rows = list(ws.iter_rows(values_only=True))
+    head = rows[0]
+    return [dict(zip(head, r)) for r in rows[1:] if r[1]]
+
+
+def test_xlsx_reads_back_with_the_right_numbers_and_scope(world):
+    _, storage, clients, names, _ = world
+    resp = clients["province_analyst"].get(f"/results/export.xlsx?{_q(storage)}")
+    assert resp.status_code == 200
+    book = load_workbook(io.BytesIO(resp.content))
+    assert {"Tổng hợp", "Cấp huyện", "Cấp xã", "Cán bộ", "Công nhận"} <= set(book.sheetnames)
+    communes = {r["Mã"]: r for r in _sheet(book, "Cấp xã")}
+    assert len(communes) == 209
+    a = communes["7201"]
+    assert a["Số phiếu tính"] == 6 and a["Hài lòng"] == 4
+    assert a["Chỉ số hài lòng (0–100)"] == pytest.approx(round(((100 + 100 + 75 + 75 + 50 + 0) / 6 + 75) / 2, 2))
+    assert a["Tỷ lệ hài lòng"] == pytest.approx(4 / 6)
+    assert a["Phiếu bị loại (lạm dụng)"] == 2 and a["Phiếu chưa hoàn thành"] == 1
+    assert a["Xếp hạng"] == communes["7204"]["Xếp hạng"] == 2 and communes["7246"]["Xếp hạng"] == 1
+    assert communes["7207"]["Ghi chú"] == "chưa đủ số phiếu"
+    recognition = {r["Mã"]: r for r in _sheet(book, "Công nhận") if isinstance(r["STT"], int)}
+    assert recognition["7201"]["Kết quả"] == "Đạt" and recognition["7204"]["Kết quả"] == "Không đạt"
+    # A district viewer's workbook holds its own communes only.
+    mine = load_workbook(io.BytesIO(clients["district_viewer"].get(f"/results/export.xlsx?{_q(storage)}").content))
+    codes = {r["Mã"] for r in _sheet(mine, "Cấp xã")}
+    assert "7201" in codes and "7246" not in codes and codes <= storage.subtree_codes("213")
+    assert "Cấp huyện" not in mine.sheetnames  # the district is the workbook's top
+
+
+def test_csv_exports_are_scoped(world):
+    _, storage, clients, names, _ = world
+    text = clients["commune_viewer"].get(f"/results/export.csv?{_q(storage)}").text.lstrip("\ufeff")
+    rows = list(csv.DictReader(io.StringIO(text)))
+    assert [r["Mã"] for r in rows] == ["7201"] and rows[0]["Số phiếu tính"] == "6"
+    raw = clients["district_viewer"].get("/results/answers.csv").text.lstrip("\ufeff")
+    units = {r["unit_code"] for r in csv.DictReader(io.StringIO(raw))}
+    assert units == {"7201", "7204"}
+    everything = clients["province_admin"].get("/results/answers.csv").text.lstrip("\ufeff")
+    assert len(list(csv.DictReader(io.StringIO(everything)))) == storage.response_count()
+
+
+def test_cli_export_and_api_tokens(world, capsys):
+    app, storage, clients, names, tmp = world
+    db = storage.url if hasattr(storage, "url") else str(storage.path)
+    out = tmp / "report.xlsx"
+    cid = str(storage.campaigns()[0]["id"])
+    assert cli.main(["--db", db, "export", "--format", "xlsx", "--out", str(out), "--campaign", cid, "--unit", "213"]) == 0
+    communes = {r["Mã"]: r for r in _sheet(load_workbook(out), "Cấp xã")}
+    assert communes["7204"]["Số phiếu tính"] == 6 and "7246" not in communes
+    assert cli.main(["--db", db, "export", "--format", "csv", "--out", str(tmp / "r.csv"), "--campaign", cid]) == 0
+    assert "7246" in (tmp / "r.csv").read_text(encoding="utf-8")
+    capsys.readouterr()
+    assert cli.main(["--db", db, "api-tokens", "add", "--name", "district-system", "--scope-unit", "213"]) == 0
+    token = capsys.readouterr().out.strip().splitlines()[-1]
+    assert cli.main(["--db", db, "api-tokens", "add", "--name", "district-system", "--province"]) == 2
+    client = TestClient(app)
+    feed = client.get("/api/v1/pull/answers?limit=100", headers={"Authorization": f"Bearer {token}"}).json()
+    assert {i["unit_code"] for i in feed["items"]} == {"7201", "7204"}
+    agg = client.get(f"/api/v1/pull/aggregates?{_q(storage)}", headers={"Authorization": f"Bearer {token}"}).json()
+    codes = {u["code"]: u for u in agg["units"]}
+    assert "7246" not in codes and "24" not in codes and codes["7201"]["answers"] == 6
+    assert codes["7201"]["left_out"] == {"incomplete": 1, "misuse": 2}
+    assert cli.main(["--db", db, "api-tokens", "revoke", "--name", "district-system"]) == 0
+    refused = client.get("/api/v1/pull/answers", headers={"Authorization": f"Bearer {token}"})
+    assert refused.status_code == 403 and refused.json()["error"]["code"] == "api_token_revoked"
+    assert client.get("/api/v1/pull/answers", headers={"Authorization": "Bearer nope"}).status_code == 401
+    # A browser session is not an API token.
+    assert clients["province_admin"].get("/api/v1/pull/answers").status_code == 401
+
+
+def test_pull_feed_every_answer_exactly_once_while_answers_arrive(world, capsys):
+    app, storage, _, _, _ = world
+    db = storage.url if hasattr(storage, "url") else str(storage.path)
+    assert cli.main(["--db", db, "api-tokens", "add", "--name", "province-bi", "--province"]) == 0
+    token = capsys.readouterr().out.strip().splitlines()[-1]
+    client = TestClient(app)
+    seen: list[str] = []
+    since, added, page = 0, [], 0
+    while True:
+        body = client.get(f"/api/v1/pull/answers?since={since}&limit=4", headers={"Authorization": f"Bearer {token}"}).json()
+        seen += [i["id"] for i in body["items"]]
+        since = body["next_since"]
+        if page < 5:  # new answers arrive between pages, some created *before* what was already read
+            when = fx.DAY - timedelta(days=page)
+            item = fx.prepared("7201", 4, {}, [], "kiosk", None, when, 500 + page)
+            storage.store_batch(None, [item], when.isoformat(), None)
+            added.append(item.id)
+        page += 1
+        if not body["has_more"] and page > 5:
+            break
+    assert len(seen) == len(set(seen)) == storage.response_count()
+    assert set(added) <= set(seen)
