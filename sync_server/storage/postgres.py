@@ -170,10 +170,19 @@ class PostgresStorage(SQLiteStorage):
     def _conn(self) -> PGConnection:  # type: ignore[override]
         conn = getattr(self._local, "conn", None)
         if conn is None or conn.raw.closed:
-            conn = PGConnection(psycopg.connect(self.url, autocommit=True))
-            self._local.conn = conn
             with self._all_lock:
-                self._all.append(conn)
+                # Thread pools come and go (each test client, each event loop): a connection whose
+                # thread has ended is closed here, or a long-running server would run out of them.
+                alive = []
+                for owner, old in self._all:
+                    if owner.is_alive() and not old.raw.closed:
+                        alive.append((owner, old))
+                    else:
+                        old.close()
+                conn = PGConnection(psycopg.connect(self.url, autocommit=True))
+                alive.append((threading.current_thread(), conn))
+                self._all = alive
+            self._local.conn = conn
         return conn
 
     def _write(self, fn: Callable[[PGConnection], T]) -> T:
@@ -194,7 +203,7 @@ class PostgresStorage(SQLiteStorage):
 
     def close(self) -> None:
         with self._all_lock:
-            for conn in self._all:
+            for _, conn in self._all:
                 try:
                     conn.close()
                 except psycopg.Error:
