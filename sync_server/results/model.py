@@ -117,9 +117,13 @@ class Tally:
         row = self.counts.get(key)
         if row is None:
             self.counts[key] = list(values)
-        else:
-            for i, v in enumerate(values):
-                row[i] += v
+        else:  # unrolled: this runs for every count row of every unit on a page
+            row[0] += values[0]
+            row[1] += values[1]
+            row[2] += values[2]
+            row[3] += values[3]
+            row[4] += values[4]
+            row[5] += values[5]
 
     def merge(self, other: "Tally") -> None:
         for key, values in other.counts.items():
@@ -127,10 +131,13 @@ class Tally:
 
     @classmethod
     def union(cls, tallies) -> "Tally":
+        """The sum of tallies (None ignored); a single tally is returned as it is (read-only use)."""
+        present = [t for t in tallies if t is not None]
+        if len(present) == 1:
+            return present[0]
         out = cls()
-        for t in tallies:
-            if t is not None:
-                out.merge(t)
+        for t in present:
+            out.merge(t)
         return out
 
 

@@ -128,9 +128,10 @@ class Report:
 
     def channels(self, code: str) -> dict[str, Score]:
         codes = self.tree.stored_codes(code)
+        every = code == self.tree.root()
         tallies: dict[str, Tally] = {}
         for row in self.channel_rows:
-            if row[0] in codes:
+            if every or row[0] in codes:
                 tallies.setdefault(row[1], Tally()).add(tuple(row[2:6]), row[6:12])
         return {ch: score(t, self.book, Filters(self.filters.include_incomplete, self.filters.include_misuse))
                 for ch, t in sorted(tallies.items())}

@@ -19,10 +19,11 @@ from hailong_core.timeutil import format_rfc3339
 from sync_server.storage.areas import ResultsArea
 from sync_server.storage.types import StorageRefused
 
+# Misuse flags (contract 8: cooldown, burst, repeat, rate_limited) are defined once, beside the record.
+from hailong_core.response import MISUSE_FLAGS  # noqa: E402,F401
+
 DAY_MS = 86_400_000
 HOUR_MS = 3_600_000
-# Flags that mark misuse (contract 8); the phone form's rate limiter flags ``rate_limited``.
-MISUSE_FLAGS = frozenset(("cooldown", "burst", "rate_limited"))
 INCOMPLETE_FLAG = "incomplete"
 _STATE = "answers"
 _BY = ("unit_code", "channel", "day")
