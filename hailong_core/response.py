@@ -94,7 +94,7 @@ def check_record(item: Any, questionnaires: dict[tuple[str, int], Questionnaire]
     if not isinstance(unit, str) or not 0 < len(unit) <= 32:
         raise RecordError("invalid_field", "unit_code must be a unit code string", "unit_code")
     officer = item.get("officer_id")
-    if officer is not None and (not isinstance(officer, str) or not 0 < len(officer) <= 64):
+    if officer is not None and (not isinstance(officer, str) or not 0 < len(officer) <= 64 or "\x00" in officer):
         raise RecordError("invalid_field", "officer_id must be a string or null", "officer_id")
     channel = item["channel"]
     if channel not in CHANNELS:
@@ -153,6 +153,6 @@ def _answer_problem(question: Question, value: Any, channel: str) -> str | None:
         if (not isinstance(value, list) or not value or not all(isinstance(v, str) for v in value)
                 or len(set(value)) != len(value) or not question.option_set.issuperset(value)):
             return "must be a list of distinct option ids"
-    elif not isinstance(value, str) or len(value) > TEXT_MAX_CHARS:
-        return f"must be a text of at most {TEXT_MAX_CHARS} characters"
+    elif not isinstance(value, str) or len(value) > TEXT_MAX_CHARS or "\x00" in value:
+        return f"must be a text of at most {TEXT_MAX_CHARS} characters, without NUL characters"
     return None

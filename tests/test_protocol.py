@@ -367,3 +367,15 @@ def test_clock_off_by_an_hour_is_flagged(live, device):
     assert flags[future["id"]] == 1
     stored = _stored(live, future["id"])
     assert stored["received_at"] != stored["created_at"]  # both times are kept
+
+
+def test_nul_characters_are_refused_alike_on_every_back_end(live, device):
+    """PostgreSQL cannot store NUL in text; SQLite could. Both answer 422, nothing stored."""
+    body = {"pending": 0, "app_version": "1", "device_time": device_time(), "last_error": "bad\u0000byte"}
+    resp = requests.post(live.url + "/api/v1/kiosk/heartbeat", json=body, headers=bearer(device["token"]), timeout=10)
+    assert_error(resp, 422, "invalid_body")
+    before = server_rows(live)
+    record = make_record(1, officer_id="o\u0000x")
+    resp = upload(live, device["token"], [record])
+    assert resp.status_code == 200 and resp.json()["results"][0]["status"] == "rejected"
+    assert server_rows(live) == before

@@ -8,11 +8,31 @@ from __future__ import annotations
 
 from typing import Literal, Union
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+
+def _has_nul(value) -> bool:
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(_has_nul(k) or _has_nul(v) for k, v in value.items())
+    if isinstance(value, list):
+        return any(_has_nul(v) for v in value)
+    return False
 
 
 class Strict(BaseModel):
+    """Unknown fields refused by name; no NUL characters in text (PostgreSQL cannot store them,
+    and no client of ours sends them), so both back ends answer the same 422."""
+
     model_config = ConfigDict(extra="forbid")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_nul(cls, data):
+        if _has_nul(data):
+            raise ValueError("text must not contain NUL characters")
+        return data
 
 
 class ErrorDetail(BaseModel):

@@ -52,7 +52,7 @@ def _record(a: dict) -> dict:
 
 @router.get("/answers", responses=ERRORS, summary="Answers after a server sequence number, oldest first (cursor paging)")
 @rule("api_client")
-def pull_answers(request: Request, since: Annotated[int, Query(ge=0)] = 0,
+def pull_answers(request: Request, since: Annotated[int, Query(ge=0, le=2**62)] = 0,
                  limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 1000) -> dict:
     """``{"items": [...], "next_since": N, "has_more": bool}``: call again with ``since=next_since``."""
     _, allowed = client_scope(request)
@@ -64,7 +64,7 @@ def pull_answers(request: Request, since: Annotated[int, Query(ge=0)] = 0,
 
 @router.get("/aggregates", responses=ERRORS, summary="Indices, shares satisfied and Wilson bounds per unit over a window")
 @rule("api_client")
-def pull_aggregates(request: Request, campaign: int | None = None, date_from: Annotated[str | None, Query(alias="from")] = None,
+def pull_aggregates(request: Request, campaign: Annotated[int | None, Query(ge=1, le=2**62)] = None, date_from: Annotated[str | None, Query(alias="from")] = None,
                     date_to: Annotated[str | None, Query(alias="to")] = None, include: Annotated[list[str], Query()] = [],
                     channel: str | None = None) -> dict:
     _, allowed = client_scope(request)
