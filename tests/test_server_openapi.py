@@ -42,7 +42,8 @@ def test_api_conforms_to_its_openapi(api_schema, world):
         headers = {"Authorization": f"Bearer {token}"} if operation.path.startswith("/api/v1/kiosk") else {}
 
         @given(case=operation.as_strategy())
-        @settings(max_examples=MAX_EXAMPLES, deadline=None, suppress_health_check=list(HealthCheck), database=None)
+        @settings(max_examples=MAX_EXAMPLES, deadline=None, suppress_health_check=list(HealthCheck), database=None,
+                  derandomize=True)  # the same examples every run: CI must not flake; raise MAX_EXAMPLES to explore
         def check(case):
             case.call_and_validate(headers=headers)
 
