@@ -13,7 +13,7 @@ from __future__ import annotations
 import re
 import threading
 from decimal import Decimal
-from typing import Any, Callable, Iterable, TypeVar
+from typing import Any, Iterable
 
 import psycopg
 from psycopg.pq import TransactionStatus
@@ -22,7 +22,6 @@ from sync_server.storage.base import Device, PreparedResponse
 from sync_server.storage.sqlite import CONFLICT_MESSAGE, SQLiteStorage
 from sync_server.storage.sqlite_migrations import MIGRATIONS
 
-T = TypeVar("T")
 _SQL_CACHE: dict[str, str] = {}
 _LOCK_KEY = 724_2023  # advisory lock id serialising migrations across server processes
 
@@ -185,21 +184,10 @@ class PostgresStorage(SQLiteStorage):
             self._local.conn = conn
         return conn
 
-    def _write(self, fn: Callable[[PGConnection], T]) -> T:
-        conn = self._conn()
-        # One writer per process keeps the read-then-write steps of the areas (a code redeemed
-        # once, a username taken once) as safe as on SQLite; PostgreSQL's own locks and the
-        # RETURNING-based ingest keep several processes correct.
-        with self._write_lock:
-            conn.execute("BEGIN")
-            try:
-                result = fn(conn)
-                conn.execute("COMMIT")
-            except BaseException:
-                if conn.in_transaction:
-                    conn.execute("ROLLBACK")
-                raise
-        return result
+    # The inherited _write serialises writes within this process: that keeps the areas' read-then-
+    # write steps (a code redeemed once, a username taken once) as safe as on SQLite, and keeps
+    # server_seq in commit order for the pull cursor; RETURNING keeps ingest exact across processes.
+    BEGIN = "BEGIN"
 
     def close(self) -> None:
         with self._all_lock:

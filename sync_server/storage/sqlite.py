@@ -62,10 +62,14 @@ class SQLiteStorage(SQLiteUnits, SQLiteOfficers, SQLiteSurveys, SQLiteFleet, SQL
                 self._all.append(conn)
         return conn
 
+    # IMMEDIATE takes SQLite's write lock at once, so a transaction never fails half-way on "locked".
+    BEGIN = "BEGIN IMMEDIATE"
+
     def _write(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+        """Run ``fn(conn)`` in one write transaction, serialised within this process, and commit."""
         conn = self._conn()
         with self._write_lock:
-            conn.execute("BEGIN IMMEDIATE")
+            conn.execute(self.BEGIN)
             try:
                 result = fn(conn)
                 conn.execute("COMMIT")
