@@ -27,6 +27,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.common import figure  # noqa: E402
+from hailong_core.procedure_groups import codes as procedure_group_codes  # noqa: E402
 
 TZ_MS = 7 * 3_600_000
 START = date(2023, 7, 1)
@@ -53,8 +54,13 @@ def generate(db: Path, answers: int, seed: int = 5, *, start: date = START, days
     points = [r[0] for r in conn.execute("SELECT code FROM units WHERE level != 'province' ORDER BY code")]
     stamp = datetime.now(timezone.utc).isoformat()
     conn.execute("BEGIN")
-    conn.executemany("INSERT INTO officers (id, unit_code, name, title, active, created_at, updated_at) VALUES (?, ?, ?, NULL, 1, ?, ?)",
-                     [(f"cb-{p}-{k}", p, f"Cán bộ {k + 1} ({p})", stamp, stamp) for p in points for k in range(3)] if officers else [])
+    # Each officer receives one field (lĩnh vực); kiosk answers carry their officer's, 40 % of QR ones name one.
+    fields = [code for code in procedure_group_codes() if code != "khac"]
+    group_of = {(p, k): fields[(n * 3 + k) % len(fields)] for n, p in enumerate(points) for k in range(3)}
+    conn.executemany("INSERT INTO officers (id, unit_code, name, title, active, created_at, updated_at, procedure_group) "
+                     "VALUES (?, ?, ?, NULL, 1, ?, ?, ?)",
+                     [(f"cb-{p}-{k}", p, f"Cán bộ {k + 1} ({p})", stamp, stamp, group_of[p, k]) for p in points for k in range(3)]
+                     if officers else [])
     qn = conn.execute("SELECT id, version FROM questionnaires").fetchone()
     for name, c_start, c_end in campaigns:
         cid = conn.execute("INSERT INTO campaigns (name, starts_on, ends_on, questionnaire_id, questionnaire_version, created_at) "
@@ -69,8 +75,8 @@ def generate(db: Path, answers: int, seed: int = 5, *, start: date = START, days
     stamps = sorted(rng.randrange(span_ms) for _ in range(answers))
     units = rng.choices(points, weights, k=answers)
     sql = ("INSERT INTO responses (id, content_hash, device_id, received_at, unit_code, officer_id, questionnaire_id, "
-           "questionnaire_version, channel, seq, created_at, created_ms, answers, flags, clock_suspect) "
-           "VALUES (?, ?, NULL, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
+           "questionnaire_version, channel, seq, created_at, created_ms, answers, flags, clock_suspect, procedure_group) "
+           "VALUES (?, ?, NULL, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
     seqs: dict[str, int] = {}
     batch = []
     rand = rng.random
@@ -98,8 +104,11 @@ def generate(db: Path, answers: int, seed: int = 5, *, start: date = START, days
         created = datetime.fromtimestamp((ms + (400 * 86_400_000 if suspect else 0)) / 1000, timezone.utc).isoformat()
         received = created if not suspect else datetime.fromtimestamp(ms / 1000, timezone.utc).isoformat()
         rid = _uuid(ms, i + salt)
-        batch.append((rid, rid[:32], received, unit, f"cb-{unit}-{i % 3}", qn[0], qn[1], "qr" if rand() < 0.1 else "kiosk",
-                      seq, created, ms + (400 * 86_400_000 if suspect else 0), dumps(answers_, separators=(",", ":")), flags, suspect))
+        channel = "qr" if rand() < 0.1 else "kiosk"
+        group = group_of[unit, i % 3] if channel == "kiosk" or rand() < 0.4 else None
+        batch.append((rid, rid[:32], received, unit, f"cb-{unit}-{i % 3}", qn[0], qn[1], channel,
+                      seq, created, ms + (400 * 86_400_000 if suspect else 0), dumps(answers_, separators=(",", ":")), flags, suspect,
+                      group))
         if len(batch) == 100_000:
             conn.execute("BEGIN")
             conn.executemany(sql, batch)
@@ -125,10 +134,11 @@ def timed(fn, runs: int = 5) -> float:
 
 
 def naive(conn: sqlite3.Connection, start: str, end: str, unit: str | None = None, by_officer: bool = False) -> int:
-    """The GROUP BY over raw answers the rollups replace: every answer's JSON opened for the window."""
+    """The GROUP BY over raw answers the rollups replace: every answer's JSON opened for the window
+    (by unit and procedure group, and officer for the detail pages)."""
     lo = int(datetime.fromisoformat(start + "T00:00:00+07:00").timestamp() * 1000)
     hi = int((datetime.fromisoformat(end + "T00:00:00+07:00") + timedelta(days=1)).timestamp() * 1000)
-    cols = "r.unit_code" + (", r.officer_id" if by_officer else "")
+    cols = "r.unit_code, r.procedure_group" + (", r.officer_id" if by_officer else "")
     where = " AND r.unit_code = ?" if unit else ""
     sql = (f"SELECT {cols}, r.channel, r.flags, j.key, j.value, COUNT(*) FROM responses r, json_each(r.answers) j "
            f"WHERE r.created_ms >= ? AND r.created_ms < ?{where} GROUP BY {cols}, r.channel, r.flags, j.key, j.value")

@@ -2,7 +2,7 @@
 
 ```
 {"unit": {"code", "name", "level", "parent_code"},
- "officers": [{"id", "name", "title" | null, "photo" | null, "pin_hash"}],
+ "officers": [{"id", "name", "title" | null, "photo" | null, "pin_hash", "procedure_group" | null}],
  "questionnaire": {questionnaire document, see hailong_core.questionnaire},
  "settings": {"cooldown_s", "idle_timeout_s", "burst_count", "burst_window_s",
               "office_hours": {"mon".."sun": [["07:30", "11:30"], ["13:30", "17:00"]]} | null,
@@ -11,6 +11,8 @@
 - ``photo`` is a small ``data:image/jpeg;base64,…`` (or png) URL, so a kiosk needs no second fetch.
 - ``pin_hash`` and ``admin_pin_hash`` are Argon2id encoded hashes (argon2-cffi); the kiosk checks
   PINs offline and never sees a PIN in clear.
+- ``procedure_group`` is the field of procedures the officer usually receives (lĩnh vực, see
+  :mod:`hailong_core.procedure_groups`); answers given while they are signed in carry it.
 - ``office_hours`` null means always open; a day missing from the map means closed that day.
 """
 

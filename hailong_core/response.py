@@ -15,10 +15,12 @@ from typing import Any
 import orjson
 
 from hailong_core.ids import is_uuid
+from hailong_core.procedure_groups import valid_code
 from hailong_core.questionnaire import TEXT_MAX_CHARS, Question, Questionnaire
 from hailong_core.timeutil import parse_rfc3339
 
-FIELDS = ("id", "seq", "unit_code", "officer_id", "questionnaire", "channel", "created_at", "answers", "flags")
+FIELDS = ("id", "seq", "unit_code", "officer_id", "questionnaire", "channel", "created_at", "answers", "flags",
+          "procedure_group")
 REQUIRED = frozenset(("id", "seq", "unit_code", "questionnaire", "channel", "created_at", "answers"))
 ALLOWED = frozenset(FIELDS)
 CHANNELS = frozenset(("kiosk", "qr"))
@@ -70,8 +72,8 @@ def hash_canonical(canonical: bytes) -> str:
 def check_record(item: Any, questionnaires: dict[tuple[str, int], Questionnaire]) -> tuple[dict, datetime]:
     """Validate one record against the protocol and its questionnaire.
 
-    Returns the record as a plain dict with ``officer_id`` and ``flags`` filled in, and its
-    ``created_at`` parsed. Raises
+    Returns the record as a plain dict with ``officer_id`` and ``flags`` filled in (an optional
+    ``procedure_group`` stays as sent), and its ``created_at`` parsed. Raises
     :class:`RecordError` naming the first problem found. ``questionnaires`` maps
     ``(id, version)`` to the questionnaires this receiver knows.
     """
@@ -96,6 +98,9 @@ def check_record(item: Any, questionnaires: dict[tuple[str, int], Questionnaire]
     officer = item.get("officer_id")
     if officer is not None and (not isinstance(officer, str) or not 0 < len(officer) <= 64 or "\x00" in officer):
         raise RecordError("invalid_field", "officer_id must be a string or null", "officer_id")
+    group = item.get("procedure_group")
+    if group is not None and not valid_code(group):
+        raise RecordError("invalid_field", "procedure_group must be a short lowercase code or null", "procedure_group")
     channel = item["channel"]
     if channel not in CHANNELS:
         raise RecordError("invalid_field", "channel must be 'kiosk' or 'qr'", "channel")
@@ -120,6 +125,8 @@ def check_record(item: Any, questionnaires: dict[tuple[str, int], Questionnaire]
     record = dict(item)
     record["officer_id"] = officer
     record["flags"] = flags
+    # ``procedure_group`` is left absent when absent: the content hash of records made before the
+    # field existed must not change, or their retries would read as conflicts.
     return record, created_moment
 
 

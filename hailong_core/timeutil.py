@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import date, datetime, timezone
 
 
 def now_local() -> datetime:
@@ -32,3 +32,25 @@ def parse_rfc3339(text: str) -> datetime:
 def utc_now() -> datetime:
     """Current time in UTC (aware)."""
     return datetime.now(timezone.utc)
+
+
+def parse_day(text: str) -> date:
+    """A calendar day as officials type it, ``28/11/2026`` (day first), or ISO ``2026-11-28``.
+
+    Raises ValueError for anything else. Forms show day-first text fields rather than the
+    browser's date picker, whose display follows the browser's locale (mm/dd in English).
+    """
+    text = (text or "").strip()
+    parts = text.split("/")
+    if len(parts) == 3 and all(p.isdigit() for p in parts) and len(parts[2]) == 4:
+        return date(int(parts[2]), int(parts[1]), int(parts[0]))
+    return date.fromisoformat(text)
+
+
+def format_day(value: date | str | None) -> str:
+    """``28/11/2026`` for a date or an ISO day string; "" for None."""
+    if not value:
+        return ""
+    if isinstance(value, str):
+        value = date.fromisoformat(value)
+    return value.strftime("%d/%m/%Y")

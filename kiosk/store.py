@@ -152,25 +152,25 @@ class Store:
 
     def record_response(self, *, unit_code: str, questionnaire: dict, answers: dict,
                         officer_id: str | None = None, flags: Iterable[str] = (), channel: str = "kiosk",
-                        misuse: MisuseRules | None = None) -> dict:
+                        misuse: MisuseRules | None = None, procedure_group: str | None = None) -> dict:
         """Store one finished answer durably (state ``pending``) and return its record.
 
         The id (UUIDv7) and the device sequence number are made inside the transaction.
         """
-        return self._insert(PENDING, unit_code, questionnaire, answers, officer_id, flags, channel, misuse)
+        return self._insert(PENDING, unit_code, questionnaire, answers, officer_id, flags, channel, misuse, procedure_group)
 
     def begin_response(self, *, unit_code: str, questionnaire: dict, answers: dict,
                        officer_id: str | None = None, flags: Iterable[str] = (), channel: str = "kiosk",
-                       misuse: MisuseRules | None = None) -> dict:
+                       misuse: MisuseRules | None = None, procedure_group: str | None = None) -> dict:
         """Store a face tap at once as a ``draft`` (id and seq born here); follow-ups update it.
 
         ``misuse`` applies the cool-down and burst rules (:mod:`kiosk.misuse`) in this same
         transaction. The draft is never sent until :meth:`finalise` makes it pending.
         """
-        return self._insert(DRAFT, unit_code, questionnaire, answers, officer_id, flags, channel, misuse)
+        return self._insert(DRAFT, unit_code, questionnaire, answers, officer_id, flags, channel, misuse, procedure_group)
 
     def _insert(self, state: str, unit_code: str, questionnaire: dict, answers: dict, officer_id: str | None,
-                flags: Iterable[str], channel: str, misuse: MisuseRules | None) -> dict:
+                flags: Iterable[str], channel: str, misuse: MisuseRules | None, procedure_group: str | None = None) -> dict:
         flag_set = set(flags)
 
         def tx(conn: sqlite3.Connection) -> dict:
@@ -190,6 +190,8 @@ class Store:
                 "answers": answers,
                 "flags": sorted(flag_set),
             }
+            if procedure_group:  # absent, not null, when unknown: records stay as they were before the field
+                record["procedure_group"] = procedure_group
             conn.execute(
                 "INSERT INTO responses (seq, id, record, created_at, state, created_ts, touched_ts) VALUES (?, ?, ?, ?, ?, ?, ?)",
                 (seq, record["id"], _dumps(record), record["created_at"], state, now_ts, now_ts),

@@ -83,7 +83,7 @@ def ingest(storage: Storage, device: Device | None, body: Any, *, max_items: int
         prepared.append(PreparedResponse(record["id"], hash_canonical(canonical), (
             record["unit_code"], record["officer_id"], qref["id"], qref["version"], record["channel"], record["seq"],
             record["created_at"], int(created_s * 1000), canonical_json(record["answers"]).decode(),
-            canonical_json(record["flags"]).decode(), int(item_suspect),
+            canonical_json(record["flags"]).decode(), int(item_suspect), record.get("procedure_group"),
         ), canonical))
         positions.append(index)
     if prepared:

@@ -170,7 +170,7 @@ def note(storage, settings, secret: str, unit_code: str, browser_id: str | None,
 def submit_answer(storage, settings, questionnaires, questionnaire: Questionnaire, unit_code: str, answers: dict, *,
                   secret: str, browser_id: str | None, ip: str | None, officer_id: str | None = None,
                   token: str | None = None, phone: str | None = None, consent: bool = False,
-                  now: datetime | None = None) -> Outcome:
+                  procedure_group: str | None = None, now: datetime | None = None) -> Outcome:
     """Store one phone answer through the ingest path, with its abuse flags, token and contact."""
     now = now or datetime.now(timezone.utc)
     row_id, same_browser, same_address = note(storage, settings, secret, unit_code, browser_id, ip, now)
@@ -193,6 +193,8 @@ def submit_answer(storage, settings, questionnaires, questionnaire: Questionnair
     record = {"id": rid, "seq": storage.next_phone_seq(unit_code), "unit_code": unit_code, "officer_id": officer_id,
               "questionnaire": questionnaire.ref, "channel": CHANNEL, "created_at": format_rfc3339(province_now(settings, now)),
               "answers": answers, "flags": flags}
+    if procedure_group:
+        record["procedure_group"] = procedure_group
     result = ingest(storage, None, {"responses": [record]}, max_items=1, skew_s=settings.clock_skew_s,
                     questionnaires=questionnaires, unit_code=unit_code, now=now)["results"][0]
     if result["status"] != "accepted":

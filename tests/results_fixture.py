@@ -8,6 +8,9 @@ Campaign window 2023-06-26 … 2023-06-30 (the 2023 tree). Headline ("overall") 
 - 7246 Canh Nậu (district 215): 5×7 and 4, two of them by QR; one from a kiosk whose clock was off
   (created 2023-01-02, received inside the window: counted by receipt time, contract 7).
 - 7207: no answers at all.
+
+Procedure groups (lĩnh vực): 7201's 5 5 4 4 are ``ho_tich`` and its 3 1 (and the cooldown 1)
+``dat_dai``; 7246's two QR answers (5 5) ``ho_tich``; every other answer names none.
 """
 
 from __future__ import annotations
@@ -34,11 +37,14 @@ ROWS = (
 SUSPECT = ("7246", 5)  # created 2023-01-02 by a wrong clock, received on 2023-06-28
 
 
-def prepared(unit, level, extra, flags, channel, officer, when, seq, suspect=False):
+GROUPS = ["ho_tich"] * 4 + ["dat_dai"] * 3 + [None] * 8 + ["ho_tich"] * 2 + [None] * 5
+
+
+def prepared(unit, level, extra, flags, channel, officer, when, seq, suspect=False, group=None):
     answers = {"overall": level, **extra}
     rid = uuid7(int(when.timestamp() * 1000))
     values = (unit, officer, "bg-friendly-gov", 1, channel, seq, when.isoformat(), int(when.timestamp() * 1000),
-              json.dumps(answers, sort_keys=True), json.dumps(flags), int(suspect))
+              json.dumps(answers, sort_keys=True), json.dumps(flags), int(suspect), group)
     return PreparedResponse(rid, rid[:32], values, b"{}")
 
 
@@ -46,7 +52,8 @@ def load(storage) -> None:
     now = datetime.now(timezone.utc)
     storage.add_officer("cb-a", "7201", "Nguyễn Văn A", None, None, None, now)
     storage.add_officer("cb-b", "7204", "Trần Thị B", None, None, None, now)
-    items = [prepared(*row, DAY + timedelta(minutes=i), i + 1) for i, row in enumerate(ROWS)]
+    assert len(GROUPS) == len(ROWS)
+    items = [prepared(*row, DAY + timedelta(minutes=i), i + 1, group=GROUPS[i]) for i, row in enumerate(ROWS)]
     storage.store_batch(None, items, (DAY + timedelta(hours=1)).isoformat(), None)
     wrong = datetime(2023, 1, 2, 9, 0, tzinfo=TZ)
     storage.store_batch(None, [prepared(SUSPECT[0], SUSPECT[1], {}, [], "kiosk", None, wrong, 999, suspect=True)],

@@ -170,6 +170,24 @@ def test_item_with_unknown_field_is_rejected(live, device):
     assert results[1]["error"]["code"] == "unknown_field" and results[1]["error"]["field"] == "mood"
 
 
+def test_procedure_group_is_stored_and_old_records_keep_their_hash(live, device):
+    """``procedure_group`` is optional: stored when sent, shape-checked, and a record made before the
+    field existed (no key at all) still reads as a duplicate when resent, not a conflict."""
+    named, old_style, unknown_code = make_record(1, procedure_group="ho_tich"), make_record(2), make_record(3, procedure_group="thue_phi")
+    bad = make_record(4, procedure_group="Hộ tịch")
+    nulled = make_record(5, procedure_group=None)
+    results = upload(live, device["token"], [named, old_style, unknown_code, bad, nulled]).json()["results"]
+    assert [r["status"] for r in results] == ["accepted", "accepted", "accepted", "rejected", "accepted"]
+    assert results[3]["error"]["code"] == "invalid_field" and results[3]["error"]["field"] == "procedure_group"
+    # A code the catalogue does not (yet) hold is kept as sent: an older kiosk's answers are never refused for it.
+    assert [(_stored(live, r["id"]) or {}).get("procedure_group") for r in (named, old_style, unknown_code, nulled)] == [
+        "ho_tich", None, "thue_phi", None]
+    again = upload(live, device["token"], [named, old_style, nulled]).json()["results"]
+    assert [r["status"] for r in again] == ["duplicate"] * 3
+    changed = dict(named, procedure_group="dat_dai")
+    assert upload(live, device["token"], [changed]).json()["results"][0]["status"] == "conflict"
+
+
 def test_item_cannot_claim_another_unit(live, device):
     before = server_rows(live)
     rec = make_record(1, unit_code="7202")

@@ -169,3 +169,82 @@ def test_month_grain_and_day_grain_agree(world):
         r = Report.build(world, None, resolve_window(world.storage, world.settings, None, start, end), Filters())
         expected = {"2023-06-27": 6}.get(start, 7)  # 7201: six counted in June, one on 1 July
         assert r.score("7201").n == expected, (start, end)
+
+
+def test_procedure_groups_hand_computed(world):
+    """By procedure group: the named groups from their own rollup, the rest "not stated"."""
+    r = report(world)
+    groups = {g["code"]: g["score"] for g in r.procedure_groups("24")}
+    assert list(groups)[-1] is None  # "not stated" comes last
+    ho_tich, dat_dai = groups["ho_tich"], groups["dat_dai"]
+    # 7201's 5 5 4 4 and 7246's two QR 5s; 7201's 3 1 (its cooldown press left out, and counted as misuse).
+    assert (ho_tich.n, ho_tich.satisfied) == (6, 6) and ho_tich.index == pytest.approx(index([5, 5, 4, 4, 5, 5]))
+    # Both also answered "responsibility" (5, 3): one criterion, the mean of its two questions.
+    assert (dat_dai.n, dat_dai.satisfied) == (2, 0) and dat_dai.index == pytest.approx((index([3, 1]) + index([5, 3])) / 2)
+    assert dat_dai.flagged["misuse"] == 1 and dat_dai.low == pytest.approx(wilson_low(0, 2))
+    assert ho_tich.low == pytest.approx(wilson_low(6, 6))
+    assert groups["chung_thuc"].n == 0 and groups["chung_thuc"].index is None
+    # Everything else names no group; the groups add up to the province.
+    assert sum(s.n for s in groups.values()) == r.score("24").n
+    assert groups[None].n == r.score("24").n - 8
+    canh_nau = {g["code"]: g["score"] for g in r.procedure_groups("7246")}
+    assert canh_nau["ho_tich"].n == 2 and canh_nau[None].n == 6
+    qr = {g["code"]: g["score"] for g in report(world, channel="qr").procedure_groups("24")}
+    assert qr["ho_tich"].n == 2 and qr["dat_dai"].n == 0 and qr[None].n == 0
+    with_misuse = {g["code"]: g["score"] for g in report(world, include_misuse=True).procedure_groups("7201")}
+    assert with_misuse["dat_dai"].n == 3 and with_misuse[None].n == 1  # the burst press names no group
+
+
+def test_heatmap_follows_the_channel_filter(world):
+    def total(**filters):
+        return sum(s.n for s in report(world, **filters).heatmap("215")["cells"].values())
+    # District 215 holds 7246: two QR answers, six kiosk ones (the clock-suspect one by receipt time).
+    assert (total(), total(channel="qr"), total(channel="kiosk")) == (8, 2, 6)
+
+
+def _alert_world(tmp_path):
+    db = server_db_location(tmp_path, "alerts.sqlite3")
+    storage = open_storage(db)
+    settings = server_settings.load(db=str(db), alert_window_min=15.0, alert_min_answers=4, alert_unsatisfied_share=0.5)
+    return AppState(settings, storage)
+
+
+def test_alerts_see_every_answer_in_the_window_however_many(tmp_path):
+    """Alerts read every answer received in the window (no cap on rows), and only those placed in it."""
+    state = _alert_world(tmp_path)
+    storage = state.storage
+    now = datetime(2026, 11, 27, 10, 0, tzinfo=fx.TZ)
+    now_ms = int(now.timestamp() * 1000)
+    seq = iter(range(1, 10**6))
+
+    def put(unit, levels, created, received, flags=(), suspect=False, officer=None):
+        items = [fx.prepared(unit, lv, {}, list(flags), "kiosk", officer, created + timedelta(milliseconds=i), next(seq), suspect=suspect)
+                 for i, lv in enumerate(levels)]
+        storage.store_batch(None, items, received.isoformat(), None)
+    try:
+        # Stored in the order received, as the server does.
+        put("7207", [1] * 5, now - timedelta(hours=2), now - timedelta(hours=2))  # long ago
+        put("7201", [1, 1, 2, 5], now - timedelta(minutes=10), now - timedelta(minutes=10), officer="cb-x")  # 3 of 4 unhappy
+        for start in range(0, 25_000, 5_000):  # more than the old 20,000-row scan, all newer than 7201's
+            put("7204", [5] * 5_000, now - timedelta(minutes=5), now - timedelta(minutes=5))
+        put("7210", [1] * 6, now - timedelta(minutes=3), now - timedelta(minutes=3), flags=["burst"])  # misuse
+        put("7246", [1] * 4, datetime(2020, 1, 1, tzinfo=fx.TZ), now - timedelta(minutes=2), suspect=True)  # wrong clock
+        put("7208", [1] * 5, now - timedelta(hours=2), now - timedelta(minutes=1))  # old answers carried in late (USB)
+        from sync_server.results.report import alerts
+        found = {(a["kind"], a["id"]): a for a in alerts(state, None, now_ms=now_ms)}
+        assert set(found) == {("unit", "7201"), ("officer", "cb-x"), ("unit", "7246")}
+        assert (found[("unit", "7201")]["n"], found[("unit", "7201")]["unsatisfied"]) == (4, 3)
+        assert alerts(state, {"7204", "7246"}, now_ms=now_ms) == [found[("unit", "7246")]]  # scope
+        # The bisection finds the first row received since a moment, as a scan would.
+        conn = storage._conn()
+        rows = [(s, r) for s, r in conn.execute("SELECT server_seq, received_at FROM responses ORDER BY server_seq")]
+        from sync_server.storage.sqlite_results import _received_ms
+        for minutes in (0, 1, 2, 4, 5, 6, 11, 200):
+            since = now_ms - minutes * 60_000
+            expected = next((s for s, r in rows if _received_ms(r) >= since), None)
+            got = storage._first_received_since(conn, since)
+            assert (got is None) == (expected is None), minutes
+            if expected is not None:
+                assert min(s for s, _ in rows if s >= got) == expected, minutes
+    finally:
+        storage.close()

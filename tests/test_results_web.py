@@ -79,7 +79,13 @@ def test_xlsx_reads_back_with_the_right_numbers_and_scope(world):
     resp = clients["province_analyst"].get(f"/results/export.xlsx?{_q(storage)}")
     assert resp.status_code == 200
     book = load_workbook(io.BytesIO(resp.content))
-    assert {"Tổng hợp", "Cấp huyện", "Cấp xã", "Cán bộ", "Công nhận"} <= set(book.sheetnames)
+    assert {"Tổng hợp", "Cấp huyện", "Cấp xã", "Theo lĩnh vực", "Cán bộ", "Công nhận"} <= set(book.sheetnames)
+    ws = book["Theo lĩnh vực"]
+    groups = {r[0]: dict(zip(next(ws.iter_rows(values_only=True)), r)) for r in ws.iter_rows(min_row=2, values_only=True)}
+    assert (groups["Hộ tịch"]["Số phiếu tính"], groups["Hộ tịch"]["Hài lòng"]) == (6, 6)  # 7201's 5 5 4 4, 7246's QR 5 5
+    assert groups["Đất đai"]["Số phiếu tính"] == 2 and groups["Đất đai"]["Ghi chú"] == "chưa đủ số phiếu"
+    assert groups["Hộ tịch"]["Cận dưới Wilson 95%"] == pytest.approx(round(6 / (6 + 1.959963984540054 ** 2), 4))
+    assert sum(g["Số phiếu tính"] for g in groups.values()) == 20  # every counted answer once: "Không rõ lĩnh vực" holds the rest
     communes = {r["Mã"]: r for r in _sheet(book, "Cấp xã")}
     assert len(communes) == 209
     a = communes["7201"]
@@ -102,7 +108,10 @@ def test_csv_exports_are_scoped(world):
     _, storage, clients, names, _ = world
     text = clients["commune_viewer"].get(f"/results/export.csv?{_q(storage)}").text.lstrip("\ufeff")
     rows = list(csv.DictReader(io.StringIO(text)))
-    assert [r["Mã"] for r in rows] == ["7201"] and rows[0]["Số phiếu tính"] == "6"
+    assert [r["Mã"] for r in rows if r["Cấp"] != "lĩnh vực"] == ["7201"] and rows[0]["Số phiếu tính"] == "6"
+    groups = {r["Mã"]: r for r in rows if r["Cấp"] == "lĩnh vực"}  # 7201 by procedure group: 5 5 4 4 and 3 1
+    assert (groups["ho_tich"]["Số phiếu tính"], groups["dat_dai"]["Số phiếu tính"], groups[""]["Số phiếu tính"]) == ("4", "2", "0")
+    assert groups["ho_tich"]["Đơn vị"] == "Hộ tịch" and groups[""]["Đơn vị"] == "Không rõ lĩnh vực"
     raw = clients["district_viewer"].get("/results/answers.csv").text.lstrip("\ufeff")
     units = {r["unit_code"] for r in csv.DictReader(io.StringIO(raw))}
     assert units == {"7201", "7204"}
@@ -127,10 +136,13 @@ def test_cli_export_and_api_tokens(world, capsys):
     client = TestClient(app)
     feed = client.get("/api/v1/pull/answers?limit=100", headers={"Authorization": f"Bearer {token}"}).json()
     assert {i["unit_code"] for i in feed["items"]} == {"7201", "7204"}
+    assert {i["procedure_group"] for i in feed["items"]} == {"ho_tich", "dat_dai", None}
     agg = client.get(f"/api/v1/pull/aggregates?{_q(storage)}", headers={"Authorization": f"Bearer {token}"}).json()
     codes = {u["code"]: u for u in agg["units"]}
     assert "7246" not in codes and "24" not in codes and codes["7201"]["answers"] == 6
     assert codes["7201"]["left_out"] == {"incomplete": 1, "misuse": 2}
+    by_group = {g["code"]: g for g in agg["procedure_groups"]["groups"]}  # the district's, within its scope
+    assert agg["procedure_groups"]["unit_code"] == "213" and by_group["ho_tich"]["answers"] == 4 and by_group["dat_dai"]["answers"] == 2
     assert cli.main(["--db", db, "api-tokens", "revoke", "--name", "district-system"]) == 0
     refused = client.get("/api/v1/pull/answers", headers={"Authorization": f"Bearer {token}"})
     assert refused.status_code == 403 and refused.json()["error"]["code"] == "api_token_revoked"

@@ -126,7 +126,8 @@ def test_officers_form_csv_photo_and_config(site):
     app, storage = site
     admin, csrf = login(app, "province-admin")
     png = b"\x89PNG\r\n\x1a\n" + b"\0" * 100
-    resp = admin.post("/admin/officers", data={"csrf": csrf, "unit_code": "7201", "name": "Lê Thị Mai", "title": "Công chức", "pin": "1357"},
+    resp = admin.post("/admin/officers", data={"csrf": csrf, "unit_code": "7201", "name": "Lê Thị Mai", "title": "Công chức", "pin": "1357",
+                                               "procedure_group": "ho_tich"},
                       files={"photo": ("mai.png", png, "image/png")})
     assert resp.status_code == 303
     oid = resp.headers["location"].split("/")[-1].split("?")[0]
@@ -136,11 +137,16 @@ def test_officers_form_csv_photo_and_config(site):
     assert too_big.status_code == 400 and "KB" in too_big.text
     bad_pin = admin.post("/admin/officers", data={"csrf": csrf, "unit_code": "7201", "name": "X", "pin": "12"})
     assert bad_pin.status_code == 400 and "4 to 8 digits" in bad_pin.text
-    csv_text = "unit_code,name,title,pin\n7201,Phạm Văn Bình,Phó chủ tịch,2468\n7246,Hoàng Thị Lan,,\n"
+    bad_group = admin.post("/admin/officers", data={"csrf": csrf, "unit_code": "7201", "name": "X", "procedure_group": "thue"})
+    assert bad_group.status_code == 400 and "unknown procedure group" in bad_group.text
+    csv_text = "unit_code,name,title,pin,procedure_group\n7201,Phạm Văn Bình,Phó chủ tịch,2468,dat_dai\n7246,Hoàng Thị Lan,,,\n"
     assert admin.post("/admin/officers/import", data={"csrf": csrf}, files={"file": ("ds.csv", csv_text.encode(), "text/csv")}).status_code == 303
     bad_csv = "unit_code,name\n9999,Ai đó\n"
     resp = admin.post("/admin/officers/import", data={"csrf": csrf}, files={"file": ("x.csv", bad_csv.encode(), "text/csv")})
     assert resp.status_code == 400 and "line 2" in resp.text
+    bad_csv = "unit_code,name,procedure_group\n7201,Ai đó,thue\n"
+    resp = admin.post("/admin/officers/import", data={"csrf": csrf}, files={"file": ("x.csv", bad_csv.encode(), "text/csv")})
+    assert resp.status_code == 400 and "line 2" in resp.text and "unknown procedure group" in resp.text
     names = [o["name"] for o in storage.officers({"7201"})]
     assert names == ["Lê Thị Mai", "Phạm Văn Bình"]
     storage.create_enroll_code("7201", security.digest("OFFICERCODE1"), datetime.now(timezone.utc) + timedelta(hours=1))
@@ -148,7 +154,9 @@ def test_officers_form_csv_photo_and_config(site):
     token = kiosk.post("/api/v1/enroll", json={"code": "OFFI-CERC-ODE1"}).json()["token"]
     first = kiosk.get("/api/v1/kiosk/config", headers={"Authorization": f"Bearer {token}"})
     assert [o["name"] for o in first.json()["officers"]] == names
-    assert set(first.json()["officers"][0]) == {"id", "name", "title", "photo", "pin_hash"}
+    assert set(first.json()["officers"][0]) == {"id", "name", "title", "photo", "pin_hash", "procedure_group"}
+    assert {o["name"]: o["procedure_group"] for o in first.json()["officers"]} == {"Lê Thị Mai": "ho_tich", "Phạm Văn Bình": "dat_dai"}
+    assert "Hộ tịch" in admin.get(f"/admin/officers/{oid}").text
     # Deactivate through the form: the roster (and so the ETag) changes.
     assert admin.post(f"/admin/officers/{oid}", data={"csrf": csrf, "name": "Lê Thị Mai", "unit_code": "7201"}).status_code == 303
     second = kiosk.get("/api/v1/kiosk/config", headers={"Authorization": f"Bearer {token}", "If-None-Match": first.headers["ETag"]})

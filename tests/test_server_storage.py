@@ -180,7 +180,7 @@ def test_config_carries_roster_hours_and_admin_pin_and_etag_follows(storage):
     config = json.loads(body)
     assert etag1 != etag0
     assert config["officers"] == [{"id": "cb-1", "name": "Nguyễn Thị Hoa", "title": "Công chức Tư pháp",
-                                   "photo": "data:image/png;base64,iVBORw0KGgo=", "pin_hash": pin_hash}]
+                                   "photo": "data:image/png;base64,iVBORw0KGgo=", "pin_hash": pin_hash, "procedure_group": None}]
     assert accounts.verify_secret(config["officers"][0]["pin_hash"], "2468") and pin_hash.startswith("$argon2id$")
     storage.update_officer("cb-1", NOW, active=False)  # deactivated: off the kiosk, history kept
     body, etag2 = _config(storage)

@@ -25,6 +25,7 @@ from PySide6.QtGui import QCloseEvent, QKeyEvent, QResizeEvent
 from PySide6.QtWidgets import QMainWindow, QStackedWidget, QWidget
 
 from hailong_core.config import kiosk_settings
+from hailong_core.procedure_groups import valid_code
 from hailong_core.questionnaire import Questionnaire, QuestionnaireError, load_default_questionnaire, parse_questionnaire
 from hailong_core.response import FLAG_AFTER_HOURS, FLAG_INCOMPLETE
 from hailong_core.timeutil import now_local
@@ -524,6 +525,14 @@ class KioskWindow(QMainWindow):
     def is_after_hours(self) -> bool:
         return self.current_screen() is self.after_hours_screen
 
+    def _officer_group(self, officer_id: str | None) -> str | None:
+        """The procedure group (lĩnh vực) of the officer on duty, as the config gives it; else None."""
+        if not officer_id:
+            return None
+        officer = next((o for o in roster(self._config) if o["id"] == officer_id), None)
+        group = (officer or {}).get("procedure_group")
+        return group if valid_code(group) else None
+
     @Slot(int)
     def _on_level_chosen(self, value: int) -> None:
         current = self.current_screen()
@@ -536,8 +545,9 @@ class KioskWindow(QMainWindow):
             # Read per tap: enrolment may set the unit code while the window is open.
             unit_code = self._store.get_meta("unit_code") or ""
             session = self.refresh_officer()
+            officer_id = (session or {}).get("officer_id")
             fields = dict(unit_code=unit_code, questionnaire=questionnaire.ref, answers=dict(flow.answers),
-                          officer_id=(session or {}).get("officer_id"), flags=flags, misuse=self.rules)
+                          officer_id=officer_id, flags=flags, misuse=self.rules, procedure_group=self._officer_group(officer_id))
             if flow.finished:
                 record = self._store.record_response(**fields)
             else:

@@ -66,6 +66,8 @@ class ResponseRecord(Strict):
     seq: int = Field(gt=0, description="The device's sequence number.")
     unit_code: str = Field(description="Must be the unit the device's token belongs to.")
     officer_id: str | None = None
+    procedure_group: str | None = Field(None, description="Field of the errand (lĩnh vực thủ tục), a short lowercase code "
+                                        "from the province's catalogue; absent or null when not known.")
     questionnaire: QuestionnaireRef
     channel: Literal["kiosk", "qr"]
     created_at: str = Field(description="Device time, RFC 3339 with its UTC offset.")

@@ -47,7 +47,7 @@ def _record(a: dict) -> dict:
     return {"server_seq": a["server_seq"], "id": a["id"], "unit_code": a["unit_code"], "officer_id": a["officer_id"],
             "questionnaire": {"id": a["questionnaire_id"], "version": a["questionnaire_version"]}, "channel": a["channel"],
             "seq": a["seq"], "created_at": a["created_at"], "received_at": a["received_at"], "clock_suspect": a["clock_suspect"],
-            "answers": a["answers"], "flags": a["flags"]}
+            "answers": a["answers"], "flags": a["flags"], "procedure_group": a["procedure_group"]}
 
 
 @router.get("/answers", responses=ERRORS, summary="Answers after a server sequence number, oldest first (cursor paging)")
@@ -67,7 +67,7 @@ def pull_answers(request: Request, since: Annotated[int, Query(ge=0, le=2**62)] 
 def pull_aggregates(request: Request, campaign: Annotated[int | None, Query(ge=1, le=2**62)] = None, date_from: Annotated[str | None, Query(alias="from")] = None,
                     date_to: Annotated[str | None, Query(alias="to")] = None, include: Annotated[list[str], Query()] = [],
                     channel: str | None = None) -> dict:
-    _, allowed = client_scope(request)
+    client, allowed = client_scope(request)
     state = request.app.state.hailong
     if channel not in (None, "kiosk", "qr") or not set(include) <= {"misuse", "incomplete"}:
         raise ApiError("invalid_body", "channel is kiosk or qr; include is misuse and/or incomplete")
@@ -87,6 +87,11 @@ def pull_aggregates(request: Request, campaign: Annotated[int | None, Query(ge=1
                       "wilson_low": s.low, "wilson_high": s.high, "enough_answers": s.n >= state.settings.report_min_answers,
                       "left_out": s.left_out,
                       "criteria": {c["id"]: {"index": c["index"], "share_satisfied": c["share"]} for c in s.criteria}})
+    roots = report.roots(client["unit_code"])
+    groups = [{"code": g["code"], "label": g["label"], "answers": g["score"].n, "satisfied": g["score"].satisfied,
+               "share_satisfied": g["score"].headline_share, "index": g["score"].index, "wilson_low": g["score"].low,
+               "wilson_high": g["score"].high} for g in report.procedure_groups(roots[0])] if roots else []
     return {"window": {"from": window.start.isoformat(), "to": window.end.isoformat(),
                        "campaign": window.campaign["id"] if window.campaign else None},
-            "min_answers": state.settings.report_min_answers, "units": units}
+            "min_answers": state.settings.report_min_answers, "units": units,
+            "procedure_groups": {"unit_code": roots[0] if roots else None, "groups": groups}}

@@ -1,7 +1,7 @@
 """The official report as XLSX (openpyxl) and CSV, and raw answers as CSV, for one viewer's scope.
 
-XLSX: a summary sheet, one sheet per level (districts, communes), officers when the viewer may see
-them, and for a campaign the recognition list with the earlier campaigns' indices and lines to
+XLSX: a summary sheet, one sheet per level (districts, communes), one by procedure group
+(lĩnh vực), officers when the viewer may see them, and for a campaign the recognition list with the earlier campaigns' indices and lines to
 sign. Headers are Vietnamese (the report goes upward as it is); numbers are real numbers with
 formats, not text, so the province can re-sort and sum them in Excel.
 """
@@ -70,8 +70,20 @@ def _sheet(wb: Workbook, title: str, headers: list[str], rows: list[list]) -> No
     ws.freeze_panes = "A2"
 
 
+GROUP_HEADERS = ["Lĩnh vực thủ tục", "Mã lĩnh vực", "Số phiếu tính", "Hài lòng", "Tỷ lệ hài lòng", "Chỉ số hài lòng (0–100)",
+                 "Cận dưới Wilson 95%", "Cận trên Wilson 95%", "Ghi chú"]
+
+
+def group_values(row: dict, min_answers: int) -> list:
+    """One procedure group's line (``Report.procedure_groups``): the sheet's and the CSV's columns."""
+    s: Score = row["score"]
+    return [row["label"]["vi"], row["code"] or "", s.n, s.satisfied, s.headline_share,
+            None if s.index is None else round(s.index, 2), round(s.low, 4), round(s.high, 4),
+            "" if s.n >= min_answers else NOT_ENOUGH]
+
+
 def xlsx(report: Report, focus: str, *, officers: list[dict] | None = None, recognition: list[dict] | None = None,
-         title: str = "") -> bytes:
+         groups: list[dict] | None = None, title: str = "") -> bytes:
     wb = Workbook()
     summary = wb.active
     summary.title = "Tổng hợp"
@@ -112,6 +124,8 @@ def xlsx(report: Report, focus: str, *, officers: list[dict] | None = None, reco
             parent = names.get(row["parent_code"], {}).get("name")
             values.append(unit_values(row, parent) + [None if by.get(cid) is None else round(by[cid], 2) for cid, _ in crit])
         _sheet(wb, sheet_title, UNIT_HEADERS + [f"Tiêu chí: {label}" for _, label in crit], values)
+    if groups is not None:
+        _sheet(wb, "Theo lĩnh vực", GROUP_HEADERS, [group_values(g, report.settings.report_min_answers) for g in groups])
     if officers is not None:
         _sheet(wb, "Cán bộ", ["Xếp hạng", "Mã", "Cán bộ", "Đơn vị", "Số phiếu tính", "Hài lòng", "Tỷ lệ hài lòng",
                               "Chỉ số hài lòng (0–100)", "Cận dưới Wilson 95%", "Cận trên Wilson 95%", "Ghi chú"],
@@ -137,7 +151,8 @@ def xlsx(report: Report, focus: str, *, officers: list[dict] | None = None, reco
 
 
 def report_csv(report: Report, focus: str) -> str:
-    """One table: every unit of the report (focus first, then each level), the same columns as the XLSX."""
+    """One table: every unit of the report (focus first, then each level), the same columns as the XLSX,
+    then the focus unit by procedure group (``Cấp`` = ``lĩnh vực``)."""
     out = io.StringIO()
     w = csv.writer(out)
     w.writerow(["Cấp"] + UNIT_HEADERS)
@@ -146,11 +161,17 @@ def report_csv(report: Report, focus: str) -> str:
         for row in rows:
             vals = unit_values(row, names.get(row["parent_code"], {}).get("name"))
             w.writerow([row["level"]] + ["" if v is None else v for v in vals])
+    # The focus unit by procedure group, in the same columns: Cấp "lĩnh vực", Mã the group's code.
+    focus_name = names[focus]["name"]
+    for g in report.procedure_groups(focus):
+        row = {"code": g["code"] or "", "name": g["label"]["vi"], "score": g["score"], "rank": None,
+               "enough": g["score"].n >= report.settings.report_min_answers}
+        w.writerow(["lĩnh vực"] + ["" if v is None else v for v in unit_values(row, focus_name)])
     return "\ufeff" + out.getvalue()  # a BOM, so Excel opens the Vietnamese text as UTF-8
 
 
 ANSWER_HEADERS = ["server_seq", "id", "unit_code", "officer_id", "questionnaire_id", "questionnaire_version", "channel",
-                  "seq", "created_at", "received_at", "clock_suspect", "flags", "answers"]
+                  "seq", "created_at", "received_at", "clock_suspect", "flags", "answers", "procedure_group"]
 
 
 def answers_csv_chunks(storage, scope: set[str] | None, page: int = 5000):
@@ -171,6 +192,7 @@ def answers_csv_chunks(storage, scope: set[str] | None, page: int = 5000):
         for a in rows:
             w.writerow([a["server_seq"], a["id"], a["unit_code"], a["officer_id"] or "", a["questionnaire_id"],
                         a["questionnaire_version"], a["channel"], a["seq"], a["created_at"], a["received_at"],
-                        int(a["clock_suspect"]), " ".join(a["flags"]), orjson.dumps(a["answers"]).decode()])
+                        int(a["clock_suspect"]), " ".join(a["flags"]), orjson.dumps(a["answers"]).decode(),
+                        a["procedure_group"] or ""])
         yield buf.getvalue()
         since = rows[-1]["server_seq"]

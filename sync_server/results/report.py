@@ -1,7 +1,7 @@
 """A report over a window, for one viewer's scope: what pages, exports and the pull API show.
 
 Every query reads the rollups (brought up to date first: cheap when little is new); nothing here
-scans raw answers except :func:`alerts`, which looks only at the newest few thousand.
+scans raw answers except :func:`alerts`, which reads only the answers received in its short window.
 """
 
 from __future__ import annotations
@@ -10,10 +10,12 @@ import time
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
 
+from hailong_core import procedure_groups as groups_catalogue
+from hailong_core.timeutil import parse_day
 from sync_server.results.model import (Book, Filters, Score, Tally, Tree, Window, day_number, day_of, rank, score,
                                        tally_by_code)
 
-ALERT_SCAN_ROWS = 20_000
+ALERT_LAG_MS = 300_000  # answers created in the window may be received up to this much later (clock tolerance)
 WEEKDAYS = 7
 
 
@@ -40,10 +42,10 @@ def resolve_window(storage, settings, campaign: int | None = None, day_from: str
     today = local_today(settings)
     if day_from or day_to:
         try:
-            start = date.fromisoformat(day_from) if day_from else today - timedelta(days=29)
-            end = date.fromisoformat(day_to) if day_to else today
+            start = parse_day(day_from) if day_from else today - timedelta(days=29)
+            end = parse_day(day_to) if day_to else today
         except ValueError:
-            raise WindowError("dates are YYYY-MM-DD") from None
+            raise WindowError("dates are DD/MM/YYYY (or YYYY-MM-DD)") from None
         if end < start:
             raise WindowError("the window ends before it starts")
         return Window(day_number(start), day_number(end))
@@ -191,7 +193,8 @@ class Report:
     def heatmap(self, code: str) -> dict:
         """Weekday × hour of the headline question over the months the window touches."""
         start, end = self.window.start, self.window.end
-        rows = self.storage.rollup_hour_counts(start.year * 100 + start.month, end.year * 100 + end.month, self.codes_for(code))
+        rows = self.storage.rollup_hour_counts(start.year * 100 + start.month, end.year * 100 + end.month, self.codes_for(code),
+                                               self.filters.channel)
         cells: dict[tuple[int, int], Tally] = {}
         for weekday, hour, qid, version, fc, *counts in rows:
             headline = self.book.get(qid, version)
@@ -201,6 +204,39 @@ class Report:
         scored = {k: score(t, self.book, self.filters) for k, t in cells.items()}
         hours = sorted({h for _, h in scored}) or list(range(7, 18))
         return {"hours": list(range(min(hours), max(hours) + 1)), "cells": scored}
+
+    def procedure_groups(self, code: str) -> list[dict]:
+        """Scores by procedure group (lĩnh vực): the catalogue's groups in order, then unknown codes,
+        then the answers that named none ("not stated": the unit's tally less the named ones)."""
+        rows = self.storage.rollup_group_counts(self.window.day_from, self.window.day_to, self.codes_for(code),
+                                                self.filters.channel)
+        tallies: dict[str, Tally] = {}
+        for group, *rest in rows:
+            tallies.setdefault(group, Tally()).add(tuple(rest[:4]), rest[4:10])
+        named = Tally.union(tallies.values()) if tallies else Tally()
+        rest_tally = Tally()
+        for key, values in self._unit_tally(code).counts.items():
+            taken = named.counts.get(key)
+            left = [v - (taken[i] if taken else 0) for i, v in enumerate(values)]
+            if any(left):
+                rest_tally.add(key, left)
+        order = list(groups_catalogue.codes())
+        out = []
+        for group in order + sorted(g for g in tallies if g not in order):
+            out.append({"code": group, "label": {lang: groups_catalogue.label(group, lang) for lang in ("vi", "en")},
+                        "score": score(tallies.get(group) or Tally(), self.book, self.filters)})
+        out.append({"code": None, "label": dict(groups_catalogue.NOT_STATED), "score": score(rest_tally, self.book, self.filters)})
+        return out
+
+    def _unit_tally(self, code: str) -> Tally:
+        """Every count of the unit's subtree within scope, on the channel filtered for."""
+        codes = self.tree.stored_codes(code)
+        every = code == self.tree.root()
+        out = Tally()
+        for row in self.channel_rows:
+            if (every or row[0] in codes) and (not self.filters.channel or row[1] == self.filters.channel):
+                out.add(tuple(row[2:6]), row[6:12])
+        return out
 
     def officers(self, code: str) -> list[dict]:
         """Officers of the unit's subtree, ranked as units are (only above the minimum count)."""
@@ -255,7 +291,7 @@ def alerts(state, scope: set[str] | None, codes: set[str] | None = None, now_ms:
     now_ms = now_ms if now_ms is not None else int(time.time() * 1000)
     since = now_ms - int(settings.alert_window_min * 60_000)
     groups: dict[tuple[str, str], list[int]] = {}
-    for a in state.storage.recent_answers(since, ALERT_SCAN_ROWS):
+    for a in state.storage.recent_answers(since, ALERT_LAG_MS):
         if (scope is not None and a["unit_code"] not in scope) or (codes is not None and a["unit_code"] not in codes):
             continue
         if flag_class(a["flags"]) == "misuse":

@@ -303,17 +303,25 @@ class ResultsArea(ABC):
         """Rows ``(officer_id, unit_code, questionnaire_id, questionnaire_version, question, flag_class, n, c1..c5)``."""
 
     @abstractmethod
-    def rollup_hour_counts(self, month_from: int, month_to: int, unit_codes: set[str] | None = None) -> list[tuple]:
+    def rollup_hour_counts(self, month_from: int, month_to: int, unit_codes: set[str] | None = None,
+                           channel: str | None = None) -> list[tuple]:
         """Headline-question rows ``(weekday, hour, questionnaire_id, questionnaire_version, flag_class, n, c1..c5)``
-        for months ``yyyymm`` in ``month_from..month_to``."""
+        for months ``yyyymm`` in ``month_from..month_to`` (one channel, or both)."""
+
+    @abstractmethod
+    def rollup_group_counts(self, day_from: int, day_to: int, unit_codes: set[str] | None = None,
+                            channel: str | None = None) -> list[tuple]:
+        """Rows ``(procedure_group, questionnaire_id, questionnaire_version, question, flag_class, n, c1..c5)``
+        of the answers that name a procedure group, summed over ``day_from..day_to``."""
 
     @abstractmethod
     def answers_after(self, since_seq: int, limit: int, unit_codes: set[str] | None = None) -> list[dict]:
         """Stored responses with ``server_seq > since_seq`` in order (at most ``limit``): the pull feed."""
 
     @abstractmethod
-    def recent_answers(self, since_ms: int, scan_rows: int) -> list[dict]:
-        """Responses created since ``since_ms`` among the newest ``scan_rows`` stored (for alerts)."""
+    def recent_answers(self, since_ms: int, lag_ms: int = 300_000) -> list[dict]:
+        """Every response placed (device time, or receipt time when its clock is suspect) at or after
+        ``since_ms``, found among those received since ``since_ms - lag_ms`` (for alerts)."""
 
     @abstractmethod
     def add_api_token(self, name: str, token_hash: str, unit_code: str | None, now: datetime) -> int:

@@ -19,6 +19,7 @@ import psycopg
 from psycopg.pq import TransactionStatus
 
 from sync_server.storage.base import Device, PreparedResponse
+from sync_server.storage.types import RESPONSE_COLUMNS
 from sync_server.storage.sqlite import CONFLICT_MESSAGE, SQLiteStorage
 from sync_server.storage.sqlite_migrations import MIGRATIONS
 
@@ -232,8 +233,7 @@ class PostgresStorage(SQLiteStorage):
                     rows.append((p.id, p.content_hash, device_id, received_at) + p.values)
             # COPY into a staging table, then one INSERT … ON CONFLICT DO NOTHING RETURNING id:
             # exact "which ids were new" even with other server processes inserting at once.
-            columns = ("id, content_hash, device_id, received_at, unit_code, officer_id, questionnaire_id, "
-                       "questionnaire_version, channel, seq, created_at, created_ms, answers, flags, clock_suspect")
+            columns = RESPONSE_COLUMNS
             c.raw.execute(f"CREATE TEMP TABLE IF NOT EXISTS ingest_stage ON COMMIT DELETE ROWS AS "
                           f"SELECT {columns} FROM responses WITH NO DATA")
             with c.raw.cursor().copy(f"COPY ingest_stage ({columns}) FROM STDIN") as copy:

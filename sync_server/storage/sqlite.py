@@ -27,11 +27,15 @@ from sync_server.storage.sqlite_phone import SQLitePhone
 from sync_server.storage.sqlite_results import SQLiteResults
 from sync_server.storage.sqlite_surveys import SQLiteSurveys
 from sync_server.storage.sqlite_units import SQLiteUnits
+from sync_server.storage.types import RESPONSE_COLUMNS
 from sync_server.unit_files import load_release_json
 
 T = TypeVar("T")
 CONFLICT_MESSAGE = "a response with this id and other content is already stored; the new content is kept aside for review"
 _ID_CHUNK = 500  # ids per "IN (...)" lookup, well under SQLite's variable limit
+# ON CONFLICT(id) only: any other constraint failure still raises and rolls back.
+_INSERT_RESPONSE = (f"INSERT INTO responses ({RESPONSE_COLUMNS}) VALUES ({', '.join('?' * (RESPONSE_COLUMNS.count(',') + 1))}) "
+                    "ON CONFLICT (id) DO NOTHING")
 
 UNITS_ASSET = ("units", "bac_giang_2023.json")
 QUESTIONNAIRE_ASSET = ("questionnaires", "default.json")
@@ -132,11 +136,7 @@ class SQLiteStorage(SQLiteUnits, SQLiteOfficers, SQLiteSurveys, SQLiteFleet, SQL
                     rows.append((p.id, p.content_hash, device_id, received_at) + p.values)
             before_seq = c.execute("SELECT COALESCE(MAX(server_seq), 0) FROM responses").fetchone()[0]
             before_changes = c.total_changes
-            # ON CONFLICT(id) only: any other constraint failure still raises and rolls back.
-            c.executemany(
-                "INSERT INTO responses (id, content_hash, device_id, received_at, unit_code, officer_id, questionnaire_id, "
-                "questionnaire_version, channel, seq, created_at, created_ms, answers, flags, clock_suspect) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING", rows)
+            c.executemany(_INSERT_RESPONSE, rows)
             if c.total_changes - before_changes == len(items):
                 results = [("accepted", None)] * len(items)  # the common case: all new, no lookup needed
             else:

@@ -177,4 +177,34 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         "DELETE FROM rollup_hour",
         "DELETE FROM rollup_state",
     ),
+    # 6 (issue 5): the procedure group (lĩnh vực) an answer was about, each officer's usual group,
+    # results by group, and the channel in the heatmap grain. The rollups are emptied: the next
+    # refresh rebuilds them all from the responses.
+    (
+        "ALTER TABLE responses ADD COLUMN procedure_group TEXT",
+        "ALTER TABLE officers ADD COLUMN procedure_group TEXT",
+        "DROP INDEX rollup_hour_cover",
+        "DROP TABLE rollup_hour",
+        """CREATE TABLE rollup_hour (
+            month INTEGER NOT NULL, unit_code TEXT NOT NULL, channel TEXT NOT NULL, weekday INTEGER NOT NULL,
+            hour INTEGER NOT NULL, questionnaire_id TEXT NOT NULL, questionnaire_version INTEGER NOT NULL, flag_class TEXT NOT NULL,
+            n BIGINT NOT NULL, c1 BIGINT NOT NULL, c2 BIGINT NOT NULL, c3 BIGINT NOT NULL, c4 BIGINT NOT NULL, c5 BIGINT NOT NULL,
+            PRIMARY KEY (month, unit_code, channel, weekday, hour, questionnaire_id, questionnaire_version, flag_class))""",
+        """CREATE INDEX rollup_hour_cover ON rollup_hour (month, weekday, hour, questionnaire_id, questionnaire_version,
+            flag_class, channel, unit_code, n, c1, c2, c3, c4, c5)""",
+        # Answers that name a group, by day and by month (answers without one are the rest of rollup_day).
+        """CREATE TABLE rollup_group_day (
+            day INTEGER NOT NULL, unit_code TEXT NOT NULL, channel TEXT NOT NULL, procedure_group TEXT NOT NULL,
+            questionnaire_id TEXT NOT NULL, questionnaire_version INTEGER NOT NULL, question TEXT NOT NULL,
+            flag_class TEXT NOT NULL, n BIGINT NOT NULL, c1 BIGINT NOT NULL, c2 BIGINT NOT NULL, c3 BIGINT NOT NULL,
+            c4 BIGINT NOT NULL, c5 BIGINT NOT NULL,
+            PRIMARY KEY (day, unit_code, channel, procedure_group, questionnaire_id, questionnaire_version, question, flag_class))""",
+        """CREATE TABLE rollup_group_month (
+            month INTEGER NOT NULL, unit_code TEXT NOT NULL, channel TEXT NOT NULL, procedure_group TEXT NOT NULL,
+            questionnaire_id TEXT NOT NULL, questionnaire_version INTEGER NOT NULL, question TEXT NOT NULL,
+            flag_class TEXT NOT NULL, n BIGINT NOT NULL, c1 BIGINT NOT NULL, c2 BIGINT NOT NULL, c3 BIGINT NOT NULL,
+            c4 BIGINT NOT NULL, c5 BIGINT NOT NULL,
+            PRIMARY KEY (month, unit_code, channel, procedure_group, questionnaire_id, questionnaire_version, question, flag_class))""",
+        "DELETE FROM rollup_state",
+    ),
 )

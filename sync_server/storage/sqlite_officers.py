@@ -7,13 +7,14 @@ from datetime import datetime
 from hailong_core.timeutil import format_rfc3339
 from sync_server.storage.areas import OfficersArea
 
-_FIELDS = ("unit_code", "name", "title", "photo", "pin_hash", "active")
+_FIELDS = ("unit_code", "name", "title", "photo", "pin_hash", "active", "procedure_group")
 
 
 class SQLiteOfficers(OfficersArea):
     def officers(self, unit_codes: set[str] | None = None, *, active_only: bool = False) -> list[dict]:
         rows = self._conn().execute(
-            "SELECT id, unit_code, name, title, photo, pin_hash, active FROM officers ORDER BY unit_code, name, id").fetchall()
+            "SELECT id, unit_code, name, title, photo, pin_hash, active, procedure_group FROM officers "
+            "ORDER BY unit_code, name, id").fetchall()
         out = []
         for r in rows:
             if (unit_codes is not None and r["unit_code"] not in unit_codes) or (active_only and not r["active"]):
@@ -25,8 +26,8 @@ class SQLiteOfficers(OfficersArea):
         return out
 
     def officer(self, officer_id: str) -> dict | None:
-        row = self._conn().execute("SELECT id, unit_code, name, title, photo, pin_hash, active, created_at, updated_at "
-                                   "FROM officers WHERE id = ?", (officer_id,)).fetchone()
+        row = self._conn().execute("SELECT id, unit_code, name, title, photo, pin_hash, active, procedure_group, "
+                                   "created_at, updated_at FROM officers WHERE id = ?", (officer_id,)).fetchone()
         if row is None:
             return None
         officer = dict(row)
@@ -54,6 +55,7 @@ class SQLiteOfficers(OfficersArea):
         return self._write(lambda c: c.execute(f"UPDATE officers SET {sets}, updated_at = ? WHERE id = ?", values).rowcount) == 1
 
     def kiosk_officers(self, unit_code: str) -> list[dict]:
-        rows = self._conn().execute("SELECT id, name, title, photo, pin_hash FROM officers WHERE unit_code = ? AND active = 1 "
+        rows = self._conn().execute("SELECT id, name, title, photo, pin_hash, procedure_group FROM officers "
+                                    "WHERE unit_code = ? AND active = 1 "
                                     "ORDER BY name, id", (unit_code,)).fetchall()
         return [dict(r) for r in rows]

@@ -71,6 +71,7 @@ class _Fold:
         self.choice: dict[tuple, int] = {}
         self.officer: dict[tuple, list[int]] = {}
         self.hour: dict[tuple, list[int]] = {}
+        self.group: dict[tuple, list[int]] = {}
         self._months: dict[int, int] = {}
 
     def month(self, day: int) -> int:
@@ -80,7 +81,7 @@ class _Fold:
             m = self._months[day] = d.year * 100 + d.month
         return m
 
-    def add(self, unit, officer, channel, qid, ver, created_ms, received_at, answers, flags, suspect) -> None:
+    def add(self, unit, officer, channel, qid, ver, created_ms, received_at, answers, flags, suspect, group=None) -> None:
         # Contract 7: a device whose clock was off is placed by the server's receipt time.
         ms = _received_ms(received_at) if suspect else created_ms
         local = ms + self.offset
@@ -92,6 +93,14 @@ class _Fold:
             self.day[key] = [1, 0, 0, 0, 0, 0]
         else:
             row[0] += 1
+        group_t = self.group
+        if group:
+            k = (day, unit, channel, group, qid, ver, "", fc)
+            row = group_t.get(k)
+            if row is None:
+                group_t[k] = [1, 0, 0, 0, 0, 0]
+            else:
+                row[0] += 1
         kinds, headline = self.kinds.get((qid, ver), _NO_KINDS)
         day_t, officer_t = self.day, self.officer
         for question, value in orjson.loads(answers).items():
@@ -112,8 +121,15 @@ class _Fold:
                         row = officer_t[k] = [0, 0, 0, 0, 0, 0]
                     row[0] += 1
                     row[value] += 1
+                if group:
+                    k = (day, unit, channel, group, qid, ver, question, fc)
+                    row = group_t.get(k)
+                    if row is None:
+                        row = group_t[k] = [0, 0, 0, 0, 0, 0]
+                    row[0] += 1
+                    row[value] += 1
                 if question == headline:
-                    k = (self.month(day), unit, (day + 3) % 7, (local % DAY_MS) // HOUR_MS, qid, ver, fc)
+                    k = (self.month(day), unit, channel, (day + 3) % 7, (local % DAY_MS) // HOUR_MS, qid, ver, fc)
                     row = self.hour.get(k)
                     if row is None:
                         row = self.hour[k] = [0, 0, 0, 0, 0, 0]
@@ -138,7 +154,8 @@ def _upsert(table: str, keys: tuple[str, ...], wide: bool) -> str:
 _DAY_KEYS = ("day", "unit_code", "channel", "questionnaire_id", "questionnaire_version", "question", "flag_class")
 _CHOICE_KEYS = ("day", "unit_code", "questionnaire_id", "questionnaire_version", "question", "option_id", "flag_class")
 _OFFICER_KEYS = ("day", "unit_code", "officer_id", "questionnaire_id", "questionnaire_version", "question", "flag_class")
-_HOUR_KEYS = ("month", "unit_code", "weekday", "hour", "questionnaire_id", "questionnaire_version", "flag_class")
+_HOUR_KEYS = ("month", "unit_code", "channel", "weekday", "hour", "questionnaire_id", "questionnaire_version", "flag_class")
+_GROUP_KEYS = ("day", "unit_code", "channel", "procedure_group", "questionnaire_id", "questionnaire_version", "question", "flag_class")
 _SQL_DAY = _upsert("rollup_day", _DAY_KEYS, True)
 _SQL_CHOICE = _upsert("rollup_choice", _CHOICE_KEYS, False)
 _SQL_OFFICER = _upsert("rollup_officer", _OFFICER_KEYS, True)
@@ -147,11 +164,14 @@ _MONTH_KEYS = ("month",) + _DAY_KEYS[1:]
 _SQL_MONTH = _upsert("rollup_month", _MONTH_KEYS, True)
 _SQL_CHOICE_MONTH = _upsert("rollup_choice_month", ("month",) + _CHOICE_KEYS[1:], False)
 _SQL_TOTAL = _upsert("rollup_total_day", ("day",) + _DAY_KEYS[2:], True)
-_TABLES = ("rollup_day", "rollup_choice", "rollup_officer", "rollup_hour", "rollup_month", "rollup_choice_month", "rollup_total_day")
+_SQL_GROUP = _upsert("rollup_group_day", _GROUP_KEYS, True)
+_SQL_GROUP_MONTH = _upsert("rollup_group_month", ("month",) + _GROUP_KEYS[1:], True)
+_TABLES = ("rollup_day", "rollup_choice", "rollup_officer", "rollup_hour", "rollup_month", "rollup_choice_month", "rollup_total_day",
+           "rollup_group_day", "rollup_group_month")
 
 
-def _coarser(fold: "_Fold") -> tuple[dict, dict, dict]:
-    """Month and province-total grains, summed from a chunk's daily counts."""
+def _coarser(fold: "_Fold") -> tuple[dict, dict, dict, dict]:
+    """Month and province-total grains (and groups by month), summed from a chunk's daily counts."""
     month: dict[tuple, list[int]] = {}
     total: dict[tuple, list[int]] = {}
     for (day, *rest), counts in fold.day.items():
@@ -166,7 +186,16 @@ def _coarser(fold: "_Fold") -> tuple[dict, dict, dict]:
     for (day, *rest), n in fold.choice.items():
         key = (fold.month(day), *rest)
         choice[key] = choice.get(key, 0) + n
-    return month, choice, total
+    group: dict[tuple, list[int]] = {}
+    for (day, *rest), counts in fold.group.items():
+        key = (fold.month(day), *rest)
+        row = group.get(key)
+        if row is None:
+            group[key] = list(counts)
+        else:
+            for i in range(6):
+                row[i] += counts[i]
+    return month, choice, total, group
 
 
 def month_spans(day_from: int, day_to: int) -> tuple[list[tuple[int, int]], tuple[int, int] | None]:
@@ -237,14 +266,15 @@ class SQLiteResults(ResultsArea):
             last = conn.execute("SELECT last_seq FROM rollup_state WHERE name = ?", (_STATE,)).fetchone()[0]
             rows = conn.execute(
                 "SELECT server_seq, unit_code, officer_id, channel, questionnaire_id, questionnaire_version, created_ms, "
-                "received_at, answers, flags, clock_suspect FROM responses WHERE server_seq > ? ORDER BY server_seq LIMIT ?",
+                "received_at, answers, flags, clock_suspect, procedure_group FROM responses WHERE server_seq > ? "
+                "ORDER BY server_seq LIMIT ?",
                 (last, chunk)).fetchall()
             if not rows:
                 break
             fold = _Fold(offset_ms, kinds)
             add = fold.add
             for r in rows:
-                add(r[1], r[2], r[3], r[4], r[5], r[6], r[7], r[8], r[9], r[10])
+                add(r[1], r[2], r[3], r[4], r[5], r[6], r[7], r[8], r[9], r[10], r[11])
             new_last = rows[-1][0]
 
             def tx(c, last=last, new_last=new_last, fold=fold) -> bool:
@@ -255,7 +285,9 @@ class SQLiteResults(ResultsArea):
                 c.executemany(_SQL_CHOICE, [k + (v,) for k, v in fold.choice.items()])
                 c.executemany(_SQL_OFFICER, [k + tuple(v) for k, v in fold.officer.items()])
                 c.executemany(_SQL_HOUR, [k + tuple(v) for k, v in fold.hour.items()])
-                month, choice_month, total = _coarser(fold)
+                month, choice_month, total, group_month = _coarser(fold)
+                c.executemany(_SQL_GROUP, [k + tuple(v) for k, v in fold.group.items()])
+                c.executemany(_SQL_GROUP_MONTH, [k + tuple(v) for k, v in group_month.items()])
                 c.executemany(_SQL_MONTH, [k + tuple(v) for k, v in month.items()])
                 c.executemany(_SQL_CHOICE_MONTH, [k + (v,) for k, v in choice_month.items()])
                 c.executemany(_SQL_TOTAL, [k + tuple(v) for k, v in total.items()])
@@ -319,32 +351,86 @@ class SQLiteResults(ResultsArea):
             [day_from, day_to, *params]).fetchall()
         return [tuple(r) for r in rows]
 
-    def rollup_hour_counts(self, month_from: int, month_to: int, unit_codes: set[str] | None = None) -> list[tuple]:
+    def rollup_hour_counts(self, month_from: int, month_to: int, unit_codes: set[str] | None = None,
+                           channel: str | None = None) -> list[tuple]:
         where, params = _in(unit_codes)
+        if channel is not None:
+            where += " AND channel = ?"
+            params.append(channel)
         group = "weekday, hour, questionnaire_id, questionnaire_version, flag_class"
         rows = self._conn().execute(
             f"SELECT {group}, {_COUNTS} FROM rollup_hour WHERE month >= ? AND month <= ?{where} GROUP BY {group}",
             [month_from, month_to, *params]).fetchall()
         return [tuple(r) for r in rows]
 
+    def rollup_group_counts(self, day_from: int, day_to: int, unit_codes: set[str] | None = None,
+                            channel: str | None = None) -> list[tuple]:
+        where, params = _in(unit_codes)
+        if channel is not None:
+            where += " AND channel = ?"
+            params.append(channel)
+        group = "procedure_group, questionnaire_id, questionnaire_version, question, flag_class"
+        conn = self._conn()
+        edges, months = month_spans(day_from, day_to)
+        rows = []
+        if months:
+            rows += conn.execute(f"SELECT {group}, {_COUNTS} FROM rollup_group_month WHERE month >= ? AND month <= ?{where} "
+                                 f"GROUP BY {group}", [months[0], months[1], *params]).fetchall()
+        for lo, hi in edges:
+            rows += conn.execute(f"SELECT {group}, {_COUNTS} FROM rollup_group_day WHERE day >= ? AND day <= ?{where} GROUP BY {group}",
+                                 [lo, hi, *params]).fetchall()
+        return _sum_rows(rows, 5)
+
     # --- raw answers ------------------------------------------------------------------------
 
     def answers_after(self, since_seq: int, limit: int, unit_codes: set[str] | None = None) -> list[dict]:
         where, params = _in(unit_codes)
         rows = self._conn().execute(
-            "SELECT server_seq, id, unit_code, officer_id, questionnaire_id, questionnaire_version, channel, seq, created_at, "
-            f"received_at, answers, flags, clock_suspect FROM responses WHERE server_seq > ?{where} ORDER BY server_seq LIMIT ?",
+            f"SELECT {_ANSWER_SELECT} FROM responses WHERE server_seq > ?{where} ORDER BY server_seq LIMIT ?",
             [since_seq, *params, limit]).fetchall()
         return [_answer(r) for r in rows]
 
-    def recent_answers(self, since_ms: int, scan_rows: int) -> list[dict]:
+    def recent_answers(self, since_ms: int, lag_ms: int = 300_000) -> list[dict]:
         conn = self._conn()
-        top = conn.execute("SELECT COALESCE(MAX(server_seq), 0) FROM responses").fetchone()[0]
+        start = self._first_received_since(conn, since_ms - lag_ms)
+        if start is None:
+            return []
+        # Rows received since then whose (device) time is in the window; a clock-suspect row is
+        # placed by its receipt time instead (contract 7), so it is checked after the read.
         rows = conn.execute(
-            "SELECT server_seq, id, unit_code, officer_id, questionnaire_id, questionnaire_version, channel, seq, created_at, "
-            "received_at, answers, flags, clock_suspect FROM responses WHERE server_seq > ? AND created_ms >= ? ORDER BY server_seq",
-            (top - scan_rows, since_ms)).fetchall()
-        return [_answer(r) for r in rows]
+            f"SELECT {_ANSWER_SELECT} FROM responses WHERE server_seq >= ? AND (created_ms >= ? OR clock_suspect = 1) "
+            "ORDER BY server_seq", (start, since_ms)).fetchall()
+        out = []
+        for r in rows:
+            a = _answer(r)
+            if not a["clock_suspect"] or _received_ms(a["received_at"]) >= since_ms:
+                out.append(a)
+        return out
+
+    @staticmethod
+    def _first_received_since(conn, since_ms: int) -> int | None:
+        """The first ``server_seq`` received at or after ``since_ms``, by bisecting the primary key.
+
+        Bisects the keys ``x`` (gaps allowed) on "the first row at or after ``x`` was received by
+        then". Receipt times rise with ``server_seq`` (one writer process; concurrent batches differ by
+        well under the caller's lag margin), so about 25 key lookups find the window's start in
+        any number of rows, with no index on time (which would slow every ingest).
+        """
+        lo, hi = conn.execute("SELECT MIN(server_seq), MAX(server_seq) FROM responses").fetchone()
+        if hi is None:
+            return None
+        probe = "SELECT server_seq, received_at FROM responses WHERE server_seq >= ? ORDER BY server_seq LIMIT 1"
+        last = conn.execute(probe, (hi,)).fetchone()
+        if _received_ms(last[1]) < since_ms:
+            return None
+        while lo < hi:
+            mid = (lo + hi) // 2
+            seq, received = conn.execute(probe, (mid,)).fetchone()
+            if _received_ms(received) >= since_ms:
+                hi = mid
+            else:
+                lo = seq + 1
+        return lo
 
     # --- API tokens -----------------------------------------------------------------------------
 
@@ -372,7 +458,8 @@ class SQLiteResults(ResultsArea):
 
 
 _ANSWER_COLS = ("server_seq", "id", "unit_code", "officer_id", "questionnaire_id", "questionnaire_version", "channel", "seq",
-                "created_at", "received_at", "answers", "flags", "clock_suspect")
+                "created_at", "received_at", "answers", "flags", "clock_suspect", "procedure_group")
+_ANSWER_SELECT = ", ".join(_ANSWER_COLS)
 
 
 def _answer(row: Any) -> dict:

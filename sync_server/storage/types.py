@@ -14,12 +14,19 @@ class Device:
     revoked: bool
 
 
+# The columns a stored response is inserted with, in order: id, content_hash, device_id,
+# received_at, then PreparedResponse.values. Both back ends insert exactly these.
+RESPONSE_COLUMNS = ("id, content_hash, device_id, received_at, unit_code, officer_id, questionnaire_id, "
+                    "questionnaire_version, channel, seq, created_at, created_ms, answers, flags, clock_suspect, procedure_group")
+
+
 class PreparedResponse(NamedTuple):
     """One validated response, ready to store (a tuple: this is built per item on the hot path).
 
     ``values`` are, in order: unit_code, officer_id, questionnaire_id, questionnaire_version,
     channel, seq, created_at (as sent), created_ms (UTC epoch milliseconds), answers (JSON),
-    flags (JSON), clock_suspect (0/1).
+    flags (JSON), clock_suspect (0/1), procedure_group (or None): :data:`RESPONSE_COLUMNS` after
+    the first four.
     """
 
     id: str

@@ -16,6 +16,7 @@ from fastapi import Request
 from fastapi.responses import JSONResponse, RedirectResponse
 from starlette.concurrency import run_in_threadpool
 
+from hailong_core import procedure_groups
 from hailong_core.ids import is_uuid
 from hailong_core.questionnaire import TEXT_MAX_CHARS
 from sync_server import phone, security
@@ -91,8 +92,19 @@ def _officer(request: Request, code: str, officer_id: str | None) -> str | None:
     return officer_id if officer and officer["active"] and officer["unit_code"] == code else None
 
 
+def _group(request: Request, value: str | None, officer: str | None) -> str | None:
+    """The procedure group the citizen chose (a catalogue code), else the named officer's usual one."""
+    if value in procedure_groups.codes():
+        return value
+    if officer and value is None:
+        found = _state(request).storage.officer(officer)
+        return found.get("procedure_group") if found else None
+    return None
+
+
 def _form(request: Request, unit: dict, questionnaire, browser_id: str, *, values: dict | None = None, officer: str | None = None,
-          token: str | None = None, error: str | None = None, status: int = 200, phone_text: str = "", consent: bool = False):
+          token: str | None = None, error: str | None = None, status: int = 200, phone_text: str = "", consent: bool = False,
+          group: str | None = None):
     lang_code = request_lang(request)
     questions = phone.phone_questions(questionnaire)
     first = [q for q in questions if phone.depends_on_overall(questionnaire, q)]
@@ -109,7 +121,8 @@ def _form(request: Request, unit: dict, questionnaire, browser_id: str, *, value
     response = render(request, "phone_form.html", status_code=status, unit=unit, questionnaire=questionnaire,
                       first=first, rest=rest, show_if_json=json.dumps(show_if), hints=hints, values=values or {},
                       csrf=phone.form_token(_secret(request), browser_id, f"answer|{unit['code']}"), officer=officer,
-                      token=token, error=error, overall_id=questionnaire.overall.id, phone_text=phone_text, consent=consent)
+                      token=token, error=error, overall_id=questionnaire.overall.id, phone_text=phone_text, consent=consent,
+                      group=group if group is not None else _group(request, None, officer))
     return _with_browser(request, response, browser_id)
 
 
@@ -156,13 +169,14 @@ async def phone_submit(request: Request, code: str):
     token = (form.get("t") or "").strip() or None
     phone_text = form.get("phone") or ""
     consent = form.get("consent") == "yes"
+    group = _group(request, form.get("g") or "", officer)
     if questionnaire.overall.id not in answers:
         return _form(request, unit, questionnaire, browser_id, values=answers, officer=officer, token=token,
-                     error="phone_err_overall", status=400, phone_text=phone_text, consent=consent)
+                     error="phone_err_overall", status=400, phone_text=phone_text, consent=consent, group=group or "")
     outcome = await run_in_threadpool(
         phone.submit_answer, state.storage, state.settings, state.questionnaires(), questionnaire, code, answers,
         secret=_secret(request), browser_id=browser_id, ip=client_ip(request), officer_id=officer, token=token,
-        phone=phone_text, consent=consent)
+        phone=phone_text, consent=consent, procedure_group=group)
     if outcome.status == "rate_limited":
         retry = {"Retry-After": str(int(state.settings.phone_rate_window_min * 60))}
         if _wants_json(request):
@@ -173,7 +187,8 @@ async def phone_submit(request: Request, code: str):
     if outcome.status == "token_refused":
         # The answers come back so the citizen can send them without the token (then unbound).
         return _form(request, unit, questionnaire, browser_id, values=answers, officer=officer, token=None,
-                     error=f"phone_token_{outcome.token_problem}", status=403, phone_text=phone_text, consent=consent)
+                     error=f"phone_token_{outcome.token_problem}", status=403, phone_text=phone_text, consent=consent,
+                     group=group or "")
     if _wants_json(request):
         return JSONResponse({"id": outcome.response_id, "status": "accepted", "flags": outcome.flags}, status_code=201)
     target = f"/s/{code}/thanks" + (f"?c={outcome.contact}" if outcome.contact else "")

@@ -7,9 +7,12 @@ from pathlib import Path
 from urllib.parse import quote
 
 from fastapi import Request
+from markupsafe import Markup, escape
 from fastapi.responses import HTMLResponse, RedirectResponse
 from fastapi.templating import Jinja2Templates
 
+from hailong_core import procedure_groups
+from hailong_core.timeutil import format_day
 from sync_server.web.access import current_session
 from sync_server.web.i18n import request_lang, translator
 
@@ -31,6 +34,21 @@ def when(value: str | None, with_seconds: bool = False) -> str:
 
 
 templates.env.filters["when"] = when
+templates.env.filters["dmy"] = format_day
+
+
+def date_input(name: str, value=None, *, id: str | None = None, required: bool = False) -> Markup:
+    """A day field typed day first (dd/mm/yyyy), the same in every browser locale; see ``parse_day``."""
+    attrs = f' id="{escape(id)}"' if id else ""
+    return Markup(f'<input{attrs} type="text" name="{escape(name)}" value="{escape(format_day(value))}" inputmode="numeric" '
+                  f'placeholder="dd/mm/yyyy" pattern="[0-9]{{1,2}}/[0-9]{{1,2}}/[0-9]{{4}}|[0-9]{{4}}-[0-9]{{2}}-[0-9]{{2}}" '
+                  f'autocomplete="off" class="day"{" required" if required else ""}>')
+
+
+templates.env.globals["date_input"] = date_input
+# The procedure-group catalogue (lĩnh vực) for forms and labels: group_label(code, lang).
+templates.env.globals["procedure_groups"] = procedure_groups.catalogue
+templates.env.globals["group_label"] = procedure_groups.label
 
 NAV = (("/", "nav_overview", "user"), ("/results", "nav_results", "user"), ("/admin/units", "nav_units", "user"), ("/admin/officers", "nav_officers", "user"),
        ("/admin/questionnaires", "nav_questionnaires", "province_read"), ("/admin/fleet", "nav_fleet", "user"),

@@ -96,6 +96,7 @@ def _page(request: Request, code: str | None):
     heat = report.heatmap(focus)
     cells = {k: {"n": s.n, "share": s.headline_share or 0.0} for k, s in heat["cells"].items()}
     reasons = report.reasons(focus)
+    groups = [g for g in report.procedure_groups(focus) if g["score"].responses or g["score"].n]
     role = viewer(request).user.role
     officers = report.officers(focus) if role in OFFICER_ROLES and level in ("district", "commune", "centre") else None
     charts_ = {
@@ -105,13 +106,16 @@ def _page(request: Request, code: str | None):
         "timeline": charts.timeline(points, label=t("res_over_time"), fmt_date=lambda d: d.strftime(fmt),
                                     count_label=t("res_answers_counted"), share_label=t("res_share_satisfied")),
         "heatmap": charts.heatmap(cells, heat["hours"], WEEKDAYS[lang], label=t("res_heatmap"), legend=t("res_heatmap_legend")),
+        "groups": charts.bars([{"label": g["label"][lang], "value": g["score"].index, "low": g["score"].low * 100,
+                                "high": g["score"].high * 100, "note": f"n={g['score'].n}"} for g in groups],
+                              label=t("res_groups"), label_width=250) if groups else None,
         "reasons": [(r, charts.bars([{"label": o["label"].get(lang) if o["label"] else o["id"], "value": o["n"], "note": ""}
                                      for o in r["options"]], label=r["text"].get(lang), scale_max=max(o["n"] for o in r["options"]) or 1,
                                     fmt="{:.0f}", label_width=250)) for r in reasons if r["options"]],
     }
     names = {u: report.tree.units[u]["name"] for u in report.tree.units}
     return render(request, "results.html", report=report, focus=row, level=level, children=children, communes=communes,
-                  best=best, worst=worst, charts=charts_, timeline_unit=timeline["unit"], officers=officers, names=names,
+                  best=best, worst=worst, charts=charts_, groups=groups, timeline_unit=timeline["unit"], officers=officers, names=names,
                   channels=report.channels(focus), alerts=alerts(state, scope(request), report.codes_for(focus)),
                   crumbs=[(c, names[c]) for c in report.tree.path(focus) if report.visible(c)], query=query,
                   campaigns=state.storage.campaigns(), pct=_pct, export_query=_query(report, unit=focus),
@@ -184,7 +188,7 @@ def build_xlsx(state, report: Report, focus: str, role: str | None) -> bytes:
     recognition = None
     if report.window.campaign is not None:
         recognition = report.recognition(report.window.campaign, report.earlier_campaigns(state, report.window.campaign))
-    return export.xlsx(report, focus, officers=officers, recognition=recognition)
+    return export.xlsx(report, focus, officers=officers, recognition=recognition, groups=report.procedure_groups(focus))
 
 
 @pages.get("/results/export.xlsx", access="user")

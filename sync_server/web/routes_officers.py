@@ -10,12 +10,23 @@ from datetime import datetime, timezone
 
 from fastapi import File, Form, Request, UploadFile
 
+from hailong_core import procedure_groups
 from sync_server import accounts
 from sync_server.web.access import FormError, Pages, PageNotFound, client_ip, ensure_scope, scope, viewer
 from sync_server.web.render import done, render
 
 pages = Pages()
-CSV_COLUMNS = ("unit_code", "name", "title", "pin", "id")
+CSV_COLUMNS = ("unit_code", "name", "title", "pin", "id", "procedure_group")
+
+
+def _group(value: str | None) -> str | None:
+    """A procedure group from a form or CSV: empty → none; otherwise a code of the catalogue."""
+    value = (value or "").strip()
+    if not value:
+        return None
+    if value not in procedure_groups.codes():
+        raise FormError(f"unknown procedure group {value!r}; known: {', '.join(procedure_groups.codes())}")
+    return value
 _MAGIC = {b"\xff\xd8\xff": "image/jpeg", b"\x89PNG\r\n\x1a\n": "image/png"}
 
 
@@ -53,9 +64,10 @@ def officers_page(request: Request, unit: str | None = None):
 
 @pages.post("/admin/officers", access="admin")
 async def officer_add(request: Request, unit_code: str = Form(...), name: str = Form(...), title: str = Form(""),
-                      pin: str = Form(""), photo: UploadFile | None = File(None)):
+                      pin: str = Form(""), procedure_group: str = Form(""), photo: UploadFile | None = File(None)):
     state = request.app.state.hailong
     _unit_or_error(state.storage, unit_code.strip())
+    group = _group(procedure_group)
     name = name.strip()
     if not name or len(name) > 120:
         raise FormError("the officer's name is required (at most 120 characters)")
@@ -65,7 +77,10 @@ async def officer_add(request: Request, unit_code: str = Form(...), name: str = 
     oid = new_officer_id()
     now = datetime.now(timezone.utc)
     state.storage.add_officer(oid, unit_code.strip(), name, title.strip() or None, data_url, pin_hash, now)
-    state.storage.audit(now, viewer(request).user, "officer.add", oid, {"unit_code": unit_code, "name": name}, client_ip(request))
+    if group:
+        state.storage.update_officer(oid, now, procedure_group=group)
+    state.storage.audit(now, viewer(request).user, "officer.add", oid, {"unit_code": unit_code, "name": name, "procedure_group": group},
+                        client_ip(request))
     return done(f"/admin/officers/{oid}", "ok_saved")
 
 
@@ -78,7 +93,7 @@ def _pin(pin: str) -> str:
 
 @pages.post("/admin/officers/import", access="admin")
 async def officers_import(request: Request, file: UploadFile = File(...)):
-    """CSV with the header ``unit_code,name,title[,pin][,id]``; an ``id`` already known updates that officer."""
+    """CSV with the header ``unit_code,name,title[,pin][,id][,procedure_group]``; an ``id`` already known updates that officer."""
     state = request.app.state.hailong
     storage = state.storage
     try:
@@ -98,6 +113,10 @@ async def officers_import(request: Request, file: UploadFile = File(...)):
             _unit_or_error(storage, row["unit_code"])
         except FormError as exc:
             raise FormError(f"line {line}: {exc.message}") from None
+        try:
+            row["procedure_group"] = _group(row.get("procedure_group"))
+        except FormError as exc:
+            raise FormError(f"line {line}: {exc.message}") from None
         if row.get("pin"):
             try:
                 accounts.check_pin(row["pin"])
@@ -111,12 +130,16 @@ async def officers_import(request: Request, file: UploadFile = File(...)):
         oid = row.get("id") or new_officer_id()
         if row.get("id") and storage.officer(oid) is not None:
             fields = {"unit_code": row["unit_code"], "name": row["name"], "title": row.get("title") or None}
+            if "procedure_group" in header:
+                fields["procedure_group"] = row["procedure_group"]
             if pin_hash:
                 fields["pin_hash"] = pin_hash
             storage.update_officer(oid, now, **fields)
             updated += 1
         else:
             storage.add_officer(oid, row["unit_code"], row["name"], row.get("title") or None, None, pin_hash, now)
+            if row["procedure_group"]:
+                storage.update_officer(oid, now, procedure_group=row["procedure_group"])
             added += 1
     storage.audit(now, viewer(request).user, "officers.import", file.filename, {"added": added, "updated": updated}, client_ip(request))
     return done("/admin/officers", "ok_imported")
@@ -143,13 +166,14 @@ def officer_page(request: Request, officer_id: str):
 @pages.post("/admin/officers/{officer_id}", access="admin")
 async def officer_edit(request: Request, officer_id: str, name: str = Form(...), title: str = Form(""),
                        unit_code: str = Form(...), active: str = Form(""), remove_photo: str = Form(""),
-                       photo: UploadFile | None = File(None)):
+                       procedure_group: str = Form(""), photo: UploadFile | None = File(None)):
     state = request.app.state.hailong
     _officer_in_scope(request, officer_id)
     _unit_or_error(state.storage, unit_code.strip())
     if not name.strip():
         raise FormError("the officer's name is required")
-    fields = {"name": name.strip(), "title": title.strip() or None, "unit_code": unit_code.strip(), "active": bool(active)}
+    fields = {"name": name.strip(), "title": title.strip() or None, "unit_code": unit_code.strip(), "active": bool(active),
+              "procedure_group": _group(procedure_group)}
     raw = await photo.read() if photo is not None else b""
     if raw:
         fields["photo"] = photo_data_url(raw, state.settings.officer_photo_max_kb)

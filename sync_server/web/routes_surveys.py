@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import json
-from datetime import date, datetime, timezone
+from datetime import datetime, timezone
 
 from fastapi import File, Form, Request, UploadFile
 
 from hailong_core.questionnaire import QuestionnaireError, parse_questionnaire
+from hailong_core.timeutil import parse_day
 from sync_server.storage import StorageRefused
 from sync_server.web.access import FormError, Pages, PageNotFound, client_ip, viewer
 from sync_server.web.render import done, render
@@ -111,9 +112,9 @@ async def campaign_add(request: Request, name: str = Form(...), starts_on: str =
     form = await request.form()
     units = [u.strip() for u in form.getlist("units") if isinstance(u, str) and u.strip()]
     try:
-        start, end = date.fromisoformat(starts_on), date.fromisoformat(ends_on)
+        start, end = parse_day(starts_on), parse_day(ends_on)
     except ValueError:
-        raise FormError("dates are YYYY-MM-DD") from None
+        raise FormError("dates are DD/MM/YYYY") from None
     if end < start:
         raise FormError("the campaign ends before it starts")
     if not name.strip():

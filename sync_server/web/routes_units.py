@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime, timezone
+from datetime import datetime, timezone
 
 from fastapi import File, Form, Request, UploadFile
 
+from hailong_core.timeutil import parse_day
 from sync_server.kiosk_config import HoursError, format_office_hours, parse_office_hours, province_today
 from sync_server.unit_files import ReleaseError, load_release_csv, load_release_json
 from sync_server.web.access import FormError, Pages, PageNotFound, client_ip, ensure_scope, scope, viewer
@@ -39,7 +40,7 @@ def units_page(request: Request, on: str | None = None):
     state = request.app.state.hailong
     storage = state.storage
     try:
-        day = date.fromisoformat(on).isoformat() if on else province_today(state.settings.utc_offset_h)
+        day = parse_day(on).isoformat() if on else province_today(state.settings.utc_offset_h)
     except ValueError:
         day = province_today(state.settings.utc_offset_h)
     allowed = scope(request)
@@ -87,6 +88,10 @@ def unit_hours(request: Request, code: str, hours: str = Form("")):
 async def units_import(request: Request, file: UploadFile = File(...), valid_from: str = Form(""), dry_run: str = Form("")):
     storage = request.app.state.hailong.storage
     raw = await file.read()
+    try:
+        valid_from = parse_day(valid_from).isoformat() if valid_from.strip() else ""
+    except ValueError:
+        raise FormError("valid from: a day as DD/MM/YYYY") from None
     try:
         text = raw.decode("utf-8")
         name = file.filename or "upload"
