@@ -36,7 +36,8 @@ def pin_hash():
 def make_config(pin_hash: str, **settings) -> dict:
     return {
         "unit": UNIT,
-        "officers": [{"id": "cb-01", "name": "Nguyễn Thị Hoa", "title": "Tư pháp", "photo": None, "pin_hash": pin_hash},
+        "officers": [{"id": "cb-01", "name": "Nguyễn Thị Hoa", "title": "Tư pháp", "photo": None, "pin_hash": pin_hash,
+                      "procedure_group": "ho_tich"},
                      {"id": "cb-02", "name": "Trần Văn Dũng", "title": None, "photo": None, "pin_hash": pin_hash}],
         "questionnaire": load_default_questionnaire().to_dict(),
         "settings": {"cooldown_s": 5, "idle_timeout_s": 30, "burst_count": 50, "burst_window_s": 60,
@@ -213,7 +214,8 @@ def test_officer_sign_in_attributes_answers_until_sign_out(qtbot, kiosk, store):
 
     with qtbot.waitSignal(kiosk.sig_rating_saved):
         tap(qtbot, face(kiosk, 4))
-    assert rows(store)[-1]["officer_id"] == "cb-01"
+    # The answer carries the officer on duty and the field they receive (lĩnh vực, from the config).
+    assert rows(store)[-1]["officer_id"] == "cb-01" and rows(store)[-1]["procedure_group"] == "ho_tich"
     with qtbot.waitSignal(kiosk.sig_start_shown):
         tap(qtbot, kiosk.thanks_screen)
 
@@ -224,7 +226,7 @@ def test_officer_sign_in_attributes_answers_until_sign_out(qtbot, kiosk, store):
     assert changed.args[0] is None and store.get_meta("officer_session") is None
     with qtbot.waitSignal(kiosk.sig_rating_saved):
         tap(qtbot, face(kiosk, 4))
-    assert rows(store)[-1]["officer_id"] is None
+    assert rows(store)[-1]["officer_id"] is None and "procedure_group" not in rows(store)[-1]
 
 
 def test_wrong_pin_signs_nobody_in(qtbot, kiosk, store):

@@ -76,6 +76,21 @@ def test_answer_goes_through_ingest_with_server_id_and_per_point_seq(world):
     assert all(phone.uuid7_ms(r["id"]) for r in rows)  # the server made UUIDv7 ids
 
 
+def test_citizen_may_name_the_procedure_group_and_a_named_officer_suggests_theirs(world):
+    app, storage, _ = world
+    storage.add_officer("cb-q", "7201", "Nguyễn Thị Hoa", None, None, None, datetime.now(timezone.utc))
+    storage.update_officer("cb-q", datetime.now(timezone.utc), procedure_group="dat_dai")
+    page = _client(app).get("/s/7201").text
+    assert 'name="g"' in page and "Hộ tịch" in page and "Đất đai" in page  # optional, offered on every form
+    assert 'value="dat_dai" selected' in _client(app).get("/s/7201?o=cb-q").text  # the poster's officer's field
+    assert _answer(_client(app, "198.51.100.10"), g="ho_tich").status_code == 303
+    assert _answer(_client(app, "198.51.100.11"), query="?o=cb-q", o="cb-q", g="dat_dai").status_code == 303
+    assert _answer(_client(app, "198.51.100.12"), g="").status_code == 303
+    assert _answer(_client(app, "198.51.100.13"), g="not-a-field").status_code == 303  # ignored, the answer kept
+    groups = [r[0] for r in storage._conn().execute("SELECT procedure_group FROM responses ORDER BY server_seq")]
+    assert groups == ["ho_tich", "dat_dai", None, None]
+
+
 def test_missing_overall_keeps_the_other_answers_on_the_form(world):
     app, storage, _ = world
     resp = _answer(_client(app), q_overall="", q_skills="2", q_comment="Chờ lâu")

@@ -248,3 +248,38 @@ def test_alerts_see_every_answer_in_the_window_however_many(tmp_path):
                 assert min(s for s, _ in rows if s >= got) == expected, minutes
     finally:
         storage.close()
+
+
+@pytest.mark.sqlite_only
+def test_a_step_5_database_upgrades_and_its_rollups_are_rebuilt(tmp_path):
+    """A server database from before procedure groups: its answers stay, name no group, and the
+    rebuilt rollups (heatmap now by channel) count them."""
+    import sqlite3
+
+    path = tmp_path / "old.sqlite3"
+    conn = sqlite3.connect(str(path), isolation_level=None)
+    for step in MIGRATIONS[:5]:
+        for statement in step:
+            conn.execute(statement)
+    conn.execute("PRAGMA user_version = 5")
+    when = datetime(2023, 6, 27, 9, 0, tzinfo=fx.TZ)
+    for i, (level, channel) in enumerate(((5, "kiosk"), (2, "qr"))):
+        conn.execute("INSERT INTO responses (id, content_hash, device_id, received_at, unit_code, officer_id, questionnaire_id, "
+                     "questionnaire_version, channel, seq, created_at, created_ms, answers, flags, clock_suspect) "
+                     "VALUES (?, ?, NULL, ?, '7201', NULL, 'bg-friendly-gov', 1, ?, ?, ?, ?, ?, '[]', 0)",
+                     (f"id-{i}", f"h{i}", when.isoformat(), channel, i + 1, when.isoformat(), int(when.timestamp() * 1000),
+                      f'{{"overall":{level}}}'))
+    conn.execute("INSERT INTO rollup_state (name, last_seq, offset_ms) VALUES ('answers', 2, 25200000)")  # "already folded"
+    conn.close()
+    storage = open_storage(path)
+    try:
+        assert storage._conn().execute("PRAGMA user_version").fetchone()[0] == len(MIGRATIONS)
+        assert [r[0] for r in storage._conn().execute("SELECT procedure_group FROM responses")] == [None, None]
+        settings = server_settings.load(db=str(path), report_min_answers=1)
+        state = AppState(settings, storage)
+        r = Report.build(state, None, resolve_window(storage, settings, None, "2023-06-01", "2023-06-30"), Filters(channel="qr"))
+        assert r.score("7201").n == 2 - 1  # the channel filter on unit scores: the QR answer only
+        assert sum(s.n for s in r.heatmap("7201")["cells"].values()) == 1
+        assert {g["code"]: g["score"].n for g in r.procedure_groups("7201")}[None] == 1
+    finally:
+        storage.close()

@@ -173,3 +173,21 @@ def test_pull_feed_every_answer_exactly_once_while_answers_arrive(world, capsys)
             break
     assert len(seen) == len(set(seen)) == storage.response_count()
     assert set(added) <= set(seen)
+
+
+def test_day_first_dates_in_the_filters(world):
+    """Officials type 26/06/2023: the filters take it (and ISO), show it back day first, and refuse the rest."""
+    from hailong_core.timeutil import parse_day
+
+    _, storage, clients, _, _ = world
+    page = clients["province_admin"].get("/results/units/7246?from=26/06/2023&to=30/06/2023")
+    assert page.status_code == 200 and "<b>8</b>" in page.text  # 7246's eight, as for the campaign
+    assert 'value="26/06/2023"' in page.text and 'placeholder="dd/mm/yyyy"' in page.text and 'type="date"' not in page.text
+    iso = clients["province_admin"].get("/results/units/7246?from=2023-06-26&to=2023-06-30")
+    assert iso.status_code == 200 and 'value="30/06/2023"' in iso.text
+    bad = clients["province_admin"].get("/results/units/7246?from=06/31/2023")
+    assert bad.status_code == 400 and "DD/MM/YYYY" in bad.text
+    assert str(parse_day("1/7/2025")) == "2025-07-01" and str(parse_day("2025-07-01")) == "2025-07-01"
+    for wrong in ("31/02/2025", "2025/07/01", "07-01-2025", ""):
+        with pytest.raises(ValueError):
+            parse_day(wrong)
