@@ -35,5 +35,14 @@ def test_sign_in_and_read_pages_in_chromium(tmp_path):
             assert rows[2].startswith("213 Thành phố Bắc Giang") and rows[3].startswith("7201 Phường Thọ Xương")
             shots.full_page_png(driver, tmp_path / "units.png")
             assert (tmp_path / "units.png").stat().st_size > 20_000
+            # Results filters: days typed and shown day first, whatever the browser's locale.
+            driver.get(base + "/results/units/7201?from=2025-06-26&to=2025-06-30")
+            start = driver.find_element(By.ID, "f-from")
+            assert start.get_attribute("value") == "26/06/2025" and start.get_attribute("type") == "text"
+            start.clear()
+            start.send_keys("01/06/2025")
+            driver.find_element(By.CSS_SELECTOR, "form.filters button[type=submit]").click()
+            assert "01/06/2025 – 30/06/2025" in driver.find_element(By.CSS_SELECTOR, "p.sub").text
+            assert driver.find_element(By.ID, "f-from").get_attribute("value") == "01/06/2025"
         finally:
             driver.quit()

@@ -416,9 +416,11 @@ class SQLiteResults(ResultsArea):
         well under the caller's lag margin), so about 25 key lookups find the window's start in
         any number of rows, with no index on time (which would slow every ingest).
         """
-        lo, hi = conn.execute("SELECT MIN(server_seq), MAX(server_seq) FROM responses").fetchone()
+        # Two statements: SQLite answers a lone MIN() or MAX() from the key, but both in one scan the table.
+        hi = conn.execute("SELECT MAX(server_seq) FROM responses").fetchone()[0]
         if hi is None:
             return None
+        lo = conn.execute("SELECT MIN(server_seq) FROM responses").fetchone()[0]
         probe = "SELECT server_seq, received_at FROM responses WHERE server_seq >= ? ORDER BY server_seq LIMIT 1"
         last = conn.execute(probe, (hi,)).fetchone()
         if _received_ms(last[1]) < since_ms:
