@@ -84,6 +84,7 @@ class Report:
         rows = storage.rollup_counts(window.day_from, window.day_to, codes, by=("unit_code", "channel"))
         report = cls(storage, settings, Book(state.index.get), window, filters, scope, tree, tally_by_code(rows, filters, 2), rows)
         report._scores = {}
+        report._by_channel = {}
         return report
 
     # --- units -------------------------------------------------------------------------------
@@ -128,15 +129,21 @@ class Report:
     def ranked(self, rows: list[dict]) -> list[dict]:
         return rank(rows, self.settings.report_min_answers)
 
+    def channel_tallies(self, code: str) -> dict[str, Tally]:
+        """The unit's counts per channel (every channel, whatever the filter); computed once per unit."""
+        found = self._by_channel.get(code)
+        if found is None:
+            codes = self.tree.stored_codes(code)
+            every = code == self.tree.root()
+            found = self._by_channel[code] = {}
+            for row in self.channel_rows:
+                if every or row[0] in codes:
+                    found.setdefault(row[1], Tally()).add(tuple(row[2:6]), row[6:12])
+        return found
+
     def channels(self, code: str) -> dict[str, Score]:
-        codes = self.tree.stored_codes(code)
-        every = code == self.tree.root()
-        tallies: dict[str, Tally] = {}
-        for row in self.channel_rows:
-            if every or row[0] in codes:
-                tallies.setdefault(row[1], Tally()).add(tuple(row[2:6]), row[6:12])
         return {ch: score(t, self.book, Filters(self.filters.include_incomplete, self.filters.include_misuse))
-                for ch, t in sorted(tallies.items())}
+                for ch, t in sorted(self.channel_tallies(code).items())}
 
     # --- detail for one unit ---------------------------------------------------------------------
 
@@ -230,12 +237,10 @@ class Report:
 
     def _unit_tally(self, code: str) -> Tally:
         """Every count of the unit's subtree within scope, on the channel filtered for."""
-        codes = self.tree.stored_codes(code)
-        every = code == self.tree.root()
         out = Tally()
-        for row in self.channel_rows:
-            if (every or row[0] in codes) and (not self.filters.channel or row[1] == self.filters.channel):
-                out.add(tuple(row[2:6]), row[6:12])
+        for channel, tally in self.channel_tallies(code).items():
+            if not self.filters.channel or channel == self.filters.channel:
+                out.merge(tally)
         return out
 
     def officers(self, code: str) -> list[dict]:

@@ -205,6 +205,8 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
             flag_class TEXT NOT NULL, n BIGINT NOT NULL, c1 BIGINT NOT NULL, c2 BIGINT NOT NULL, c3 BIGINT NOT NULL,
             c4 BIGINT NOT NULL, c5 BIGINT NOT NULL,
             PRIMARY KEY (month, unit_code, channel, procedure_group, questionnaire_id, questionnaire_version, question, flag_class))""",
+        """CREATE INDEX rollup_group_month_cover ON rollup_group_month (month, procedure_group, questionnaire_id,
+            questionnaire_version, question, flag_class, channel, unit_code, n, c1, c2, c3, c4, c5)""",
         "DELETE FROM rollup_state",
     ),
 )

@@ -57,6 +57,13 @@ def _in(codes: set[str] | None, column: str = "unit_code") -> tuple[str, list]:
     return f" AND {column} IN ({','.join('?' * len(codes))})", codes
 
 
+def _months(month_from: int, month_to: int) -> tuple[str, list]:
+    """``month`` condition: an equality for one month, so the covering indexes also give the GROUP BY order."""
+    if month_from == month_to:
+        return "month = ?", [month_from]
+    return "month >= ? AND month <= ?", [month_from, month_to]
+
+
 def _received_ms(text: str) -> int:
     return int(datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp() * 1000)
 
@@ -317,8 +324,9 @@ class SQLiteResults(ResultsArea):
         edges, months = month_spans(day_from, day_to)
         rows = []
         if months:
-            rows += conn.execute(f"SELECT {group}, {_COUNTS} FROM rollup_month WHERE month >= ? AND month <= ?{where} GROUP BY {group}",
-                                 [months[0], months[1], *params]).fetchall()
+            span, args = _months(*months)
+            rows += conn.execute(f"SELECT {group}, {_COUNTS} FROM rollup_month WHERE {span}{where} GROUP BY {group}",
+                                 [*args, *params]).fetchall()
         for lo, hi in edges:
             rows += conn.execute(f"SELECT {group}, {_COUNTS} FROM rollup_day WHERE day >= ? AND day <= ?{where} GROUP BY {group}",
                                  [lo, hi, *params]).fetchall()
@@ -332,8 +340,9 @@ class SQLiteResults(ResultsArea):
         edges, months = month_spans(day_from, day_to)
         rows = []
         if months:
-            rows += conn.execute(f"SELECT {group}, SUM(n) FROM rollup_choice_month WHERE month >= ? AND month <= ?{where} GROUP BY {group}",
-                                 [months[0], months[1], *params]).fetchall()
+            span, args = _months(*months)
+            rows += conn.execute(f"SELECT {group}, SUM(n) FROM rollup_choice_month WHERE {span}{where} GROUP BY {group}",
+                                 [*args, *params]).fetchall()
         for lo, hi in edges:
             rows += conn.execute(f"SELECT {group}, SUM(n) FROM rollup_choice WHERE day >= ? AND day <= ?{where} GROUP BY {group}",
                                  [lo, hi, *params]).fetchall()
@@ -358,9 +367,9 @@ class SQLiteResults(ResultsArea):
             where += " AND channel = ?"
             params.append(channel)
         group = "weekday, hour, questionnaire_id, questionnaire_version, flag_class"
-        rows = self._conn().execute(
-            f"SELECT {group}, {_COUNTS} FROM rollup_hour WHERE month >= ? AND month <= ?{where} GROUP BY {group}",
-            [month_from, month_to, *params]).fetchall()
+        span, args = _months(month_from, month_to)
+        rows = self._conn().execute(f"SELECT {group}, {_COUNTS} FROM rollup_hour WHERE {span}{where} GROUP BY {group}",
+                                    [*args, *params]).fetchall()
         return [tuple(r) for r in rows]
 
     def rollup_group_counts(self, day_from: int, day_to: int, unit_codes: set[str] | None = None,
@@ -374,8 +383,9 @@ class SQLiteResults(ResultsArea):
         edges, months = month_spans(day_from, day_to)
         rows = []
         if months:
-            rows += conn.execute(f"SELECT {group}, {_COUNTS} FROM rollup_group_month WHERE month >= ? AND month <= ?{where} "
-                                 f"GROUP BY {group}", [months[0], months[1], *params]).fetchall()
+            span, args = _months(*months)
+            rows += conn.execute(f"SELECT {group}, {_COUNTS} FROM rollup_group_month WHERE {span}{where} GROUP BY {group}",
+                                 [*args, *params]).fetchall()
         for lo, hi in edges:
             rows += conn.execute(f"SELECT {group}, {_COUNTS} FROM rollup_group_day WHERE day >= ? AND day <= ?{where} GROUP BY {group}",
                                  [lo, hi, *params]).fetchall()
