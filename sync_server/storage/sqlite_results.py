@@ -222,6 +222,24 @@ def month_spans(day_from: int, day_to: int) -> tuple[list[tuple[int, int]], tupl
     return edges, (first_full.year * 100 + first_full.month, last_month.year * 100 + last_month.month)
 
 
+def _by_span(conn, month_table: str, day_table: str, counts: str, group: str, where: str, params: list,
+             day_from: int, day_to: int) -> list[tuple]:
+    """``SELECT group, counts … GROUP BY group`` over a window: whole months from ``month_table``,
+    the edge days from ``day_table``, the parts' rows added up."""
+    edges, months = month_spans(day_from, day_to)
+    parts = []
+    if months:
+        span, args = _months(*months)
+        parts.append(conn.execute(f"SELECT {group}, {counts} FROM {month_table} WHERE {span}{where} GROUP BY {group}",
+                                  [*args, *params]).fetchall())
+    for lo, hi in edges:
+        parts.append(conn.execute(f"SELECT {group}, {counts} FROM {day_table} WHERE day >= ? AND day <= ?{where} GROUP BY {group}",
+                                  [lo, hi, *params]).fetchall())
+    if len(parts) == 1:  # one query: already one row per group
+        return [tuple(r) for r in parts[0]]
+    return _sum_rows([r for part in parts for r in part], group.count(",") + 1)
+
+
 def _sum_rows(rows: list, width: int) -> list[tuple]:
     """Add rows with the same leading ``width`` columns."""
     out: dict[tuple, list] = {}
@@ -320,33 +338,12 @@ class SQLiteResults(ResultsArea):
             return [tuple(r) for r in conn.execute(
                 f"SELECT {group}, {_COUNTS} FROM {table} WHERE day >= ? AND day <= ?{where} GROUP BY {group}",
                 [day_from, day_to, *params])]
-        # Whole months from the month grain, the edges from the day grain.
-        edges, months = month_spans(day_from, day_to)
-        rows = []
-        if months:
-            span, args = _months(*months)
-            rows += conn.execute(f"SELECT {group}, {_COUNTS} FROM rollup_month WHERE {span}{where} GROUP BY {group}",
-                                 [*args, *params]).fetchall()
-        for lo, hi in edges:
-            rows += conn.execute(f"SELECT {group}, {_COUNTS} FROM rollup_day WHERE day >= ? AND day <= ?{where} GROUP BY {group}",
-                                 [lo, hi, *params]).fetchall()
-        width = len(by) + 4
-        return _sum_rows(rows, width) if months and edges else [tuple(r) for r in rows]
+        return _by_span(conn, "rollup_month", "rollup_day", _COUNTS, group, where, params, day_from, day_to)
 
     def rollup_choice_counts(self, day_from: int, day_to: int, unit_codes: set[str] | None = None) -> list[tuple]:
         where, params = _in(unit_codes)
         group = "questionnaire_id, questionnaire_version, question, option_id, flag_class"
-        conn = self._conn()
-        edges, months = month_spans(day_from, day_to)
-        rows = []
-        if months:
-            span, args = _months(*months)
-            rows += conn.execute(f"SELECT {group}, SUM(n) FROM rollup_choice_month WHERE {span}{where} GROUP BY {group}",
-                                 [*args, *params]).fetchall()
-        for lo, hi in edges:
-            rows += conn.execute(f"SELECT {group}, SUM(n) FROM rollup_choice WHERE day >= ? AND day <= ?{where} GROUP BY {group}",
-                                 [lo, hi, *params]).fetchall()
-        return _sum_rows(rows, 5)
+        return _by_span(self._conn(), "rollup_choice_month", "rollup_choice", "SUM(n)", group, where, params, day_from, day_to)
 
     def rollup_officer_counts(self, day_from: int, day_to: int, unit_codes: set[str] | None = None,
                               officer_id: str | None = None) -> list[tuple]:
@@ -379,17 +376,7 @@ class SQLiteResults(ResultsArea):
             where += " AND channel = ?"
             params.append(channel)
         group = "procedure_group, questionnaire_id, questionnaire_version, question, flag_class"
-        conn = self._conn()
-        edges, months = month_spans(day_from, day_to)
-        rows = []
-        if months:
-            span, args = _months(*months)
-            rows += conn.execute(f"SELECT {group}, {_COUNTS} FROM rollup_group_month WHERE {span}{where} GROUP BY {group}",
-                                 [*args, *params]).fetchall()
-        for lo, hi in edges:
-            rows += conn.execute(f"SELECT {group}, {_COUNTS} FROM rollup_group_day WHERE day >= ? AND day <= ?{where} GROUP BY {group}",
-                                 [lo, hi, *params]).fetchall()
-        return _sum_rows(rows, 5)
+        return _by_span(self._conn(), "rollup_group_month", "rollup_group_day", _COUNTS, group, where, params, day_from, day_to)
 
     # --- raw answers ------------------------------------------------------------------------
 
