@@ -188,7 +188,7 @@ def create_app(settings, storage: Storage | None = None) -> FastAPI:
                   description="Protocol v1 between Hài Lòng kiosks and the province server. Errors: "
                               "`{\"error\": {\"code\", \"message\"}}` with stable codes.")
     app.state.hailong = AppState(settings, storage)
-    phone_channel.purge(storage, settings)  # contacts past their retention (contract 9), old abuse bookkeeping
+    phone_channel.purge(storage, settings)  # contacts past their retention (contract 9), orphan comments, old abuse bookkeeping
     install_error_handlers(app)
     app.include_router(kiosk.router)
     app.include_router(pages.router)

@@ -52,7 +52,8 @@ def _dossier_tokens(storage, settings, args) -> int:
 
 def _purge(storage, settings, args) -> int:
     done = phone.purge(storage, settings)
-    print(f"deleted {done['contacts']} contact(s) older than {settings.contact_retention_days:g} days")
+    print(f"deleted {done['contacts']} contact(s) older than {settings.contact_retention_days:g} days, "
+          f"{done['orphan_comments']} comment(s) whose kiosk answer did not arrive in {settings.comment_orphan_days:g} days")
     return 0
 
 

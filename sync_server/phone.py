@@ -202,17 +202,24 @@ def submit_answer(storage, settings, questionnaires, questionnaire: Questionnair
         storage.settle_phone_submission(row_id, "failed", None)
         raise RuntimeError(f"phone answer not accepted: {result.get('error')}")
     storage.settle_phone_submission(row_id, "stored", rid)
-    contact = None
-    if phone and phone.strip():
-        number = normalise_phone(phone)
-        if not consent:
-            contact = "no_consent"
-        elif number is None:
-            contact = "invalid"
-        else:
-            storage.add_phone_contact(rid, unit_code, number, now_ms)
-            contact = "saved"
-    return Outcome("stored", rid, flags, contact=contact)
+    return Outcome("stored", rid, flags, contact=save_contact(storage, unit_code, rid, phone, consent, now_ms))
+
+
+def save_contact(storage, unit_code: str, response_id: str, phone: str | None, consent: bool, now_ms: int) -> str | None:
+    """Keep a call-back number apart from the answer, only with consent (contract 9).
+
+    Returns what happened for the thank-you page: ``saved``, ``no_consent``, ``invalid``, or None
+    when no number was given.
+    """
+    if not (phone and phone.strip()):
+        return None
+    number = normalise_phone(phone)
+    if not consent:
+        return "no_consent"
+    if number is None:
+        return "invalid"
+    storage.add_phone_contact(response_id, unit_code, number, now_ms)
+    return "saved"
 
 
 def uuid7_ms(response_id: str) -> int | None:
@@ -241,9 +248,11 @@ def comment_target_problem(storage, settings, unit_code: str, response_id: str, 
 
 
 def purge(storage, settings, now: datetime | None = None) -> dict[str, int]:
-    """Delete contacts past their retention and old abuse bookkeeping (start-up and ``purge-contacts``)."""
+    """Delete contacts past their retention, comments whose kiosk answer never came, and old abuse
+    bookkeeping (start-up and ``purge-contacts``)."""
     now_ms = int((now or datetime.now(timezone.utc)).timestamp() * 1000)
-    return storage.purge_phone_data(now_ms - int(settings.contact_retention_days * 86400_000), now_ms - SUBMISSION_KEEP_MS)
+    return storage.purge_phone_data(now_ms - int(settings.contact_retention_days * 86400_000), now_ms - SUBMISSION_KEEP_MS,
+                                    now_ms - int(settings.comment_orphan_days * 86400_000))
 
 
 def new_dossier_tokens(storage, settings, unit_code: str, count: int, now: datetime | None = None) -> list[str]:

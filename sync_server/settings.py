@@ -35,6 +35,7 @@ SPEC: tuple[Setting, ...] = (
     Setting("phone_rate_flag_after", int, 20, "Phone form: submissions from one address within the window beyond this many are stored with the flag `rate_limited`.", lambda v: v >= 1, "must be ≥ 1"),
     Setting("phone_rate_refuse_after", int, 60, "Phone form: beyond this many within the window an address is answered 429 (those would be flagged anyway, so nothing that counts is lost).", lambda v: v >= 1, "must be ≥ 1"),
     Setting("phone_comment_window_min", float, 60.0, "Minutes after a kiosk answer (its time-ordered id) during which its thank-you QR link accepts one comment.", lambda v: v > 0, "must be positive"),
+    Setting("comment_orphan_days", float, 90.0, "Days a comment from a kiosk's thank-you link waits for its answer to arrive (an offline kiosk syncs later); after that an unmatched comment is deleted at start-up and by `hailong-server purge-contacts`.", lambda v: v > 0, "must be positive"),
     Setting("contact_retention_days", float, 30.0, "Days a call-back phone number is kept; purged at start-up and by `hailong-server purge-contacts`.", lambda v: v > 0, "must be positive"),
     Setting("dossier_token_ttl_days", float, 30.0, "Days a dossier token printed on a receipt stays valid.", lambda v: v > 0, "must be positive"),
     Setting("report_min_answers", int, 30, "Results: a unit or officer with fewer counted answers to the headline question is marked \"chưa đủ số phiếu\" (not enough answers) and not ranked.", lambda v: v >= 1, "must be ≥ 1"),

@@ -196,11 +196,11 @@ def _kiosk_answer(storage, app, unit: str = "7201", rid: str | None = None) -> d
     return record
 
 
-def _comment(client: TestClient, unit: str, rid: str, text: str):
+def _comment(client: TestClient, unit: str, rid: str, text: str, **extra):
     page = client.get(f"/s/{unit}?r={rid}")
     if page.status_code != 200:
         return page
-    return client.post(f"/s/{unit}/comment", data={"csrf": CSRF_RE.search(page.text).group(1), "r": rid, "comment": text})
+    return client.post(f"/s/{unit}/comment", data={"csrf": CSRF_RE.search(page.text).group(1), "r": rid, "comment": text, **extra})
 
 
 def test_comment_link_works_once_and_waits_for_an_unsynced_answer(world):
@@ -219,6 +219,21 @@ def test_comment_link_works_once_and_waits_for_an_unsynced_answer(world):
     assert comment["linked"] == 1 and comment["response_id"] == rid
     # The kiosk record itself is unchanged (its content hash is fixed).
     assert storage.response_brief(rid)["channel"] == "kiosk"
+
+
+def test_comment_link_offers_the_call_back_box_with_its_own_consent(world):
+    app, storage, _ = world
+    rid = _uuid7_at(datetime.now(timezone.utc))
+    page = _client(app).get(f"/s/7201?r={rid}")
+    assert 'name="phone"' in page.text and 'name="consent"' in page.text
+    refused = _comment(_client(app, "198.51.100.20"), "7201", rid, "Phải đi lại hai lần", phone=PHONE)  # no consent
+    assert refused.status_code == 200 and storage.phone_contacts() == []
+    assert storage.phone_comment(rid)["comment"] == "Phải đi lại hai lần"  # the comment itself is kept
+    other = _uuid7_at(datetime.now(timezone.utc))
+    saved = _comment(_client(app, "198.51.100.21"), "7201", other, "Xin liên hệ lại", phone=PHONE, consent="yes")
+    assert saved.status_code == 200
+    assert [(c["response_id"], c["phone"]) for c in storage.phone_contacts()] == [(other, PHONE_DIGITS)]
+    assert PHONE_DIGITS not in storage.phone_comment(other)["comment"]  # stored apart from the comment
 
 
 def test_comment_link_refuses_expired_forged_and_other_point(world):
@@ -302,4 +317,18 @@ def test_purge_contacts_command_and_purge_at_start_up(tmp_path, capsys):
     storage.add_phone_contact(uuid7(), "7201", PHONE_DIGITS, old_ms)
     create_app(server_settings.load(db=str(db)), storage)  # start-up purges too
     assert [c["phone"] for c in storage.phone_contacts()] == ["0987654321"]
+    # Comments from a kiosk's thank-you link wait for their answer; one that never came goes after
+    # comment_orphan_days (90), one whose answer arrived stays, and so does a recent one.
+    settings = server_settings.load(db=str(db))
+    app = create_app(settings, storage)
+    long_ago = int((datetime.now(timezone.utc) - timedelta(days=120)).timestamp() * 1000)
+    arrived = _kiosk_answer(storage, app, "7201")["id"]
+    storage.add_phone_comment(arrived, "7201", "đã đồng bộ", long_ago)
+    storage.add_phone_comment(uuid7(), "7201", "máy không bao giờ đồng bộ", long_ago)
+    recent = uuid7()
+    storage.add_phone_comment(recent, "7201", "mới", int(datetime.now(timezone.utc).timestamp() * 1000))
+    capsys.readouterr()
+    assert cli.main(["--db", str(db), "purge-contacts"]) == 0
+    assert "1 comment(s) whose kiosk answer did not arrive in 90 days" in capsys.readouterr().out
+    assert sorted(c["response_id"] for c in storage.phone_comments()) == sorted([arrived, recent])
     storage.close()

@@ -270,8 +270,10 @@ class PhoneArea(ABC):
         """``response_id, unit_code, phone, created_ms``, newest first (for roles allowed to see them)."""
 
     @abstractmethod
-    def purge_phone_data(self, contacts_before_ms: int, submissions_before_ms: int) -> dict[str, int]:
-        """Delete contacts and abuse bookkeeping older than the cut-offs; return how many of each."""
+    def purge_phone_data(self, contacts_before_ms: int, submissions_before_ms: int,
+                         orphans_before_ms: int | None = None) -> dict[str, int]:
+        """Delete contacts and abuse bookkeeping older than the cut-offs, and comments older than
+        ``orphans_before_ms`` whose kiosk answer never arrived; return how many of each."""
 
 
 class ResultsArea(ABC):

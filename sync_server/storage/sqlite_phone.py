@@ -109,9 +109,13 @@ class SQLitePhone(PhoneArea):
                                     "ORDER BY created_ms DESC, id DESC").fetchall()
         return [dict(r) for r in rows if unit_codes is None or r["unit_code"] in unit_codes]
 
-    def purge_phone_data(self, contacts_before_ms: int, submissions_before_ms: int) -> dict[str, int]:
+    def purge_phone_data(self, contacts_before_ms: int, submissions_before_ms: int,
+                         orphans_before_ms: int | None = None) -> dict[str, int]:
         def tx(c: sqlite3.Connection) -> dict[str, int]:
             contacts = c.execute("DELETE FROM phone_contacts WHERE created_ms < ? RETURNING id", (contacts_before_ms,)).fetchall()
             subs = c.execute("DELETE FROM phone_submissions WHERE at_ms < ? RETURNING id", (submissions_before_ms,)).fetchall()
-            return {"contacts": len(contacts), "submissions": len(subs)}
+            orphans = [] if orphans_before_ms is None else c.execute(
+                "DELETE FROM phone_comments WHERE created_ms < ? AND NOT EXISTS "
+                "(SELECT 1 FROM responses r WHERE r.id = phone_comments.response_id) RETURNING id", (orphans_before_ms,)).fetchall()
+            return {"contacts": len(contacts), "submissions": len(subs), "orphan_comments": len(orphans)}
         return self._write(tx)

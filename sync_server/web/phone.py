@@ -140,7 +140,8 @@ def phone_form(request: Request, code: str, r: str | None = None, t: str | None 
             return _message(request, f"phone_comment_{problem}", 410 if problem == "expired" else 409 if problem == "done" else 404,
                             code=code, browser_id=browser_id)
         response = render(request, "phone_comment.html", unit=unit, response_id=r,
-                          csrf=phone.form_token(_secret(request), browser_id, f"comment|{r}"), error=None, text="")
+                          csrf=phone.form_token(_secret(request), browser_id, f"comment|{r}"), error=None, text="",
+                          phone_text="", consent=False)
         return _with_browser(request, response, browser_id)
     if t:
         found = state.storage.dossier_token(security.digest(security.normalise_code(t)))
@@ -216,9 +217,11 @@ async def phone_comment(request: Request, code: str):
     if not is_uuid(rid) or not phone.check_form_token(_secret(request), browser_id, f"comment|{rid}", form.get("csrf")):
         return _message(request, "phone_err_csrf", 403, code=code, browser_id=browser_id or phone.new_browser_id())
     text = (form.get("comment") or "").strip().replace("\r\n", "\n")[:TEXT_MAX_CHARS]
+    phone_text, consent = form.get("phone") or "", form.get("consent") == "yes"
     if not text:
         response = render(request, "phone_comment.html", status_code=400, unit=unit, response_id=rid, error="phone_err_comment",
-                          csrf=phone.form_token(_secret(request), browser_id, f"comment|{rid}"), text="")
+                          csrf=phone.form_token(_secret(request), browser_id, f"comment|{rid}"), text="",
+                          phone_text=phone_text, consent=consent)
         return response
     now = datetime.now(timezone.utc)
     row_id, _, same_address = await run_in_threadpool(phone.note, state.storage, state.settings, _secret(request), code,
@@ -233,7 +236,8 @@ async def phone_comment(request: Request, code: str):
         problem = problem or "done"
         return _message(request, f"phone_comment_{problem}", 410 if problem == "expired" else 409 if problem == "done" else 404,
                         code=code)
-    return render(request, "phone_thanks.html", unit=unit, contact=None, comment=True)
+    contact = phone.save_contact(state.storage, code, rid, phone_text, consent, int(now.timestamp() * 1000))
+    return render(request, "phone_thanks.html", unit=unit, contact=contact, comment=True)
 
 
 @pages.get("/admin/callbacks", access="admin")
