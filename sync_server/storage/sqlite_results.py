@@ -57,6 +57,16 @@ def _in(codes: set[str] | None, column: str = "unit_code") -> tuple[str, list]:
     return f" AND {column} IN ({','.join('?' * len(codes))})", codes
 
 
+def _where(unit_codes: set[str] | None, **equal) -> tuple[str, list]:
+    """:func:`_in` on the unit, plus ``AND column = ?`` for each keyword whose value is not None."""
+    where, params = _in(unit_codes)
+    for column, value in equal.items():
+        if value is not None:
+            where += f" AND {column} = ?"
+            params.append(value)
+    return where, params
+
+
 def _months(month_from: int, month_to: int) -> tuple[str, list]:
     """``month`` condition: an equality for one month, so the covering indexes also give the GROUP BY order."""
     if month_from == month_to:
@@ -347,10 +357,7 @@ class SQLiteResults(ResultsArea):
 
     def rollup_officer_counts(self, day_from: int, day_to: int, unit_codes: set[str] | None = None,
                               officer_id: str | None = None) -> list[tuple]:
-        where, params = _in(unit_codes)
-        if officer_id is not None:
-            where += " AND officer_id = ?"
-            params.append(officer_id)
+        where, params = _where(unit_codes, officer_id=officer_id)
         group = "officer_id, unit_code, questionnaire_id, questionnaire_version, question, flag_class"
         rows = self._conn().execute(
             f"SELECT {group}, {_COUNTS} FROM rollup_officer WHERE day >= ? AND day <= ?{where} GROUP BY {group}",
@@ -359,10 +366,7 @@ class SQLiteResults(ResultsArea):
 
     def rollup_hour_counts(self, month_from: int, month_to: int, unit_codes: set[str] | None = None,
                            channel: str | None = None) -> list[tuple]:
-        where, params = _in(unit_codes)
-        if channel is not None:
-            where += " AND channel = ?"
-            params.append(channel)
+        where, params = _where(unit_codes, channel=channel)
         group = "weekday, hour, questionnaire_id, questionnaire_version, flag_class"
         span, args = _months(month_from, month_to)
         rows = self._conn().execute(f"SELECT {group}, {_COUNTS} FROM rollup_hour WHERE {span}{where} GROUP BY {group}",
@@ -371,10 +375,7 @@ class SQLiteResults(ResultsArea):
 
     def rollup_group_counts(self, day_from: int, day_to: int, unit_codes: set[str] | None = None,
                             channel: str | None = None) -> list[tuple]:
-        where, params = _in(unit_codes)
-        if channel is not None:
-            where += " AND channel = ?"
-            params.append(channel)
+        where, params = _where(unit_codes, channel=channel)
         group = "procedure_group, questionnaire_id, questionnaire_version, question, flag_class"
         return _by_span(self._conn(), "rollup_group_month", "rollup_group_day", _COUNTS, group, where, params, day_from, day_to)
 
