@@ -18,6 +18,8 @@ pytestmark = pytest.mark.skipif(not (Path(shots.CHROMIUM).exists() and shutil.wh
 
 def test_sign_in_and_read_pages_in_chromium(tmp_path):
     from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.expected_conditions import staleness_of
+    from selenium.webdriver.support.ui import WebDriverWait
 
     with shots.live_app(server_db_location(tmp_path)) as base:
         driver = shots.chromium()
@@ -42,6 +44,7 @@ def test_sign_in_and_read_pages_in_chromium(tmp_path):
             start.clear()
             start.send_keys("01/06/2025")
             driver.find_element(By.CSS_SELECTOR, "form.filters button[type=submit]").click()
+            WebDriverWait(driver, 10).until(staleness_of(start))  # the new page replaced the old one
             assert "01/06/2025 – 30/06/2025" in driver.find_element(By.CSS_SELECTOR, "p.sub").text
             assert driver.find_element(By.ID, "f-from").get_attribute("value") == "01/06/2025"
         finally:
