@@ -26,7 +26,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.common import figure, make_records  # noqa: E402
 from hailong_core.response import canonical_json, content_hash  # noqa: E402
-from sync_server.storage.sqlite_migrations import MIGRATIONS  # noqa: E402
+from sync_server.storage.migrations import MIGRATIONS  # noqa: E402
 from tests.support import LiveServer, free_port, make_enroll_code  # noqa: E402
 
 

@@ -16,7 +16,7 @@ from sync_server.app import AppState
 from sync_server.results.model import Filters
 from sync_server.results.report import Report, resolve_window
 from sync_server.storage import open_storage
-from sync_server.storage.sqlite_migrations import MIGRATIONS
+from sync_server.storage.migrations import MIGRATIONS
 from sync_server.unit_files import load_release_json
 from tests import results_fixture as fx
 from tests.support import server_db_location
@@ -238,7 +238,7 @@ def test_alerts_see_every_answer_in_the_window_however_many(tmp_path):
         # The bisection finds the first row received since a moment, as a scan would.
         conn = storage._conn()
         rows = [(s, r) for s, r in conn.execute("SELECT server_seq, received_at FROM responses ORDER BY server_seq")]
-        from sync_server.storage.sqlite_results import _received_ms
+        from sync_server.storage.sql.results import _received_ms
         for minutes in (0, 1, 2, 4, 5, 6, 11, 200):
             since = now_ms - minutes * 60_000
             expected = next((s for s, r in rows if _received_ms(r) >= since), None)

@@ -18,7 +18,7 @@ from sync_server import accounts
 from sync_server import settings as server_settings
 from sync_server.kiosk_config import build_config, config_payload, parse_office_hours, HoursError
 from sync_server.storage import StorageRefused, open_storage
-from sync_server.storage.sqlite_migrations import MIGRATIONS
+from sync_server.storage.migrations import MIGRATIONS
 from sync_server.unit_files import ReleaseError, load_release, load_release_csv
 
 NOW = datetime(2025, 6, 1, 9, 0, tzinfo=timezone.utc)

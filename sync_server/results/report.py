@@ -290,7 +290,7 @@ class Report:
 
 def alerts(state, scope: set[str] | None, codes: set[str] | None = None, now_ms: int | None = None) -> list[dict]:
     """Units and officers whose share unsatisfied in the recent window reaches the threshold (misuse left out)."""
-    from sync_server.storage.sqlite_results import flag_class
+    from sync_server.storage.sql.results import flag_class
 
     settings = state.settings
     now_ms = now_ms if now_ms is not None else int(time.time() * 1000)

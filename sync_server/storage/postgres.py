@@ -1,54 +1,69 @@
 """PostgreSQL storage (psycopg 3), for a province or the whole country.
 
-The SQL of the ``sqlite_*.py`` area modules is written in a portable subset, so this back end
+The SQL of the area modules (``sql/*.py``) is written in a portable subset, so this back end
 runs the very same statements through :class:`PGConnection`, a small adapter with the part of
 ``sqlite3.Connection`` they use (``?`` placeholders, rows readable by index and by name,
-``executemany``). Only what truly differs lives here: connections, transactions, migrations
-(the SQLite steps with their types translated) and the ingest insert, which learns what it
-inserted from ``RETURNING`` so it stays exact when several server processes write at once.
+``executemany``). Only what truly differs lives here: connections, the writers' lock across
+processes, the schema version, migration types, and the ingest insert (COPY into a staging table).
 """
 
 from __future__ import annotations
 
 import re
-import threading
 from decimal import Decimal
 from typing import Any, Iterable
 
 import psycopg
 from psycopg.pq import TransactionStatus
 
-from sync_server.storage.base import Device, PreparedResponse
+from sync_server.storage.sql.store import SQLStorage
 from sync_server.storage.types import RESPONSE_COLUMNS
-from sync_server.storage.sqlite import CONFLICT_MESSAGE, SQLiteStorage
-from sync_server.storage.sqlite_migrations import MIGRATIONS
 
-_SQL_CACHE: dict[str, str] = {}
-_LOCK_KEY = 724_2023  # advisory lock id serialising migrations across server processes
+_SQL_CACHE: dict[tuple[str, bool], str] = {}
+# Advisory lock id held by every write transaction until it ends: one writer at a time across all
+# server processes and CLI commands on the database, as SQLite's BEGIN IMMEDIATE gives on a file.
+WRITERS_LOCK_KEY = 724_2023
 
 
-def translate_sql(sql: str) -> str:
-    """``?`` placeholders → ``%s`` (outside quoted strings); ``%`` escaped; REAL → DOUBLE PRECISION."""
-    cached = _SQL_CACHE.get(sql)
+def translate_sql(sql: str, placeholders: bool = True) -> str:
+    """Portable SQL as psycopg runs it.
+
+    With ``placeholders``: ``?`` → ``%s`` and ``%`` → ``%%``, both only outside quoted text and
+    comments (``-- …`` and ``/* … */`` are copied as they are, so a quote in a comment cannot
+    flip the scan). Always: ``CAST(… AS REAL)`` → ``DOUBLE PRECISION``.
+    """
+    key = (sql, placeholders)
+    cached = _SQL_CACHE.get(key)
     if cached is not None:
         return cached
-    out, quote = [], None
-    for ch in sql:
-        if quote:
-            out.append("%%" if ch == "%" else ch)
-            if ch == quote:
-                quote = None
-        elif ch in ("'", '"'):
-            quote = ch
-            out.append(ch)
-        elif ch == "?":
-            out.append("%s")
-        elif ch == "%":
-            out.append("%%")
-        else:
-            out.append(ch)
-    text = re.sub(r"\bAS REAL\)", "AS DOUBLE PRECISION)", "".join(out))
-    _SQL_CACHE[sql] = text
+    text = sql
+    if placeholders:
+        out, i, n = [], 0, len(sql)
+        while i < n:
+            ch = sql[i]
+            if ch in ("'", '"'):
+                end = sql.find(ch, i + 1)
+                end = n - 1 if end < 0 else end
+                out.append(sql[i:end + 1].replace("%", "%%"))
+                i = end + 1
+                continue
+            if sql.startswith("--", i):
+                end = sql.find("\n", i)
+                end = n if end < 0 else end
+                out.append(sql[i:end].replace("%", "%%"))
+                i = end
+                continue
+            if sql.startswith("/*", i):
+                end = sql.find("*/", i + 2)
+                end = n if end < 0 else end + 2
+                out.append(sql[i:end].replace("%", "%%"))
+                i = end
+                continue
+            out.append("%s" if ch == "?" else "%%" if ch == "%" else ch)
+            i += 1
+        text = "".join(out)
+    text = re.sub(r"\bAS REAL\)", "AS DOUBLE PRECISION)", text)
+    _SQL_CACHE[key] = text
     return text
 
 
@@ -134,7 +149,10 @@ class PGConnection:
 
     def execute(self, sql: str, params: Iterable = ()) -> PGCursor:
         cur = self.raw.cursor(row_factory=_row_factory)
-        cur.execute(translate_sql(sql), [_param(p) for p in params] if params else None)
+        if params:
+            cur.execute(translate_sql(sql), [_param(p) for p in params])
+        else:  # no parameters: psycopg sends the text as it is, so '%' and '?' stay literal
+            cur.execute(translate_sql(sql, placeholders=False))
         if cur.rowcount and cur.rowcount > 0 and not sql.lstrip().upper().startswith("SELECT"):
             self.total_changes += cur.rowcount
         return PGCursor(cur)
@@ -156,113 +174,57 @@ class PGConnection:
         self.raw.close()
 
 
-class PostgresStorage(SQLiteStorage):
-    """The same areas as :class:`SQLiteStorage`, on PostgreSQL."""
+class PostgresStorage(SQLStorage):
+    """The same areas as :class:`~sync_server.storage.sqlite.SQLiteStorage`, on PostgreSQL."""
+
+    DIALECT = "postgres"
 
     def __init__(self, url: str):
+        super().__init__()
         self.url = url
         self.path = None
-        self._local = threading.local()
-        self._write_lock = threading.Lock()
-        self._all: list = []
-        self._all_lock = threading.Lock()
 
-    def _conn(self) -> PGConnection:  # type: ignore[override]
-        conn = getattr(self._local, "conn", None)
-        if conn is None or conn.raw.closed:
-            with self._all_lock:
-                # Thread pools come and go (each test client, each event loop): a connection whose
-                # thread has ended is closed here, or a long-running server would run out of them.
-                alive = []
-                for owner, old in self._all:
-                    if owner.is_alive() and not old.raw.closed:
-                        alive.append((owner, old))
-                    else:
-                        old.close()
-                conn = PGConnection(psycopg.connect(self.url, autocommit=True))
-                alive.append((threading.current_thread(), conn))
-                self._all = alive
-            self._local.conn = conn
-        return conn
+    def _connect(self) -> PGConnection:
+        return PGConnection(psycopg.connect(self.url, autocommit=True))
 
-    # The inherited _write serialises writes within this process: that keeps the areas' read-then-
-    # write steps (a code redeemed once, a username taken once) as safe as on SQLite, and keeps
-    # server_seq in commit order for the pull cursor; RETURNING keeps ingest exact across processes.
-    BEGIN = "BEGIN"
+    @staticmethod
+    def _is_closed(conn: PGConnection) -> bool:
+        return conn.raw.closed
 
-    def close(self) -> None:
-        with self._all_lock:
-            for _, conn in self._all:
-                try:
-                    conn.close()
-                except psycopg.Error:
-                    pass
-            self._all.clear()
-        self._local = threading.local()
+    def _lock_writers(self, conn: PGConnection) -> None:
+        # Held to COMMIT or ROLLBACK. In READ COMMITTED each later statement sees what the previous
+        # holder committed, so read-then-write steps are exact, and server_seq (a sequence) is
+        # drawn in commit order: the pull cursor and the rollup watermark never pass a row that a
+        # slower transaction of another process commits later.
+        conn.execute(f"SELECT pg_advisory_xact_lock({WRITERS_LOCK_KEY})")
 
-    def migrate(self) -> None:
-        def tx(c: PGConnection) -> None:
-            c.execute(f"SELECT pg_advisory_xact_lock({_LOCK_KEY})")
-            c.execute("CREATE TABLE IF NOT EXISTS schema_version (version BIGINT NOT NULL)")
-            row = c.execute("SELECT version FROM schema_version").fetchone()
-            version = row[0] if row else 0
-            if row is None:
-                c.execute("INSERT INTO schema_version (version) VALUES (0)")
-            if version > len(MIGRATIONS):
-                raise RuntimeError(f"database schema {version} is newer than this server ({len(MIGRATIONS)})")
-            for number in range(version + 1, len(MIGRATIONS) + 1):
-                for statement in MIGRATIONS[number - 1]:
-                    c.raw.execute(translate_ddl(statement))
-            c.execute("UPDATE schema_version SET version = ?", (len(MIGRATIONS),))
-        self._write(tx)
-        self._seed()
+    def _schema_version(self, conn: PGConnection) -> int:
+        conn.execute("CREATE TABLE IF NOT EXISTS schema_version (version BIGINT NOT NULL)")
+        row = conn.execute("SELECT version FROM schema_version").fetchone()
+        if row is None:
+            conn.execute("INSERT INTO schema_version (version) VALUES (0)")
+            return 0
+        return row[0]
+
+    def _set_schema_version(self, conn: PGConnection, number: int) -> None:
+        conn.execute("UPDATE schema_version SET version = ?", (number,))
+
+    def _ddl(self, statement: str) -> str:
+        return translate_ddl(statement)
 
     def schema_version(self) -> int:
         return self._conn().execute("SELECT version FROM schema_version").fetchone()[0]
 
-    def store_batch(self, device: Device | None, items: list[PreparedResponse], received_at: str,
-                    clock_offset_s: float | None) -> list[tuple[str, str | None]]:
-        device_id = device.id if device else None
-
-        def tx(c: PGConnection) -> list[tuple[str, str | None]]:
-            first: dict[str, int] = {}
-            rows = []
-            for index, p in enumerate(items):
-                if p.id not in first:
-                    first[p.id] = index
-                    rows.append((p.id, p.content_hash, device_id, received_at) + p.values)
-            # COPY into a staging table, then one INSERT … ON CONFLICT DO NOTHING RETURNING id:
-            # exact "which ids were new" even with other server processes inserting at once.
-            columns = RESPONSE_COLUMNS
-            c.raw.execute(f"CREATE TEMP TABLE IF NOT EXISTS ingest_stage ON COMMIT DELETE ROWS AS "
-                          f"SELECT {columns} FROM responses WITH NO DATA")
-            with c.raw.cursor().copy(f"COPY ingest_stage ({columns}) FROM STDIN") as copy:
-                for row in rows:
-                    copy.write_row(row)
-            inserted = {r[0] for r in c.raw.execute(
-                f"INSERT INTO responses ({columns}) SELECT {columns} FROM ingest_stage ORDER BY created_ms "
-                "ON CONFLICT (id) DO NOTHING RETURNING id")}
-            results: list[tuple[str, str | None]] = []
-            conflicts = []
-            # The content each id now has: this batch's first occurrence, or what was stored before.
-            known = {p.id: p.content_hash for index, p in enumerate(items) if p.id in inserted and first[p.id] == index}
-            others = [i for i in first if i not in inserted]
-            if others:
-                known.update(c.raw.execute("SELECT id, content_hash FROM responses WHERE id = ANY(%s)", (others,)).fetchall())
-            for index, p in enumerate(items):
-                if p.id in inserted and first[p.id] == index:
-                    results.append(("accepted", None))
-                elif known[p.id] == p.content_hash:
-                    results.append(("duplicate", None))
-                else:
-                    results.append(("conflict", CONFLICT_MESSAGE))
-                    conflicts.append((p.id, device_id, p.record_json.decode(), received_at))
-            if conflicts:
-                c.executemany("INSERT INTO response_conflicts (response_id, device_id, record, received_at) VALUES (?, ?, ?, ?)",
-                              conflicts)
-            if device_id is not None:
-                c.execute("UPDATE devices SET last_seen_at = ?, last_upload_at = ?, clock_offset_s = COALESCE(?, clock_offset_s) "
-                          "WHERE id = ?", (received_at, received_at, clock_offset_s, device_id))
-            return results
-
-        return self._write(tx)
+    def _insert_new(self, conn: PGConnection, rows: list[tuple]) -> set[str] | None:
+        # COPY into a staging table, then one INSERT … ON CONFLICT DO NOTHING RETURNING id.
+        columns = RESPONSE_COLUMNS
+        raw = conn.raw
+        raw.execute(f"CREATE TEMP TABLE IF NOT EXISTS ingest_stage ON COMMIT DELETE ROWS AS "
+                    f"SELECT {columns} FROM responses WITH NO DATA")
+        with raw.cursor().copy(f"COPY ingest_stage ({columns}) FROM STDIN") as copy:
+            for row in rows:
+                copy.write_row(row)
+        inserted = {r[0] for r in raw.execute(
+            f"INSERT INTO responses ({columns}) SELECT {columns} FROM ingest_stage ORDER BY created_ms "
+            "ON CONFLICT (id) DO NOTHING RETURNING id")}
+        return None if len(inserted) == len(rows) else inserted

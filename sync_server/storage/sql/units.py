@@ -1,9 +1,9 @@
-"""SQLite: units with history, successor links, office hours."""
+"""Portable SQL: units with history, successor links, office hours."""
 
 from __future__ import annotations
 
 import json
-import sqlite3
+
 
 from sync_server.storage.areas import UnitsArea
 from sync_server.storage.types import ImportReport, UnitRelease
@@ -12,7 +12,7 @@ from sync_server.unit_files import plan_release, tree_key
 _COLS = "code, name, level, parent_code, valid_from, valid_to"
 
 
-class SQLiteUnits(UnitsArea):
+class SQLUnits(UnitsArea):
     def units(self) -> list[dict]:
         return sorted((dict(r) for r in self._conn().execute(f"SELECT {_COLS} FROM units")), key=tree_key)
 
@@ -37,7 +37,7 @@ class SQLiteUnits(UnitsArea):
         return sorted((dict(r) for r in rows), key=tree_key)
 
     def import_unit_release(self, release: UnitRelease, *, dry_run: bool = False) -> ImportReport:
-        def tx(c: sqlite3.Connection) -> ImportReport:
+        def tx(c) -> ImportReport:
             current = [dict(r) for r in c.execute(f"SELECT {_COLS} FROM unit_versions WHERE valid_to IS NULL")]
             links = {tuple(r) for r in c.execute("SELECT from_code, to_code, on_date FROM unit_links")}
             plan = plan_release(current, links, release)
@@ -60,7 +60,7 @@ class SQLiteUnits(UnitsArea):
         return self._write(tx)
 
     def add_unit_link(self, from_code: str, to_code: str, on_date: str) -> None:
-        def tx(c: sqlite3.Connection) -> None:
+        def tx(c) -> None:
             ends = c.execute("SELECT 1 FROM unit_versions WHERE code = ? AND valid_to = ?", (from_code, on_date)).fetchone()
             starts = c.execute("SELECT 1 FROM unit_versions WHERE code = ? AND valid_from = ?", (to_code, on_date)).fetchone()
             if not ends or not starts:

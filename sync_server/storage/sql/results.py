@@ -1,4 +1,4 @@
-"""SQLite (and, through the adapter, PostgreSQL): result rollups, the pull feed, API tokens.
+"""Portable SQL: result rollups, the pull feed, API tokens.
 
 The rollups are counts, kept up to date from ``responses`` past a ``server_seq`` watermark. A
 refresh reads and folds new rows *outside* the write lock (ingest keeps its pace), then, in one
@@ -10,7 +10,7 @@ questionnaire's levels, so the rollup never needs rewriting when a report change
 from __future__ import annotations
 
 from datetime import date, datetime, timedelta
-import sqlite3
+
 from typing import Any
 
 import orjson
@@ -264,7 +264,7 @@ def _sum_rows(rows: list, width: int) -> list[tuple]:
     return [k + tuple(v) for k, v in out.items()]
 
 
-class SQLiteResults(ResultsArea):
+class SQLResults(ResultsArea):
     # --- rollups ------------------------------------------------------------------------------
 
     def _question_kinds(self) -> dict[tuple[str, int], tuple[dict[str, str], str | None]]:
@@ -279,11 +279,7 @@ class SQLiteResults(ResultsArea):
 
     def refresh_results(self, offset_ms: int, chunk: int = 50_000) -> int:
         conn = self._conn()
-        if isinstance(conn, sqlite3.Connection) and not getattr(self._local, "results_tuned", False):
-            # The rollups' indexes are updated all over as a chunk lands: a 64 MiB page cache (not
-            # the default 2 MiB) keeps a large first build from thrashing; reports read them too.
-            conn.execute("PRAGMA cache_size = -65536")
-            self._local.results_tuned = True
+        self._tune_for_results(conn)
         top = conn.execute("SELECT COALESCE(MAX(server_seq), 0) FROM responses").fetchone()[0]
         state = conn.execute("SELECT last_seq, offset_ms FROM rollup_state WHERE name = ?", (_STATE,)).fetchone()
         if state is not None and state[1] == offset_ms and state[0] >= top:
@@ -470,4 +466,4 @@ def _answer(row: Any) -> dict:
     return out
 
 
-__all__ = ["SQLiteResults", "flag_class", "day_date", "date_day", "MISUSE_FLAGS", "DAY_MS"]
+__all__ = ["SQLResults", "flag_class", "day_date", "date_day", "MISUSE_FLAGS", "DAY_MS"]

@@ -1,4 +1,4 @@
-"""SQLite: officer rosters."""
+"""Portable SQL: officer rosters."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from sync_server.storage.areas import OfficersArea
 _FIELDS = ("unit_code", "name", "title", "photo", "pin_hash", "active", "procedure_group")
 
 
-class SQLiteOfficers(OfficersArea):
+class SQLOfficers(OfficersArea):
     def officers(self, unit_codes: set[str] | None = None, *, active_only: bool = False) -> list[dict]:
         rows = self._conn().execute(
             "SELECT id, unit_code, name, title, photo, pin_hash, active, procedure_group FROM officers "

@@ -1,4 +1,4 @@
-"""SQLite (and, through the adapter, PostgreSQL): the phone (QR) channel's own tables (migration 3).
+"""Portable SQL: the phone (QR) channel's own tables (migration 3).
 
 Portable SQL only: ``?`` placeholders, ``ON CONFLICT``, ``RETURNING``, epoch-ms integers.
 """
@@ -6,14 +6,14 @@ Portable SQL only: ``?`` placeholders, ``ON CONFLICT``, ``RETURNING``, epoch-ms 
 from __future__ import annotations
 
 import secrets
-import sqlite3
+
 
 from sync_server.storage.areas import PhoneArea
 
 SECRET_KEY = "phone_secret"
 
 
-class SQLitePhone(PhoneArea):
+class SQLPhone(PhoneArea):
     def phone_secret(self) -> str:
         found = self.get_config(SECRET_KEY)
         if found:
@@ -31,7 +31,7 @@ class SQLitePhone(PhoneArea):
 
     def note_phone_submission(self, unit_code: str, browser_hash: str | None, ip_hash: str | None, day: str,
                               at_ms: int, since_ms: int) -> tuple[int, int, int]:
-        def tx(c: sqlite3.Connection) -> tuple[int, int, int]:
+        def tx(c) -> tuple[int, int, int]:
             same_browser = 0
             if browser_hash:
                 same_browser = c.execute("SELECT COUNT(*) FROM phone_submissions WHERE browser_hash = ? AND unit_code = ? "
@@ -61,7 +61,7 @@ class SQLitePhone(PhoneArea):
         return dict(row) if row else None
 
     def redeem_dossier_token(self, token_hash: str, unit_code: str, response_id: str, now_ms: int) -> str:
-        def tx(c: sqlite3.Connection) -> str:
+        def tx(c) -> str:
             row = c.execute("SELECT unit_code, expires_ms, used_ms FROM phone_tokens WHERE token_hash = ?", (token_hash,)).fetchone()
             if row is None:
                 return "unknown"
@@ -111,7 +111,7 @@ class SQLitePhone(PhoneArea):
 
     def purge_phone_data(self, contacts_before_ms: int, submissions_before_ms: int,
                          orphans_before_ms: int | None = None) -> dict[str, int]:
-        def tx(c: sqlite3.Connection) -> dict[str, int]:
+        def tx(c) -> dict[str, int]:
             contacts = c.execute("DELETE FROM phone_contacts WHERE created_ms < ? RETURNING id", (contacts_before_ms,)).fetchall()
             subs = c.execute("DELETE FROM phone_submissions WHERE at_ms < ? RETURNING id", (submissions_before_ms,)).fetchall()
             orphans = [] if orphans_before_ms is None else c.execute(

@@ -1,9 +1,9 @@
-"""SQLite: questionnaire versions, campaigns, province-wide config values."""
+"""Portable SQL: questionnaire versions, campaigns, province-wide config values."""
 
 from __future__ import annotations
 
 import json
-import sqlite3
+
 from datetime import date, datetime
 
 from hailong_core.timeutil import format_rfc3339
@@ -13,7 +13,7 @@ from sync_server.storage.types import StorageRefused
 DEFAULT_QUESTIONNAIRE_ID = "bg-friendly-gov"
 
 
-class SQLiteSurveys(SurveysArea):
+class SQLSurveys(SurveysArea):
     def questionnaires(self) -> dict[tuple[str, int], dict]:
         rows = self._conn().execute("SELECT id, version, body FROM questionnaires WHERE published_at IS NOT NULL").fetchall()
         return {(r["id"], r["version"]): json.loads(r["body"]) for r in rows}
@@ -41,7 +41,7 @@ class SQLiteSurveys(SurveysArea):
     def save_questionnaire_draft(self, doc: dict, now: datetime) -> None:
         body = json.dumps(doc, ensure_ascii=False)
 
-        def tx(c: sqlite3.Connection) -> None:
+        def tx(c) -> None:
             row = c.execute("SELECT published_at FROM questionnaires WHERE id = ? AND version = ?", (doc["id"], doc["version"])).fetchone()
             if row is not None and row["published_at"] is not None:
                 raise StorageRefused("questionnaire_published",
@@ -55,7 +55,7 @@ class SQLiteSurveys(SurveysArea):
         self._write(tx)
 
     def publish_questionnaire(self, qid: str, version: int, now: datetime) -> None:
-        def tx(c: sqlite3.Connection) -> None:
+        def tx(c) -> None:
             row = c.execute("SELECT published_at FROM questionnaires WHERE id = ? AND version = ?", (qid, version)).fetchone()
             if row is None:
                 raise StorageRefused("not_found", f"no questionnaire {qid} version {version}")
@@ -63,7 +63,7 @@ class SQLiteSurveys(SurveysArea):
                 c.execute("UPDATE questionnaires SET published_at = ? WHERE id = ? AND version = ?", (format_rfc3339(now), qid, version))
         self._write(tx)
 
-    def _ancestors(self, conn: sqlite3.Connection, code: str) -> list[str]:
+    def _ancestors(self, conn, code: str) -> list[str]:
         chain: list[str] = []
         while code is not None and code not in chain:
             chain.append(code)
@@ -104,7 +104,7 @@ class SQLiteSurveys(SurveysArea):
 
     def add_campaign(self, name: str, starts_on: str, ends_on: str, qid: str, version: int, unit_codes: list[str],
                      now: datetime) -> int:
-        def tx(c: sqlite3.Connection) -> int:
+        def tx(c) -> int:
             row = c.execute("SELECT published_at FROM questionnaires WHERE id = ? AND version = ?", (qid, version)).fetchone()
             if row is None or row["published_at"] is None:
                 raise StorageRefused("questionnaire_not_published", f"{qid} version {version} is not a published questionnaire")
@@ -115,7 +115,7 @@ class SQLiteSurveys(SurveysArea):
         return self._write(tx)
 
     def delete_campaign(self, campaign_id: int) -> bool:
-        def tx(c: sqlite3.Connection) -> bool:
+        def tx(c) -> bool:
             c.execute("DELETE FROM campaign_units WHERE campaign_id = ?", (campaign_id,))
             return c.execute("DELETE FROM campaigns WHERE id = ?", (campaign_id,)).rowcount == 1
         return self._write(tx)

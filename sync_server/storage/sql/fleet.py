@@ -1,8 +1,8 @@
-"""SQLite: enrolment codes and devices."""
+"""Portable SQL: enrolment codes and devices."""
 
 from __future__ import annotations
 
-import sqlite3
+
 from datetime import datetime
 
 from hailong_core.timeutil import format_rfc3339
@@ -13,7 +13,7 @@ _DEVICE_COLS = ("id, unit_code, name, enrolled_at, revoked_at, last_seen_at, las
                 "last_sync_at, app_version, clock_offset_s, last_error")
 
 
-class SQLiteFleet(FleetArea):
+class SQLFleet(FleetArea):
     def create_enroll_code(self, unit_code: str, code_hash: str, expires_at: datetime, label: str | None = None,
                            created_by: str | None = None) -> None:
         now = format_rfc3339(datetime.now().astimezone())
@@ -22,7 +22,7 @@ class SQLiteFleet(FleetArea):
             (code_hash, unit_code, now, format_rfc3339(expires_at), label, created_by)))
 
     def redeem_enroll_code(self, code_hash: str, now: datetime, device_id: str, token_hash: str, name: str | None) -> Device:
-        def tx(c: sqlite3.Connection) -> Device:
+        def tx(c) -> Device:
             row = c.execute("SELECT unit_code, expires_at, used_at, label FROM enroll_codes WHERE code_hash = ?", (code_hash,)).fetchone()
             if row is None:
                 raise EnrollRefused("unknown enrolment code")

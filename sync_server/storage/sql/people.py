@@ -1,9 +1,9 @@
-"""SQLite: accounts, sessions, login throttling, audit log."""
+"""Portable SQL: accounts, sessions, login throttling, audit log."""
 
 from __future__ import annotations
 
 import json
-import sqlite3
+
 from datetime import datetime
 
 from hailong_core.timeutil import format_rfc3339
@@ -17,9 +17,9 @@ def _user(row) -> User:
     return User(row["id"], row["username"], row["role"], row["unit_code"], bool(row["active"]))
 
 
-class SQLitePeople(PeopleArea):
+class SQLPeople(PeopleArea):
     def add_user(self, username: str, password_hash: str, role: str, unit_code: str | None, now: datetime) -> int:
-        def tx(c: sqlite3.Connection) -> int:
+        def tx(c) -> int:
             if c.execute("SELECT 1 FROM users WHERE username = ?", (username,)).fetchone():
                 raise StorageRefused("username_taken", f"the username {username!r} is taken")
             return c.execute("INSERT INTO users (username, password_hash, role, unit_code, active, created_at) "
@@ -49,7 +49,7 @@ class SQLitePeople(PeopleArea):
             fields["active"] = int(bool(fields["active"]))
         names = list(fields)
 
-        def tx(c: sqlite3.Connection) -> bool:
+        def tx(c) -> bool:
             if names:
                 sets = ", ".join(f"{n} = ?" for n in names)
                 if c.execute(f"UPDATE users SET {sets} WHERE id = ?", [fields[n] for n in names] + [user_id]).rowcount != 1:
@@ -61,7 +61,7 @@ class SQLitePeople(PeopleArea):
         return self._write(tx)
 
     def create_session(self, id_hash: str, user_id: int, csrf: str, now_ms: int, expires_ms: int, ip: str | None) -> None:
-        def tx(c: sqlite3.Connection) -> None:
+        def tx(c) -> None:
             c.execute("DELETE FROM sessions WHERE expires_ms <= ?", (now_ms,))
             c.execute("INSERT INTO sessions (id_hash, user_id, csrf, created_ms, expires_ms, ip) VALUES (?, ?, ?, ?, ?, ?)",
                       (id_hash, user_id, csrf, now_ms, expires_ms, ip))
@@ -78,7 +78,7 @@ class SQLitePeople(PeopleArea):
         self._write(lambda c: c.execute("DELETE FROM sessions WHERE id_hash = ?", (id_hash,)))
 
     def note_login_failure(self, keys: list[str], now_ms: int, keep_ms: int) -> None:
-        def tx(c: sqlite3.Connection) -> None:
+        def tx(c) -> None:
             c.execute("DELETE FROM login_failures WHERE at_ms < ?", (now_ms - keep_ms,))
             c.executemany("INSERT INTO login_failures (key, at_ms) VALUES (?, ?)", [(k, now_ms) for k in keys])
         self._write(tx)

@@ -1,9 +1,35 @@
-"""Numbered, append-only migrations of the server's SQLite schema (one tuple of statements each).
+"""Numbered, append-only migrations of the server's schema (one tuple of statements each).
 
-Never edit a published step: add the next one. ``PRAGMA user_version`` records the step reached.
+Never edit a published step: add the next one. SQLite records the step reached in
+``PRAGMA user_version``, PostgreSQL in the ``schema_version`` table. A statement is portable SQL
+(SQLite's spelling; the PostgreSQL back end maps its types, see ``postgres.translate_ddl``), or a
+:class:`PerDialect` where the two must differ.
 """
 
-MIGRATIONS: tuple[tuple[str, ...], ...] = (
+from __future__ import annotations
+
+from typing import NamedTuple
+
+
+class PerDialect(NamedTuple):
+    """One migration statement spelled for each back end (``None``: nothing to run there)."""
+
+    sqlite: str | None
+    postgres: str | None
+
+
+def statements(step: tuple, dialect: str) -> list[str]:
+    """The statements of one step for ``dialect`` (``sqlite`` or ``postgres``), in order."""
+    out = []
+    for statement in step:
+        if isinstance(statement, PerDialect):
+            statement = getattr(statement, dialect)
+        if statement is not None:
+            out.append(statement)
+    return out
+
+
+MIGRATIONS: tuple[tuple[str | PerDialect, ...], ...] = (
     # 1: units, questionnaires, enrolment, devices, responses, conflicts.
     (
         """CREATE TABLE units (
