@@ -235,4 +235,23 @@ MIGRATIONS: tuple[tuple[str | PerDialect, ...], ...] = (
             questionnaire_version, question, flag_class, channel, unit_code, n, c1, c2, c3, c4, c5)""",
         "DELETE FROM rollup_state",
     ),
+    # 7 (issue 11): where reports place an answer (placed_ms: its device time, or its receipt time or
+    # the boot-clock estimate when the device's clock was off; NULL on older rows = decided by the
+    # fold as before), the kiosk's boot id and monotonic clock per answer, each boot's anchor,
+    # review of conflicts, the phone form's per-point address index, and the periodic duties' record.
+    (
+        "ALTER TABLE responses ADD COLUMN placed_ms INTEGER",
+        "ALTER TABLE responses ADD COLUMN boot_id TEXT",
+        "ALTER TABLE responses ADD COLUMN mono_ms INTEGER",
+        "ALTER TABLE response_conflicts ADD COLUMN reviewed_at TEXT",
+        "ALTER TABLE response_conflicts ADD COLUMN reviewed_by TEXT",
+        "ALTER TABLE response_conflicts ADD COLUMN review_note TEXT",
+        "CREATE INDEX phone_submissions_unit_ip ON phone_submissions (unit_code, ip_hash, day)",
+        # anchor_ms = server time (UTC epoch ms) minus the boot's monotonic clock, as last seen.
+        """CREATE TABLE device_boots (
+            device_id TEXT NOT NULL, boot_id TEXT NOT NULL, anchor_ms INTEGER NOT NULL, seen_at TEXT NOT NULL,
+            PRIMARY KEY (device_id, boot_id))""",
+        """CREATE TABLE duties (
+            name TEXT PRIMARY KEY, last_started_at TEXT, last_done_at TEXT, last_error TEXT, detail TEXT)""",
+    ),
 )
