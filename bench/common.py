@@ -35,3 +35,8 @@ def make_records(n: int, unit: str = "7201", seed: int = 7, start: datetime | No
 def figure(name: str, value: float, unit: str) -> None:
     """One figure on a line of its own: ``name=value unit``."""
     print(f"{name}={value:.6g} {unit}", flush=True)
+
+
+def count_figure(name: str, value: int, unit: str) -> None:
+    """A whole-number figure printed in full (``figure`` would write 1000000 as 1e+06)."""
+    print(f"{name}={int(value)} {unit}", flush=True)

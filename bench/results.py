@@ -157,6 +157,7 @@ def main() -> None:
     from sync_server import accounts
     from sync_server import settings as server_settings
     from sync_server.app import create_app
+    from sync_server.results import rollups
     from sync_server.storage import open_storage
     from tests.server_web import CSRF_RE
 
@@ -167,7 +168,7 @@ def main() -> None:
     figure("answers", args.answers, "responses")
     figure("generate_time", generate(db, args.answers), "s")
     t0 = time.perf_counter()
-    storage.refresh_results(TZ_MS)
+    rollups.refresh(storage, TZ_MS)
     figure("rollup_build_time", time.perf_counter() - t0, "s")
     figure("rollup_day_rows", storage._conn().execute("SELECT COUNT(*) FROM rollup_day").fetchone()[0], "rows")
     app = create_app(server_settings.load(db=str(db)), storage)

@@ -20,13 +20,14 @@ from hailong_core.questionnaire import TEXT_MAX_CHARS, Question, Questionnaire
 from hailong_core.timeutil import parse_rfc3339
 
 FIELDS = ("id", "seq", "unit_code", "officer_id", "questionnaire", "channel", "created_at", "answers", "flags",
-          "procedure_group")
+          "procedure_group", "boot_id", "mono_ms")
 REQUIRED = frozenset(("id", "seq", "unit_code", "questionnaire", "channel", "created_at", "answers"))
 ALLOWED = frozenset(FIELDS)
 CHANNELS = frozenset(("kiosk", "qr"))
 QREF_KEYS = frozenset(("id", "version"))
 MAX_FLAGS = 8
 FLAG_RE = re.compile(r"^[a-z][a-z0-9_]{0,31}$")
+MONO_MS_LIMIT = 2**53  # exact in every JSON reader, and in a PostgreSQL BIGINT
 
 # Flags the kiosk sets; others (of the same form) are accepted for forward compatibility.
 FLAG_INCOMPLETE = "incomplete"      # the citizen walked away; what was answered is kept
@@ -36,8 +37,10 @@ FLAG_AFTER_HOURS = "after_hours"    # given outside the unit's office hours
 # Flags the server's phone (QR) form sets:
 FLAG_REPEAT = "repeat"              # a second answer from the same browser for the same point on the same day
 FLAG_RATE_LIMITED = "rate_limited"  # one address sent more than the rate limit allows within its window
+FLAG_ADDRESS_REPEAT = "address_repeat"  # beyond the answers one address may add to one point in one day
+FLAG_DOSSIER_TOKEN = "dossier_token"  # carried a valid single-use token from a receipt: a real visit (not misuse)
 # Misuse: reports leave answers with any of these out by default and say how many (contract 8).
-MISUSE_FLAGS = frozenset((FLAG_COOLDOWN, FLAG_BURST, FLAG_REPEAT, FLAG_RATE_LIMITED))
+MISUSE_FLAGS = frozenset((FLAG_COOLDOWN, FLAG_BURST, FLAG_REPEAT, FLAG_RATE_LIMITED, FLAG_ADDRESS_REPEAT))
 
 
 class RecordError(ValueError):
@@ -72,8 +75,9 @@ def hash_canonical(canonical: bytes) -> str:
 def check_record(item: Any, questionnaires: dict[tuple[str, int], Questionnaire]) -> tuple[dict, datetime]:
     """Validate one record against the protocol and its questionnaire.
 
-    Returns the record as a plain dict with ``officer_id`` and ``flags`` filled in (an optional
-    ``procedure_group`` stays as sent), and its ``created_at`` parsed. Raises
+    Returns the record as a plain dict with ``officer_id`` and ``flags`` filled in (the optional
+    ``procedure_group``, ``boot_id`` and ``mono_ms`` stay as sent, absent when absent), and its
+    ``created_at`` parsed. Raises
     :class:`RecordError` naming the first problem found. ``questionnaires`` maps
     ``(id, version)`` to the questionnaires this receiver knows.
     """
@@ -101,6 +105,7 @@ def check_record(item: Any, questionnaires: dict[tuple[str, int], Questionnaire]
     group = item.get("procedure_group")
     if group is not None and not valid_code(group):
         raise RecordError("invalid_field", "procedure_group must be a short lowercase code or null", "procedure_group")
+    check_boot_stamp(item)
     channel = item["channel"]
     if channel not in CHANNELS:
         raise RecordError("invalid_field", "channel must be 'kiosk' or 'qr'", "channel")
@@ -125,15 +130,45 @@ def check_record(item: Any, questionnaires: dict[tuple[str, int], Questionnaire]
     record = dict(item)
     record["officer_id"] = officer
     record["flags"] = flags
-    # ``procedure_group`` is left absent when absent: the content hash of records made before the
-    # field existed must not change, or their retries would read as conflicts.
+    # ``procedure_group``, ``boot_id`` and ``mono_ms`` are left absent when absent: the content hash
+    # of records made before the fields existed must not change, or their retries would read as conflicts.
     return record, created_moment
+
+
+def check_boot_stamp(item: dict, *, integral_floats: bool = False) -> tuple[str, int] | None:
+    """Check the optional ``boot_id`` and ``mono_ms`` of a record (or of a body): both or neither.
+
+    ``boot_id`` names the device's boot (a lowercase UUID); ``mono_ms`` is that boot's monotonic
+    clock in milliseconds when the record (or the body) was made. A monotonic clock never jumps, so
+    the pair lets the server tell, after the fact, a wall clock that was wrong when the answer was
+    given. Returns ``(boot_id, mono_ms)``, or None when both are absent; raises :class:`RecordError`.
+
+    ``integral_floats`` takes ``5.0`` as 5, as JSON Schema's "integer" does: for bodies, which the
+    OpenAPI document describes. A record stays strict: its content hash is over what was sent.
+    """
+    has_boot, has_mono = "boot_id" in item, "mono_ms" in item
+    if has_boot != has_mono:
+        missing = "mono_ms" if has_boot else "boot_id"
+        raise RecordError("invalid_field", "boot_id and mono_ms come together: one without the other is refused", missing)
+    if not has_boot:
+        return None
+    boot, mono = item["boot_id"], item["mono_ms"]
+    if not is_uuid(boot):
+        raise RecordError("invalid_field", "boot_id must be a lowercase UUID string", "boot_id")
+    if integral_floats and type(mono) is float and mono.is_integer():
+        mono = int(mono)
+    if type(mono) is not int or not 0 <= mono < MONO_MS_LIMIT:
+        raise RecordError("invalid_field", "mono_ms must be an integer from 0 to 2**53 - 1", "mono_ms")
+    return boot, mono
 
 
 def check_answers(answers: Any, questionnaire: Questionnaire, channel: str) -> None:
     """Check each answer's question id, kind and value; raise :class:`RecordError`."""
     if not isinstance(answers, dict):
         raise RecordError("invalid_field", "answers must be an object {question id: value}", "answers")
+    if not answers:
+        # A kiosk stores an answer only from its first tap on: an empty one is no answer to count.
+        raise RecordError("invalid_field", "answers must hold at least one answer", "answers")
     questions = questionnaire.by_id
     for qid, value in answers.items():
         question = questions.get(qid)

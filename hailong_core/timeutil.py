@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
+import re
 from datetime import date, datetime, timezone
+
+# RFC 3339 section 5.6, strictly: full date, "T", full time with optional fraction, and "Z" or a
+# ±hh:mm offset (no basic format, no seconds in the offset). Offsets are bounded to those in real
+# use on Earth, −12:00 to +14:00: anything else is a broken clock or a forged record.
+_RFC3339 = re.compile(r"^([0-9]{4})-([0-9]{2})-([0-9]{2})[Tt]([0-9]{2}):([0-9]{2}):([0-9]{2})(\.[0-9]{1,9})?(?:[Zz]|([+-])([0-9]{2}):([0-9]{2}))$")
 
 
 def now_local() -> datetime:
@@ -18,15 +24,20 @@ def format_rfc3339(moment: datetime) -> str:
 
 
 def parse_rfc3339(text: str) -> datetime:
-    """Parse an RFC 3339 time that must carry an offset (``Z`` or ``±hh:mm``)."""
+    """Parse an RFC 3339 time that must carry an offset (``Z`` or ``±hh:mm``, within −12:00…+14:00)."""
     if not isinstance(text, str) or len(text) > 40:
         raise ValueError("not an RFC 3339 time")
-    if text.endswith(("Z", "z")):
-        text = text[:-1] + "+00:00"
-    moment = datetime.fromisoformat(text)
-    if moment.tzinfo is None:
-        raise ValueError("time has no UTC offset")
-    return moment
+    match = _RFC3339.match(text)
+    if match is None:
+        raise ValueError("not an RFC 3339 time (YYYY-MM-DDTHH:MM:SS[.fff] with Z or ±hh:mm)")
+    sign, hours, minutes = match.group(8), match.group(9), match.group(10)
+    if sign is not None:
+        offset_min = int(hours) * 60 + int(minutes)
+        if int(minutes) > 59 or (sign == "+" and offset_min > 14 * 60) or (sign == "-" and offset_min > 12 * 60):
+            raise ValueError("UTC offset out of range (−12:00 to +14:00)")
+    fraction = match.group(7) or ""
+    normal = text[:19].replace("t", "T") + fraction[:7] + ("+00:00" if sign is None else text[-6:])
+    return datetime.fromisoformat(normal)
 
 
 def utc_now() -> datetime:

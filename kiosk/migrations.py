@@ -54,6 +54,14 @@ MIGRATIONS: tuple[str, ...] = (
     CREATE INDEX responses_state_seq ON responses (state, seq);
     CREATE INDEX responses_created_ts ON responses (created_ts)
     """,
+    # 3: the boot id and monotonic clock (ms) each answer was given at, also inside its record, so
+    # the server can tell a wall clock that was off at the time even if it was fixed before the
+    # sync. Older rows keep NULL here and their records carry neither field: their content hash,
+    # already fixed on the server for a row a batch carried, must not change.
+    """
+    ALTER TABLE responses ADD COLUMN boot_id TEXT;
+    ALTER TABLE responses ADD COLUMN mono_ms INTEGER
+    """,
 )
 
 

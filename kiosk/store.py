@@ -18,15 +18,18 @@ write, so the next tap works as soon as the disk does.
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import sqlite3
 import threading
+import time
+import uuid
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, Callable, Iterable, TypeVar
 
-from hailong_core.ids import uuid7
+from hailong_core.ids import is_uuid, uuid7
 from hailong_core.timeutil import format_rfc3339, now_local
 from hailong_core.response import FLAG_BURST, FLAG_COOLDOWN, FLAG_INCOMPLETE
 from kiosk.migrations import migrate
@@ -42,6 +45,31 @@ DRAFT, PENDING, SENT, KEPT_ASIDE = "draft", "pending", "sent", "kept_aside"
 _REOPEN_CODES = frozenset((8, 10, 11, 14, 26))  # READONLY, IOERR, CORRUPT, CANTOPEN, NOTADB
 
 
+BOOT_ID_PATH = Path("/proc/sys/kernel/random/boot_id")
+
+BootClock = Callable[[], tuple[str, int]]
+"""``() -> (boot id, monotonic ms)``: what :func:`boot_stamp` returns; tests pass their own."""
+
+
+@functools.cache
+def boot_id() -> str:
+    """This boot's id: Linux's ``/proc/sys/kernel/random/boot_id``, else a UUID made once per process.
+
+    Read once (a boot id cannot change under a running process). The fallback is honest: a new
+    process counts as a new "boot", so the server never pairs it with another process's anchor.
+    """
+    try:
+        text = BOOT_ID_PATH.read_text(encoding="ascii").strip().lower()
+    except (OSError, ValueError):
+        text = ""
+    return text if is_uuid(text) else str(uuid.uuid4())
+
+
+def boot_stamp() -> tuple[str, int]:
+    """``(boot id, time.monotonic() in ms)``: CLOCK_MONOTONIC on Linux, never set by anyone."""
+    return boot_id(), int(time.monotonic() * 1000)
+
+
 def _dumps(record: dict) -> str:
     return json.dumps(record, ensure_ascii=False, separators=(",", ":"))
 
@@ -53,10 +81,12 @@ class StoreError(Exception):
 class Store:
     """The single owner of the kiosk's SQLite connection; safe to share between threads."""
 
-    def __init__(self, path: Path | str, *, clock: Callable[[], datetime] = now_local):
+    def __init__(self, path: Path | str, *, clock: Callable[[], datetime] = now_local, boot_clock: BootClock = boot_stamp):
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._clock = clock
+        self.boot_clock = boot_clock
+        """Stamps each new answer (and, by default, each sync message): see :func:`boot_stamp`."""
         self._lock = threading.RLock()
         self.last_storage_error: dict | None = None
         """``{"message", "at"}`` of the last failed write (kept in memory: the disk may be full)."""
@@ -155,7 +185,8 @@ class Store:
                         misuse: MisuseRules | None = None, procedure_group: str | None = None) -> dict:
         """Store one finished answer durably (state ``pending``) and return its record.
 
-        The id (UUIDv7) and the device sequence number are made inside the transaction.
+        The id (UUIDv7) and the device sequence number are made inside the transaction, and so
+        are its wall time (``created_at``) and its boot stamp (``boot_id``, ``mono_ms``).
         """
         return self._insert(PENDING, unit_code, questionnaire, answers, officer_id, flags, channel, misuse, procedure_group)
 
@@ -175,6 +206,7 @@ class Store:
 
         def tx(conn: sqlite3.Connection) -> dict:
             now = self._clock()
+            boot, mono = self.boot_clock()
             now_ts = now.timestamp()
             if misuse is not None:
                 flag_set.update(_misuse_flags(conn, now_ts, misuse))
@@ -189,12 +221,15 @@ class Store:
                 "created_at": format_rfc3339(now),
                 "answers": answers,
                 "flags": sorted(flag_set),
+                "boot_id": boot,
+                "mono_ms": mono,
             }
             if procedure_group:  # absent, not null, when unknown: records stay as they were before the field
                 record["procedure_group"] = procedure_group
             conn.execute(
-                "INSERT INTO responses (seq, id, record, created_at, state, created_ts, touched_ts) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                (seq, record["id"], _dumps(record), record["created_at"], state, now_ts, now_ts),
+                "INSERT INTO responses (seq, id, record, created_at, state, created_ts, touched_ts, boot_id, mono_ms)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (seq, record["id"], _dumps(record), record["created_at"], state, now_ts, now_ts, boot, mono),
             )
             return record
 

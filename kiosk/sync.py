@@ -12,6 +12,10 @@ Exceptions, written down (callers decide by type, never by message):
 
 Acknowledge after commit, mark after acknowledgement: rows are marked sent only for ids the
 server answered ``accepted`` or ``duplicate``; progress lives in the store, not in memory.
+
+Each upload body and heartbeat carries, beside ``device_time``, the kiosk's boot stamp of the
+moment of sending (``boot_id``, ``mono_ms``): the server learns from it where that boot's
+monotonic clock stands in real time, and so places answers whose wall clock was off.
 """
 
 from __future__ import annotations
@@ -28,7 +32,7 @@ import requests
 
 from hailong_core.timeutil import format_rfc3339, now_local
 from kiosk import __version__
-from kiosk.store import Store
+from kiosk.store import BootClock, Store
 
 log = logging.getLogger(__name__)
 
@@ -98,6 +102,9 @@ class ServerApi:
         self.session = session or requests.Session()
         self.timeout = timeout
         self.verify = verify
+        self.send_boot_stamp = True
+        """False once this server refused the boot stamp in a body (a server older than the field):
+        the stamp is then left out, rather than the whole upload refused and every answer set aside."""
 
     def _request(self, method: str, path: str, **kwargs) -> requests.Response:
         headers = kwargs.pop("headers", {})
@@ -142,10 +149,26 @@ class ServerApi:
             raise EnrollError("the server's answer lacks device_id, token or unit_code")
         return data
 
-    def upload(self, records: list[dict], device_time: str) -> dict:
-        """POST one gzip batch; return the parsed ``{results, server_time}`` (checked)."""
-        raw = json.dumps({"responses": records, "device_time": device_time}, ensure_ascii=False,
-                         separators=(",", ":")).encode("utf-8")
+    def _stamped(self, body: dict, stamp: tuple[str, int] | None) -> dict:
+        if stamp is None or not self.send_boot_stamp:
+            return body
+        return {**body, "boot_id": stamp[0], "mono_ms": stamp[1]}
+
+    def _stamp_refused(self, resp: requests.Response, body: dict) -> bool:
+        """True (and the stamp dropped from now on) when the server refused a stamped body's fields."""
+        if "boot_id" in body and resp.status_code in (400, 422) and (_our_error(resp) or ("",))[0] == "unknown_field":
+            log.warning("the server does not know the boot stamp fields (it is older than them): sending without them")
+            self.send_boot_stamp = False
+            return True
+        return False
+
+    def upload(self, records: list[dict], device_time: str, stamp: tuple[str, int] | None = None) -> dict:
+        """POST one gzip batch; return the parsed ``{results, server_time}`` (checked).
+
+        ``stamp`` is the kiosk's ``(boot_id, mono_ms)`` at the moment of sending.
+        """
+        body = self._stamped({"responses": records, "device_time": device_time}, stamp)
+        raw = json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
         resp = self._request("POST", "/api/v1/kiosk/responses", data=gzip.compress(raw, 6),
                              headers={"Content-Type": "application/json", "Content-Encoding": "gzip"})
         if resp.status_code in (400, 413, 415, 422):
@@ -154,6 +177,8 @@ class ServerApi:
                 # A portal or proxy page is no verdict on our answers: splitting the batch down to
                 # single items would set every pending answer aside. Retry later instead.
                 raise SyncTemporaryError(f"upload answered {resp.status_code} without our error shape: not our server")
+            if self._stamp_refused(resp, body):
+                return self.upload(records, device_time)
             raise _BatchRefused(*ours)
         if resp.status_code != 200:
             code, message = _error_of(resp)
@@ -165,8 +190,11 @@ class ServerApi:
             raise SyncTemporaryError("upload answer has no valid per-item results: not our server")
         return data
 
-    def heartbeat(self, payload: dict) -> None:
-        resp = self._request("POST", "/api/v1/kiosk/heartbeat", json=payload)
+    def heartbeat(self, payload: dict, stamp: tuple[str, int] | None = None) -> None:
+        body = self._stamped(payload, stamp)
+        resp = self._request("POST", "/api/v1/kiosk/heartbeat", json=body)
+        if resp.status_code != 204 and self._stamp_refused(resp, body):
+            resp = self._request("POST", "/api/v1/kiosk/heartbeat", json=payload)
         if resp.status_code != 204:
             code, message = _error_of(resp)
             raise SyncTemporaryError(f"heartbeat answered {resp.status_code}: {code}: {message}")
@@ -216,14 +244,19 @@ class PushResult:
 
 
 class SyncClient:
-    """Moves the store's pending responses to the server, batch by batch."""
+    """Moves the store's pending responses to the server, batch by batch.
+
+    ``clock`` gives ``device_time``; ``boot_clock`` the boot stamp sent beside it (by default the
+    store's, the same clock that stamped the answers).
+    """
 
     def __init__(self, store: Store, api: ServerApi, *, batch_size: int = 200,
-                 clock: Callable[[], Any] = now_local):
+                 clock: Callable[[], Any] = now_local, boot_clock: BootClock | None = None):
         self.store = store
         self.api = api
         self.batch_size = batch_size
         self.clock = clock
+        self.boot_clock = boot_clock or store.boot_clock
 
     def push_once(self) -> PushResult:
         """Send one batch of the oldest pending responses; per-item results go to the store."""
@@ -249,7 +282,7 @@ class SyncClient:
 
     def _send(self, records: list[dict], result: PushResult) -> None:
         try:
-            answer = self.api.upload(records, format_rfc3339(self.clock()))
+            answer = self.api.upload(records, format_rfc3339(self.clock()), self.boot_clock())
         except _BatchRefused as exc:
             if len(records) > 1:
                 # Too large or one item breaks the whole body: split until the culprit stands alone.
@@ -275,7 +308,7 @@ class SyncClient:
             "last_error": status["last_error"],
             "app_version": __version__,
             "device_time": format_rfc3339(self.clock()),
-        })
+        }, self.boot_clock())
 
     def refresh_config(self) -> bool:
         """Fetch config if it changed; return True when a new one was stored."""

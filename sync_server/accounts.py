@@ -20,8 +20,15 @@ ROLES = ("province_admin", "province_analyst", "district_viewer", "commune_viewe
 # A viewer's unit must be of this level (districts' viewers see the district and its communes).
 ROLE_UNIT_LEVEL = {"district_viewer": "district", "commune_viewer": "commune"}
 PROVINCE_ROLES = frozenset(("province_admin", "province_analyst"))
+# Officer-level results (and officer ids beside answers) are personnel evaluation: the province and
+# district leaders, not peers at the commune. Pages, exports and the pull API all ask this set.
+OFFICER_ROLES = frozenset(("province_admin", "province_analyst", "district_viewer"))
 
 _hasher = PasswordHasher()  # argon2-cffi's defaults: Argon2id, RFC 9106 low-memory profile
+# A kiosk admin PIN is a few digits and its hash travels to the unit's kiosks, so an offline guess
+# must cost more than a password's: 4 passes over 128 MiB (~2.6× the CPU of the defaults, about
+# 0.6 CPU-s a guess; see docs/server-admin.md). The kiosk verifies it in ~0.4 s, once per entry.
+_pin_hasher = PasswordHasher(time_cost=4, memory_cost=128 * 1024, parallelism=4)
 PIN_RE = re.compile(r"^[0-9]{4,8}$")
 
 
@@ -32,6 +39,18 @@ class AccountError(ValueError):
 def hash_secret(secret: str) -> str:
     """Argon2id encoded hash (``$argon2id$v=19$...``) of a password or PIN."""
     return _hasher.hash(secret)
+
+
+def hash_admin_pin(pin: str) -> str:
+    """Argon2id hash of a kiosk admin PIN, at the higher cost above (verifiable by any Argon2id verifier)."""
+    return _pin_hasher.hash(pin)
+
+
+def check_admin_pin(pin: str) -> str:
+    """A unit's kiosk admin PIN: 6 to 8 digits (the kiosk's keypad types digits only)."""
+    if not re.fullmatch(r"[0-9]{6,8}", pin or ""):
+        raise AccountError("a kiosk admin PIN is 6 to 8 digits")
+    return pin
 
 
 def verify_secret(encoded: str, secret: str) -> bool:
@@ -126,30 +145,59 @@ def open_session(storage: Storage, user: User, ttl_s: float, ip: str | None, now
     return NewSession(session_id, csrf, expires)
 
 
-def throttle_keys(username: str, ip: str | None) -> list[str]:
-    return [f"user:{username.lower()}"] + ([f"ip:{ip}"] if ip else [])
+# Throttling never lets someone else's failures refuse a correct password (a lock-out per username
+# would let anyone keep the province admin out). Failures count three ways within the window:
+#   pair:ADDRESS/USERNAME — this client on this account: refused at ``max_failures``;
+#   ip:ADDRESS            — this client on any account: refused at ``address_max_failures``
+#                           (wider: one office behind one NAT address has many people);
+#   user:USERNAME         — everyone on this account: never refuses; beyond ``max_failures`` each
+#                           wrong answer waits longer (see ``wrong_password_delay``).
+_KEY_NAME_MAX = 100  # a made-up username of 1 MB must not become a 1 MB key
+
+
+def throttle_keys(username: str, ip: str | None) -> dict[str, str]:
+    """The failure counters a login touches, by kind: ``user``, ``pair`` and ``ip``."""
+    name = (username or "").strip().lower()[:_KEY_NAME_MAX]
+    address = ip or "-"  # no client address (tests, unix sockets): one shared bucket
+    return {"user": f"user:{name}", "pair": f"pair:{address}/{name}", "ip": f"ip:{address}"}
 
 
 def throttled(storage: Storage, username: str, ip: str | None, max_failures: int, window_s: float,
-              now_ms: int | None = None) -> bool:
-    """True when the username or the address failed too often within the window.
-
-    The address limit is wider (×4): one office behind one NAT address has many people.
-    """
+              now_ms: int | None = None, address_max_failures: int | None = None) -> bool:
+    """True when this client (address) itself failed too often: on this username, or on any."""
     now_ms = now_ms if now_ms is not None else int(time.time() * 1000)
     since = now_ms - int(window_s * 1000)
-    user_key, *ip_key = throttle_keys(username, ip)
-    if storage.login_failures(user_key, since) >= max_failures:
+    keys = throttle_keys(username, ip)
+    if storage.login_failures(keys["pair"], since) >= max_failures:
         return True
-    return bool(ip_key) and storage.login_failures(ip_key[0], since) >= max_failures * 4
+    limit = address_max_failures if address_max_failures is not None else max_failures * 4
+    return storage.login_failures(keys["ip"], since) >= limit
+
+
+def wrong_password_delay(storage: Storage, username: str, max_failures: int, window_s: float, delay_max_s: float,
+                         now_ms: int | None = None) -> float:
+    """Seconds to wait before answering a wrong password for ``username``.
+
+    Zero until the account has ``max_failures`` failures in the window (from anywhere), then
+    0.25 s doubling with each further failure, capped at ``delay_max_s``. Only wrong answers
+    wait: the right password is answered at once, so an attack on the name slows the attacker,
+    never the owner.
+    """
+    if delay_max_s <= 0:
+        return 0.0
+    now_ms = now_ms if now_ms is not None else int(time.time() * 1000)
+    failures = storage.login_failures(throttle_keys(username, None)["user"], now_ms - int(window_s * 1000))
+    if failures < max_failures:
+        return 0.0
+    return min(delay_max_s, 0.25 * 2 ** min(failures - max_failures, 16))
 
 
 def login(storage: Storage, username: str, password: str, ip: str | None, *, max_failures: int,
-          window_s: float) -> User | None | str:
-    """The user for good credentials; ``"throttled"`` while throttled; None otherwise (failure noted)."""
-    now_ms = int(time.time() * 1000)
+          window_s: float, address_max_failures: int | None = None, now_ms: int | None = None) -> User | None | str:
+    """The user for good credentials; ``"throttled"`` while this client is throttled; None otherwise (failure noted)."""
+    now_ms = now_ms if now_ms is not None else int(time.time() * 1000)
     username = (username or "").strip().lower()
-    if throttled(storage, username, ip, max_failures, window_s, now_ms):
+    if throttled(storage, username, ip, max_failures, window_s, now_ms, address_max_failures):
         return "throttled"
     found = storage.user_login(username) if username else None
     if found is None:
@@ -158,8 +206,11 @@ def login(storage: Storage, username: str, password: str, ip: str | None, *, max
     else:
         user, encoded = found
         ok = verify_secret(encoded, password or "") and user.active
+    keys = throttle_keys(username, ip)
     if not ok:
-        storage.note_login_failure(throttle_keys(username, ip), now_ms, int(window_s * 1000) * 4)
+        storage.note_login_failure(list(keys.values()), now_ms, int(window_s * 1000) * 4)
         return None
-    storage.clear_login_failures(throttle_keys(username, ip)[0])
+    # Only this client's own slate is wiped: the account's and the address's counters stay, so
+    # one good login (the owner's, or an attacker's own account) never resets an attack's tally.
+    storage.clear_login_failures(keys["pair"])
     return user

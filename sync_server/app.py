@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import logging
+import sqlite3
 import threading
 import time
+from contextlib import asynccontextmanager
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -17,69 +19,92 @@ from urllib.parse import quote
 from pydantic.json_schema import models_json_schema
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from hailong_core.questionnaire import Questionnaire, parse_questionnaire
 from sync_server import __version__
 from sync_server.api import kiosk, pages
 from sync_server.api import pull
 from sync_server.web import results as results_pages
 from sync_server.web import routes_auth, routes_fleet, routes_officers, routes_overview, routes_people, routes_surveys, routes_units
+from sync_server.web import routes_conflicts
 from sync_server.web import phone as phone_pages
+from sync_server.web import headers as security_headers
 from sync_server import phone as phone_channel
 from sync_server.web.access import FormError, Forbidden, LoginRequired, PageNotFound
 from sync_server.errors import ApiError, error_body
+from sync_server.indexes import QuestionnaireIndex, ServerState  # noqa: F401 - QuestionnaireIndex: old import path
+from sync_server.maintenance import Schedule
 from sync_server.settings import default_db_path
 from sync_server.storage import Storage, open_storage
 
 log = logging.getLogger("sync_server")
 
 
-class QuestionnaireIndex:
-    """Published questionnaires, parsed once; an unknown ``(id, version)`` reloads from storage.
-
-    Publishing happens rarely and possibly in another process (the CLI), so instead of asking the
-    database on every upload, a miss refreshes the index (at most once a second: a flood of
-    made-up versions must not become a flood of reloads).
-    """
-
-    def __init__(self, storage: Storage):
-        self._storage = storage
-        self._lock = threading.Lock()
-        self._parsed: dict[tuple[str, int], Questionnaire] = {}
-        self._loaded_at = float("-inf")
-
-    def _reload(self) -> None:
-        self._parsed = {key: parse_questionnaire(doc) for key, doc in self._storage.questionnaires().items()}
-        self._loaded_at = time.monotonic()
-
-    def get(self, key, default=None):
-        found = self._parsed.get(key)
-        if found is None:
-            with self._lock:
-                if time.monotonic() - self._loaded_at >= 1.0:
-                    self._reload()
-                found = self._parsed.get(key)
-        return found if found is not None else default
-
-    def invalidate(self) -> None:
-        with self._lock:
-            self._loaded_at = float("-inf")
-            self._reload()
-
-
-class AppState:
-    """What every request needs: settings, storage, and parsed questionnaires (cached)."""
-
-    def __init__(self, settings, storage: Storage):
-        self.settings = settings
-        self.storage = storage
-        self.index = QuestionnaireIndex(storage)
-
-    def questionnaires(self) -> QuestionnaireIndex:
-        return self.index
+class AppState(ServerState):
+    """What every request needs (the web app's :class:`~sync_server.indexes.ServerState`)."""
 
 
 def _error(status: int, code: str, message: str, headers: dict | None = None) -> JSONResponse:
     return JSONResponse(error_body(code, message), status_code=status, headers=headers)
+
+
+# What a kiosk or a browser is told to wait while the database is down (seconds).
+RETRY_AFTER_S = 30
+# SQLite primary result codes that mean "the file cannot be used now", not "this statement is
+# wrong": BUSY, LOCKED, IOERR, CORRUPT, CANTOPEN, PROTOCOL, NOTADB. A syntax error or a missing
+# table is an OperationalError too, and stays a 500.
+_SQLITE_UNAVAILABLE = frozenset((5, 6, 10, 11, 14, 15, 26))
+_SQLITE_STATEMENT_ERRORS = (sqlite3.IntegrityError, sqlite3.ProgrammingError, sqlite3.InterfaceError,
+                            sqlite3.DataError, sqlite3.NotSupportedError, sqlite3.InternalError)
+
+
+def _database_errors() -> tuple[type[BaseException], ...]:
+    try:
+        import psycopg
+    except ImportError:  # pragma: no cover - psycopg is a dependency; SQLite alone still works
+        return (sqlite3.DatabaseError,)
+    return (sqlite3.DatabaseError, psycopg.Error)
+
+
+def database_unavailable(exc: BaseException | None) -> bool:
+    """True when ``exc`` (or what it was raised from) says the database cannot be reached or used
+    right now; constraint violations and programming errors are False (they stay a 500)."""
+    for _ in range(8):
+        if exc is None:
+            return False
+        if isinstance(exc, sqlite3.DatabaseError) and not isinstance(exc, _SQLITE_STATEMENT_ERRORS):
+            code = getattr(exc, "sqlite_errorcode", None)
+            if type(exc) is sqlite3.DatabaseError or (code is not None and code & 0xFF in _SQLITE_UNAVAILABLE):
+                return True
+        if type(exc).__module__.split(".")[0] == "psycopg":
+            import psycopg
+
+            # Connection refused or lost, server shutting down, too many connections, lock timeouts;
+            # IntegrityError, ProgrammingError, DataError and InternalError are not OperationalError.
+            if isinstance(exc, psycopg.OperationalError):
+                return True
+        exc = exc.__cause__
+    return False
+
+
+class _OutageLog:
+    """One log line when the database goes away (then at most one a minute, with a count), not a
+    traceback per request."""
+
+    def __init__(self, every_s: float = 60.0):
+        self._every_s = every_s
+        self._lock = threading.Lock()
+        self._last = float("-inf")
+        self._quiet = 0
+
+    def note(self, request: Request, exc: BaseException) -> None:
+        with self._lock:
+            now = time.monotonic()
+            if now - self._last < self._every_s:
+                self._quiet += 1
+                return
+            quiet, self._quiet, self._last = self._quiet, 0, now
+        first_line = (str(exc).strip().splitlines() or [""])[0][:300]
+        log.error("database unavailable (%s: %s) on %s %s; answering 503%s", type(exc).__name__, first_line,
+                  request.method, request.url.path, f" ({quiet} more since the last line)" if quiet else "")
 
 
 def install_error_handlers(app: FastAPI) -> None:
@@ -125,8 +150,27 @@ def install_error_handlers(app: FastAPI) -> None:
         code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "invalid_body")
         return _error(exc.status_code, code, str(exc.detail), getattr(exc, "headers", None))
 
+    outages = _OutageLog()
+
+    async def database_error(request: Request, exc: Exception):
+        if not database_unavailable(exc):
+            return await unexpected(request, exc)
+        outages.note(request, exc)
+        headers = {"Retry-After": str(RETRY_AFTER_S)}
+        if request.url.path.startswith("/api/") or request.url.path == "/healthz":
+            return _error(503, "database_unavailable", "the database cannot be reached; try again shortly", headers)
+        request.state.hl_session = None  # the page must not ask the database who is signed in
+        response = _page_error(request, 503, "err_database_unavailable")
+        response.headers.update(headers)
+        return response
+
+    for kind in _database_errors():
+        app.add_exception_handler(kind, database_error)
+
     @app.exception_handler(Exception)
     async def unexpected(request: Request, exc: Exception):
+        if database_unavailable(exc):  # a database error wrapped on the way up (``raise … from exc``)
+            return await database_error(request, exc)
         log.error("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
         return _error(500, "internal_error", "internal error; the server's log has the details")
 
@@ -188,11 +232,13 @@ def create_app(settings, storage: Storage | None = None) -> FastAPI:
                   description="Protocol v1 between Hài Lòng kiosks and the province server. Errors: "
                               "`{\"error\": {\"code\", \"message\"}}` with stable codes.")
     app.state.hailong = AppState(settings, storage)
+    security_headers.install(app)  # CSP, frame, sniffing, referrer, HSTS over HTTPS; Secure cookies over HTTPS
     phone_channel.purge(storage, settings)  # contacts past their retention (contract 9), orphan comments, old abuse bookkeeping
     install_error_handlers(app)
     app.include_router(kiosk.router)
     app.include_router(pages.router)
-    for module in (routes_auth, routes_overview, routes_units, routes_officers, routes_surveys, routes_fleet, routes_people):
+    for module in (routes_auth, routes_overview, routes_units, routes_officers, routes_surveys, routes_fleet, routes_people,
+                   routes_conflicts):
         app.include_router(module.pages.router)
     app.include_router(phone_pages.pages.router)  # /s/<unit>: the citizens' QR form
     app.include_router(results_pages.pages.router)  # results dashboard, recognition, exports

@@ -59,12 +59,42 @@ def inflate(raw: bytes, max_inflated: int) -> bytes:
     return out
 
 
-def parse_json(raw: bytes) -> Any:
-    """Parse JSON or answer 400 ``invalid_json``."""
+# The deepest body of protocol v1 is 5 levels ({responses: [{answers: {q: [option]}}]}). Deeper
+# nesting is refused before any validation: recursive validators and error rendering would
+# otherwise hit Python's recursion limit (a 500 and a long traceback per 2 KB request).
+MAX_JSON_DEPTH = 32
+
+
+def parse_json(raw: bytes, max_depth: int = MAX_JSON_DEPTH) -> Any:
+    """Parse JSON or answer 400 ``invalid_json``; nesting beyond ``max_depth`` answers 400 ``json_too_deep``."""
     try:
-        return orjson.loads(raw)
+        value = orjson.loads(raw)
     except orjson.JSONDecodeError as exc:
+        if "depth" in str(exc):  # orjson stops by itself at 1024 levels
+            raise ApiError("json_too_deep", f"the JSON nests deeper than {max_depth} levels") from None
         raise ApiError("invalid_json", f"the body is not valid JSON: {exc}") from None
+    if json_depth_exceeds(value, max_depth):
+        raise ApiError("json_too_deep", f"the JSON nests deeper than {max_depth} levels")
+    return value
+
+
+def json_depth_exceeds(value: Any, max_depth: int) -> bool:
+    """True when arrays and objects in ``value`` nest deeper than ``max_depth`` (``[]`` is 1).
+
+    Iterative (an explicit stack, no recursion) and one pass over the containers only.
+    """
+    containers = (dict, list)
+    if type(value) not in containers:
+        return False
+    stack = [(value, 1)]
+    while stack:
+        node, depth = stack.pop()
+        if depth > max_depth:
+            return True
+        for child in (node.values() if type(node) is dict else node):
+            if type(child) in containers:
+                stack.append((child, depth + 1))
+    return False
 
 
 def check_json_content_type(request: Request) -> None:

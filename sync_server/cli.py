@@ -13,7 +13,7 @@ from pathlib import Path
 
 from hailong_core.questionnaire import QuestionnaireError, parse_questionnaire
 from sync_server import accounts, security
-from sync_server import cli_phone
+from sync_server import cli_phone, cli_review, maintenance
 from sync_server import settings as server_settings
 from sync_server.settings import default_db_path
 from sync_server.storage import StorageRefused, open_storage
@@ -81,8 +81,13 @@ def _parser() -> argparse.ArgumentParser:
     tok_sub.add_parser("list", help="list tokens")
     trev = tok_sub.add_parser("revoke", help="refuse a token from now on")
     trev.add_argument("--name", required=True)
-    sub.add_parser("refresh-results", help="bring the results rollups up to date (reports also do it as they open)")
+    sub.add_parser("refresh-results", help="bring the results rollups up to date (the 'rollups' duty of maintain)")
+    mt = sub.add_parser("maintain", help="run the periodic duties once: results rollups, purges of call-back numbers, "
+                                         "orphan comments and abuse bookkeeping (the systemd timer runs it)")
+    mt.add_argument("--only", action="append", choices=("rollups", "purge"), help="run only this duty (repeatable)")
+    mt.add_argument("--json", action="store_true")
     cli_phone.add_parsers(sub)
+    cli_review.add_parsers(sub)
     return p
 
 
@@ -258,7 +263,8 @@ def _import_responses(storage, settings, args) -> int:
     from sync_server.usb_import import UsbImportError, import_export
 
     try:
-        counts = import_export(storage, args.file, batch=settings.max_batch_items, skew_s=settings.clock_skew_s)
+        counts = import_export(storage, args.file, batch=settings.max_batch_items, skew_s=settings.clock_skew_s,
+                               created_floor=settings.created_at_floor)
     except (UsbImportError, OSError) as exc:
         print(f"hailong-server: {exc}", file=sys.stderr)
         return 2
@@ -279,16 +285,32 @@ def _api_tokens(storage, settings, args) -> int:
 
 
 def _refresh_results(storage, settings, args) -> int:
-    from sync_server.results.report import offset_ms
-
-    print(f"folded {storage.refresh_results(offset_ms(settings))} answers into the results rollups")
+    done = maintenance.run(storage, settings, only=["rollups"])["rollups"]
+    if "error" in done:
+        print(f"hailong-server: refresh-results failed: {done['error']}", file=sys.stderr)
+        return 1
+    print(f"folded {done['folded']} answers into the results rollups")
+    if done.get("skipped"):
+        print(f"skipped {done['skipped']} answers that cannot be counted (server_seq {done['skipped_server_seq']}); see the log")
     return 0
+
+
+def _maintain(storage, settings, args) -> int:
+    done = maintenance.run(storage, settings, only=args.only)
+    if args.json:
+        print(json.dumps(done, ensure_ascii=False))
+    else:
+        for name, result in done.items():
+            print(f"{name}: {json.dumps(result, ensure_ascii=False)}")
+    return 1 if any("error" in r for r in done.values()) else 0
 
 
 COMMANDS = {"import-responses": _import_responses, "enroll-code": _enroll_code, "units": _units, "stats": _stats, "devices": _devices, "revoke-device": _revoke,
             "users": _users, "import-units": _import_units, "questionnaire": _questionnaire,
-            "export": _export, "api-tokens": _api_tokens, "refresh-results": _refresh_results}
+            "export": _export, "api-tokens": _api_tokens, "refresh-results": _refresh_results,
+            "maintain": _maintain}
 COMMANDS.update(cli_phone.COMMANDS)
+COMMANDS.update(cli_review.COMMANDS)
 
 if __name__ == "__main__":
     sys.exit(main())

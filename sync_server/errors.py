@@ -9,6 +9,7 @@ from __future__ import annotations
 CATALOGUE: dict[str, tuple[int, str]] = {
     "invalid_json": (400, "the body is not valid JSON"),
     "invalid_gzip": (400, "the body is not valid gzip"),
+    "json_too_deep": (400, "the JSON nests deeper than this server accepts"),
     "invalid_body": (422, "the body does not have the expected shape"),
     "unknown_field": (422, "the body has a field this server does not know"),
     "missing_token": (401, "this call needs 'Authorization: Bearer <device token>'"),
@@ -24,12 +25,13 @@ CATALOGUE: dict[str, tuple[int, str]] = {
     "batch_too_large": (413, "the batch holds more responses than this server accepts"),
     "rate_limited": (429, "too many answers from this address; wait a few minutes"),
     "internal_error": (500, "internal error; the server's log has the details"),
+    "database_unavailable": (503, "the database cannot be reached; try again shortly"),
 }
 
 # Per-item codes in upload results (status rejected or conflict), from hailong_core.response and ingest.
 ITEM_CODES = (
     "invalid_item", "unknown_field", "missing_field", "invalid_field", "unknown_questionnaire",
-    "unknown_question", "invalid_answer", "unit_mismatch", "response_conflict",
+    "unknown_question", "invalid_answer", "unit_mismatch", "channel_mismatch", "unknown_officer", "response_conflict",
 )
 
 

@@ -2,21 +2,26 @@
 
 The whole body's shape is checked first (a wrong shape is the client's bug: 4xx, nothing stored);
 then each item on its own, so one bad item is ``rejected`` with its reason and never blocks the
-rest. The unit comes from the device's token: an item that claims another unit is rejected.
+rest. The kind of sender decides what an item may claim (contracts 6 and 13): the unit is the
+device's; the channel is ``kiosk`` for a device token and ``qr`` for the phone form; an
+``officer_id`` must be on the roster of the device's unit. Where the answer is placed in time is
+decided here too (contract 7): its device time, unless that clock was off — the batch's clock,
+a time before ``created_at_floor`` or after the receipt, or the kiosk's boot clock saying otherwise.
 """
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
-from typing import Any
+from datetime import date, datetime, timezone
+from typing import Any, Callable
 
 from hailong_core.questionnaire import Questionnaire
-from hailong_core.response import RecordError, canonical_json, check_record, hash_canonical
+from hailong_core.response import RecordError, canonical_json, check_boot_stamp, check_record, hash_canonical
 from hailong_core.timeutil import format_rfc3339, parse_rfc3339
+from sync_server import clock_check
 from sync_server.errors import ApiError
 from sync_server.storage import Device, PreparedResponse, Storage
 
-BATCH_FIELDS = frozenset(("responses", "device_time"))
+BATCH_FIELDS = frozenset(("responses", "device_time", "boot_id", "mono_ms"))
 
 
 def check_batch_shape(body: Any, max_items: int) -> tuple[list, str | None]:
@@ -34,7 +39,17 @@ def check_batch_shape(body: Any, max_items: int) -> tuple[list, str | None]:
     device_time = body.get("device_time")
     if device_time is not None and not isinstance(device_time, str):
         raise ApiError("invalid_body", "'device_time' must be an RFC 3339 string")
+    try:
+        check_boot_stamp(body, integral_floats=True)
+    except RecordError as exc:
+        raise ApiError("invalid_body", f"{exc.field}: {exc.message}") from None
     return items, device_time
+
+
+def floor_ms(settings_floor: str) -> int:
+    """UTC epoch ms of the ``created_at_floor`` day (its start, UTC)."""
+    day = date.fromisoformat(settings_floor)
+    return int(datetime(day.year, day.month, day.day, tzinfo=timezone.utc).timestamp() * 1000)
 
 
 def clock_offset(device_time: str | None, received: datetime) -> float | None:
@@ -49,19 +64,31 @@ def clock_offset(device_time: str | None, received: datetime) -> float | None:
 
 def ingest(storage: Storage, device: Device | None, body: Any, *, max_items: int, skew_s: float,
            questionnaires: dict[tuple[str, int], Questionnaire], unit_code: str | None = None,
-           now: datetime | None = None) -> dict:
+           now: datetime | None = None, on_roster: Callable[[str, str], bool] | None = None,
+           created_floor: str = "2024-01-01") -> dict:
     """Store what is valid; return ``{"results": [...], "server_time": ...}`` in item order.
 
-    ``device`` decides the unit (contract 6); ``unit_code`` is used instead for channels without
-    a device (the phone form).
+    ``device`` decides the unit and the channel (``kiosk``); without one (the phone form),
+    ``unit_code`` is the unit and the channel is ``qr``. ``on_roster(unit, officer_id)`` answers
+    whether the officer belongs to the unit (default: ask the storage).
     """
     received = now or datetime.now(timezone.utc)
     items, device_time = check_batch_shape(body, max_items)
     offset = clock_offset(device_time, received)
     suspect = offset is not None and abs(offset) > skew_s
     owner_unit = device.unit_code if device is not None else unit_code
+    channel = "kiosk" if device is not None else "qr"
     received_text = format_rfc3339(received)
-    future_limit = received.timestamp() + skew_s
+    received_ms = int(received.timestamp() * 1000)
+    skew_ms = int(skew_s * 1000)
+    lowest_ms = floor_ms(created_floor)
+    if on_roster is None:
+        rosters: dict[str, set[str]] = {}
+        on_roster = lambda unit, officer: officer in rosters.setdefault(unit, storage.officer_ids(unit))  # noqa: E731
+    boot = None
+    if device is not None and "boot_id" in body:
+        boot = (body["boot_id"], clock_check.anchor(received_ms, int(body["mono_ms"])))
+    anchors: dict[str, int] | None = None
 
     results: list[dict | None] = [None] * len(items)
     prepared: list[PreparedResponse] = []
@@ -71,23 +98,42 @@ def ingest(storage: Storage, device: Device | None, body: Any, *, max_items: int
             record, created = check_record(item, questionnaires)
             if record["unit_code"] != owner_unit:
                 raise RecordError("unit_mismatch", f"this device belongs to unit {owner_unit}, not {record['unit_code']}", "unit_code")
+            if record["channel"] != channel:
+                raise RecordError("channel_mismatch", f"answers sent with this {'device token' if device else 'form'} are "
+                                  f"'{channel}' answers, not '{record['channel']}'", "channel")
+            officer = record["officer_id"]
+            if officer is not None and not on_roster(owner_unit, officer):
+                raise RecordError("unknown_officer", f"officer {officer!r} is not on the roster of unit {owner_unit}", "officer_id")
         except RecordError as exc:
             rid = item.get("id") if isinstance(item, dict) and isinstance(item.get("id"), str) else None
             results[index] = {"id": rid, "status": "rejected", "error": {"code": exc.code, "message": exc.message, "field": exc.field}}
             continue
-        created_s = created.timestamp()
-        # A created_at in the future (beyond the tolerance) means the device clock is off too.
-        item_suspect = suspect or created_s > future_limit
+        created_ms = int(created.timestamp() * 1000)
+        boot_id, mono = record.get("boot_id"), record.get("mono_ms")
+        anchor_ms = None
+        if boot_id is not None and device is not None:
+            if boot is not None and boot_id == boot[0]:
+                anchor_ms = boot[1]
+            else:
+                if anchors is None:
+                    anchors = storage.boot_anchors(device.id)
+                anchor_ms = anchors.get(boot_id)
+        placed, item_suspect = clock_check.placed_ms(created_ms, boot_id, mono, received_ms, anchor_ms, skew_ms)
+        if not item_suspect and (suspect or created_ms < lowest_ms):
+            # The batch's clock is off now, or the time is before the product could have made it:
+            # counted at receipt (contract 7), unless the boot clock placed it already.
+            placed, item_suspect = received_ms, True
         canonical = canonical_json(record)
         qref = record["questionnaire"]
         prepared.append(PreparedResponse(record["id"], hash_canonical(canonical), (
-            record["unit_code"], record["officer_id"], qref["id"], qref["version"], record["channel"], record["seq"],
-            record["created_at"], int(created_s * 1000), canonical_json(record["answers"]).decode(),
+            record["unit_code"], officer, qref["id"], qref["version"], record["channel"], record["seq"],
+            record["created_at"], created_ms, canonical_json(record["answers"]).decode(),
             canonical_json(record["flags"]).decode(), int(item_suspect), record.get("procedure_group"),
+            placed, boot_id, mono,
         ), canonical))
         positions.append(index)
-    if prepared:
-        stored = storage.store_batch(device, prepared, received_text, offset)
+    if prepared or boot is not None:
+        stored = storage.store_batch(device, prepared, received_text, offset, boot=boot)
         for index, p, (status, message) in zip(positions, prepared, stored):
             entry: dict = {"id": p.id, "status": status}
             if status == "conflict":

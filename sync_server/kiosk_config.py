@@ -3,6 +3,11 @@
 Built from storage on each request; its ETag is the hash of its canonical JSON, so anything that
 changes the document (roster, PIN, photo, campaign, published version, hours, admin PIN) changes
 the ETag, and nothing else does.
+
+Admin PINs are per unit (issue 11): a device's config carries only its own unit's admin PIN hash
+(server_config ``admin_pin_hash.<unit code>``), or none. The old province-wide ``admin_pin_hash``
+travelled to every kiosk, so one kiosk's token was enough to guess the PIN of all of them offline;
+it is retired (set to null) the first time it is read and never sent again (docs/server-admin.md).
 """
 
 from __future__ import annotations
@@ -22,7 +27,36 @@ def province_today(utc_offset_h: float, now: datetime | None = None) -> str:
     return (now.astimezone(timezone(timedelta(hours=utc_offset_h)))).date().isoformat()
 
 
+PROVINCE_PIN_KEY = "admin_pin_hash"
+RETIRED_KEY = "admin_pin_hash_retired_at"
+
+
+def unit_pin_key(unit_code: str) -> str:
+    return f"{PROVINCE_PIN_KEY}.{unit_code}"
+
+
+def unit_admin_pin(storage: Storage, unit_code: str) -> str | None:
+    """The unit's own kiosk admin PIN hash, or None (its kiosks then use their local PIN, or have no admin screen)."""
+    return storage.get_config(unit_pin_key(unit_code))
+
+
+def set_unit_admin_pin(storage: Storage, unit_code: str, pin_hash: str | None) -> None:
+    storage.set_config(unit_pin_key(unit_code), pin_hash)
+
+
+def retire_province_pin(storage: Storage, now: datetime | None = None) -> bool:
+    """Drop a province-wide admin PIN hash left by an older server (once); True when one was dropped."""
+    if storage.get_config(PROVINCE_PIN_KEY) is None:
+        return False
+    now = now or datetime.now(timezone.utc)
+    storage.set_config(PROVINCE_PIN_KEY, None)
+    storage.set_config(RETIRED_KEY, now.isoformat(timespec="seconds"))
+    storage.audit(now, None, "settings.admin_pin_retired", None, {"reason": "admin PINs are per unit"})
+    return True
+
+
 def build_config(storage: Storage, settings, unit_code: str, day: str | None = None) -> dict:
+    retire_province_pin(storage)
     unit = storage.unit(unit_code)
     day = day or province_today(settings.utc_offset_h)
     return {
@@ -32,7 +66,7 @@ def build_config(storage: Storage, settings, unit_code: str, day: str | None = N
         "settings": {"cooldown_s": settings.kiosk_cooldown_s, "idle_timeout_s": settings.kiosk_idle_timeout_s,
                      "burst_count": settings.kiosk_burst_count, "burst_window_s": settings.kiosk_burst_window_s,
                      "office_hours": storage.office_hours(unit_code),
-                     "admin_pin_hash": storage.get_config("admin_pin_hash")},
+                     "admin_pin_hash": unit_admin_pin(storage, unit_code)},
     }
 
 

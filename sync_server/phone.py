@@ -14,6 +14,14 @@ How it works (docs/server-admin.md, "The QR channel", says the same for the prov
   ``phone_rate_window_min`` get flag ``rate_limited``; more than ``phone_rate_refuse_after`` are
   answered 429 and not stored: they would carry ``rate_limited`` and reports leave flagged answers
   out, so nothing that counts is lost, while a flood cannot fill the disk.
+- **A bound per address and day** (contract 13). Dropping the cookie makes every answer look like a new
+  phone, so the address is what links a cookie-less sender: per point, per address (an IPv6 address by
+  its /64, which one phone can rotate within) and per day, only the first
+  ``phone_counted_per_address_day`` answers without a dossier token are stored unflagged; later ones get
+  ``address_repeat``. Answers in flight count, and the count and the insert share one write
+  transaction, so the cap is exact with many server processes. An answer bound to a dossier token is
+  a receipt from a real visit and is not capped (it carries flag ``dossier_token``, not a misuse flag,
+  so reports can tell it apart for recognition: ``recognition_phone_without_token``).
 - **Dossier tokens** (printed on a receipt, made with ``hailong-server dossier-tokens``): single use,
   bound to their point, expiring. A forged, used, expired or other point's token is refused and the
   citizen's answers come back on the form so they can send them without it (then unbound).
@@ -29,6 +37,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import ipaddress
 import re
 import secrets
 import time
@@ -38,7 +47,7 @@ from typing import Any
 
 from hailong_core.ids import is_uuid, uuid7
 from hailong_core.questionnaire import TEXT_MAX_CHARS, Question, Questionnaire
-from hailong_core.response import FLAG_RATE_LIMITED, FLAG_REPEAT
+from hailong_core.response import FLAG_ADDRESS_REPEAT, FLAG_DOSSIER_TOKEN, FLAG_RATE_LIMITED, FLAG_REPEAT  # noqa: F401
 from hailong_core.timeutil import format_rfc3339
 from sync_server import security
 from sync_server.ingest import ingest
@@ -58,6 +67,23 @@ def province_now(settings, now: datetime | None = None) -> datetime:
 def keyed_hash(secret: str, kind: str, value: str) -> str:
     """An HMAC of a browser id or an address: comparable, but not reversible without the server's key."""
     return hmac.new(secret.encode(), f"{kind}|{value}".encode(), hashlib.sha256).hexdigest()[:32]
+
+
+def address_key(ip: str) -> str:
+    """What the per-address limits count by: an IPv4 address as it is, an IPv6 address by its /64.
+
+    A phone on IPv6 (most of Việt Nam's 4G) holds a whole /64 and may pick any address in it
+    (privacy addresses), so counting full IPv6 addresses would let one phone look like millions.
+    """
+    try:
+        addr = ipaddress.ip_address(ip.strip())
+    except ValueError:
+        return ip
+    if isinstance(addr, ipaddress.IPv6Address):
+        if addr.ipv4_mapped is not None:
+            return str(addr.ipv4_mapped)
+        return str(ipaddress.IPv6Network((addr, 64), strict=False))
+    return str(addr)
 
 
 def new_browser_id() -> str:
@@ -158,13 +184,16 @@ def rate_limits(settings) -> tuple[int, int, int]:
     return int(settings.phone_rate_window_min * 60_000), settings.phone_rate_flag_after, settings.phone_rate_refuse_after
 
 
-def note(storage, settings, secret: str, unit_code: str, browser_id: str | None, ip: str | None, now: datetime):
-    """Record a submission and count what came before it: ``(row id, same browser today, same address in window)``."""
+def note(storage, settings, secret: str, unit_code: str, browser_id: str | None, ip: str | None, now: datetime,
+         kind: str = "answer"):
+    """Record a submission of ``kind`` (``answer``, ``token``, ``comment``) and count what came before it:
+    ``(row id, same browser today, same address in window, same address at this point today)``."""
     window_ms, _, _ = rate_limits(settings)
     now_ms = int(now.timestamp() * 1000)
     day = province_now(settings, now).date().isoformat()
     return storage.note_phone_submission(unit_code, keyed_hash(secret, "browser", browser_id) if browser_id else None,
-                                         keyed_hash(secret, "ip", ip) if ip else None, day, now_ms, now_ms - window_ms)
+                                         keyed_hash(secret, "ip", address_key(ip)) if ip else None, day, now_ms,
+                                         now_ms - window_ms, kind)
 
 
 def submit_answer(storage, settings, questionnaires, questionnaire: Questionnaire, unit_code: str, answers: dict, *,
@@ -173,7 +202,8 @@ def submit_answer(storage, settings, questionnaires, questionnaire: Questionnair
                   procedure_group: str | None = None, now: datetime | None = None) -> Outcome:
     """Store one phone answer through the ingest path, with its abuse flags, token and contact."""
     now = now or datetime.now(timezone.utc)
-    row_id, same_browser, same_address = note(storage, settings, secret, unit_code, browser_id, ip, now)
+    row_id, same_browser, same_address, same_address_today = note(storage, settings, secret, unit_code, browser_id, ip,
+                                                                  now, "token" if token else "answer")
     _, flag_after, refuse_after = rate_limits(settings)
     if same_address >= refuse_after:
         storage.settle_phone_submission(row_id, "refused_rate", None)
@@ -183,6 +213,8 @@ def submit_answer(storage, settings, questionnaires, questionnaire: Questionnair
         flags.append(FLAG_REPEAT)
     if same_address >= flag_after:
         flags.append(FLAG_RATE_LIMITED)
+    if same_address_today >= settings.phone_counted_per_address_day:  # always 0 with a token
+        flags.append(FLAG_ADDRESS_REPEAT)
     now_ms = int(now.timestamp() * 1000)
     rid = uuid7(now_ms)
     if token:
@@ -190,18 +222,19 @@ def submit_answer(storage, settings, questionnaires, questionnaire: Questionnair
         if problem != "ok":
             storage.settle_phone_submission(row_id, "refused_token", None)
             return Outcome("token_refused", token_problem=problem)
+        flags.append(FLAG_DOSSIER_TOKEN)
     record = {"id": rid, "seq": storage.next_phone_seq(unit_code), "unit_code": unit_code, "officer_id": officer_id,
               "questionnaire": questionnaire.ref, "channel": CHANNEL, "created_at": format_rfc3339(province_now(settings, now)),
               "answers": answers, "flags": flags}
     if procedure_group:
         record["procedure_group"] = procedure_group
-    result = ingest(storage, None, {"responses": [record]}, max_items=1, skew_s=settings.clock_skew_s,
+    result = ingest(storage, None, {"responses": [record]}, max_items=1, skew_s=settings.clock_skew_s, created_floor=settings.created_at_floor,
                     questionnaires=questionnaires, unit_code=unit_code, now=now)["results"][0]
     if result["status"] != "accepted":
         # The server built this record itself: a refusal is a bug, never the citizen's fault.
         storage.settle_phone_submission(row_id, "failed", None)
         raise RuntimeError(f"phone answer not accepted: {result.get('error')}")
-    storage.settle_phone_submission(row_id, "stored", rid)
+    storage.settle_phone_submission(row_id, "stored_token" if token else "stored", rid)
     return Outcome("stored", rid, flags, contact=save_contact(storage, unit_code, rid, phone, consent, now_ms))
 
 

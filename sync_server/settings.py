@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import date
 from pathlib import Path
 
 import platformdirs
@@ -25,8 +26,10 @@ SPEC: tuple[Setting, ...] = (
     Setting("kiosk_burst_window_s", float, 60.0, "Sent to kiosks in config: the window of the burst detector.", lambda v: v > 0, "must be positive"),
     Setting("utc_offset_h", float, 7.0, "The province's UTC offset in hours: decides which day campaigns start and end (Việt Nam: 7).", lambda v: -12 <= v <= 14, "must be -12..14"),
     Setting("session_ttl_h", float, 12.0, "Hours a login session lasts.", lambda v: v > 0, "must be positive"),
-    Setting("cookie_secure", bool, False, "Mark session cookies `Secure` (set true when the server is behind HTTPS).", None),
-    Setting("login_max_failures", int, 5, "Failed logins for one username within `login_window_min` before further tries are refused (an address gets 4× as many).", lambda v: v >= 1, "must be ≥ 1"),
+    Setting("cookie_secure", bool, False, "Always mark cookies `Secure`. Without it they are `Secure` whenever the request came over HTTPS, directly or through a proxy trusted by `FORWARDED_ALLOW_IPS` (docs/deploy-server.md).", None),
+    Setting("login_max_failures", int, 5, "Failed logins from one address for one username within `login_window_min` before that address's further tries at that username are refused (even with the right password). Other addresses are never refused for it: past this many failures for a username from anywhere, its wrong answers are only slowed down (`login_delay_max_s`).", lambda v: v >= 1, "must be ≥ 1"),
+    Setting("login_address_max_failures", int, 20, "Failed logins from one address, for any usernames, within `login_window_min` before that address is refused (wider than `login_max_failures`: one office behind one NAT address has many people).", lambda v: v >= 1, "must be ≥ 1"),
+    Setting("login_delay_max_s", float, 3.0, "Longest wait before answering a wrong password for a username that failed `login_max_failures` times within the window from anywhere (0.25 s, doubling per further failure); the right password is answered at once. 0 turns the delay off.", lambda v: 0 <= v <= 30, "must be 0..30"),
     Setting("login_window_min", float, 15.0, "Minutes a failed login counts against the throttle.", lambda v: v > 0, "must be positive"),
     Setting("password_min_length", int, 10, "Shortest password accepted for a new or changed account.", lambda v: v >= 8, "must be ≥ 8"),
     Setting("fleet_silent_after_min", float, 60.0, "A kiosk not heard from for this many minutes is listed as silent on the fleet page.", lambda v: v > 0, "must be positive"),
@@ -34,6 +37,7 @@ SPEC: tuple[Setting, ...] = (
     Setting("phone_rate_window_min", float, 10.0, "Phone form: the window of the per-address rate limit, in minutes.", lambda v: v > 0, "must be positive"),
     Setting("phone_rate_flag_after", int, 20, "Phone form: submissions from one address within the window beyond this many are stored with the flag `rate_limited`.", lambda v: v >= 1, "must be ≥ 1"),
     Setting("phone_rate_refuse_after", int, 60, "Phone form: beyond this many within the window an address is answered 429 (those would be flagged anyway, so nothing that counts is lost).", lambda v: v >= 1, "must be ≥ 1"),
+    Setting("phone_counted_per_address_day", int, 3, "Phone form: per point, per address and per (province) day, only the first this many answers without a dossier token are counted; later ones are stored with the flag `address_repeat` (left out of reports). An IPv6 address counts by its /64. Answers with a dossier token are not capped. Raise it for a point whose guest Wi-Fi puts every phone behind one address (docs/qr-channel.md).", lambda v: v >= 1, "must be ≥ 1"),
     Setting("phone_comment_window_min", float, 60.0, "Minutes after a kiosk answer (its time-ordered id) during which its thank-you QR link accepts one comment.", lambda v: v > 0, "must be positive"),
     Setting("comment_orphan_days", float, 90.0, "Days a comment from a kiosk's thank-you link waits for its answer to arrive (an offline kiosk syncs later); after that an unmatched comment is deleted at start-up and by `hailong-server purge-contacts`.", lambda v: v > 0, "must be positive"),
     Setting("contact_retention_days", float, 30.0, "Days a call-back phone number is kept; purged at start-up and by `hailong-server purge-contacts`.", lambda v: v > 0, "must be positive"),
@@ -41,11 +45,24 @@ SPEC: tuple[Setting, ...] = (
     Setting("report_min_answers", int, 30, "Results: a unit or officer with fewer counted answers to the headline question is marked \"chưa đủ số phiếu\" (not enough answers) and not ranked.", lambda v: v >= 1, "must be ≥ 1"),
     Setting("recognition_min_index", float, 80.0, "Friendly-government recognition: the least satisfaction index (0–100) a commune needs over the campaign window.", lambda v: 0 <= v <= 100, "must be 0..100"),
     Setting("recognition_min_answers", int, 50, "Friendly-government recognition: the least number of counted answers a commune needs over the campaign window.", lambda v: v >= 1, "must be ≥ 1"),
+    Setting("recognition_phone_without_token", str, "cap", "Friendly-government recognition: how counted phone (QR) answers without a dossier token count: `count` (like any answer), `cap` (together they weigh at most `recognition_phone_share` of what the commune is judged on), `exclude` (not at all). Kiosk answers and phone answers with a dossier token always count.", lambda v: v in ("count", "cap", "exclude"), "must be count, cap or exclude"),
+    Setting("recognition_phone_share", float, 0.1, "Friendly-government recognition with `cap`: the largest share (0–1) of a commune's recognition count and index that phone answers without a dossier token may make up; beyond it they are weighted down, not dropped.", lambda v: 0 <= v < 1, "must be in [0, 1)"),
     Setting("alert_window_min", float, 15.0, "Alerts: the recent window, in minutes, in which a unit's or officer's unsatisfied answers are counted.", lambda v: v > 0, "must be positive"),
     Setting("alert_min_answers", int, 4, "Alerts: the least answers in the window before an alert can fire.", lambda v: v >= 1, "must be ≥ 1"),
     Setting("alert_unsatisfied_share", float, 0.5, "Alerts: a unit or officer whose share of unsatisfied answers in the window reaches this (0–1) appears on the dashboard.", lambda v: 0 < v <= 1, "must be in (0, 1]"),
+    Setting("results_page_fold_rows", int, 20_000, "Results: the most newly received answers a page view counts into the rollups before it shows (the rest are counted by `maintain` and its schedule; the page says how many wait).", lambda v: v >= 0, "must be ≥ 0"),
+    Setting("maintain_every_s", float, 60.0, "Seconds between the server's own runs of the periodic duties (`hailong-server maintain`: rollups, purges, abuse bookkeeping); 0 = only the systemd timer or cron runs them.", lambda v: v == 0 or v >= 5, "must be 0 or ≥ 5"),
+    Setting("created_at_floor", str, "2024-01-01", "An answer whose device time is before this day (or later than receipt plus `clock_skew_s`) was made by a clock that was off: it is stored, flagged `clock_suspect` and counted at its receipt time (or the kiosk's boot-clock estimate).", lambda v: _is_day(v), "must be a day YYYY-MM-DD"),
     Setting("log_level", str, "info", "Logging level: debug, info, warning, error.", lambda v: v in ("debug", "info", "warning", "error"), "must be debug, info, warning or error"),
 )
+
+
+def _is_day(text: str) -> bool:
+    try:
+        date.fromisoformat(text)
+    except (TypeError, ValueError):
+        return False
+    return len(text) == 10
 
 
 def default_db_path() -> Path:

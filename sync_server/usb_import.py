@@ -34,7 +34,7 @@ def read_export(path: Path) -> dict:
     return doc
 
 
-def import_export(storage: Storage, path: Path, *, batch: int, skew_s: float) -> Counter:
+def import_export(storage: Storage, path: Path, *, batch: int, skew_s: float, created_floor: str = "2024-01-01") -> Counter:
     """Ingest the file's answers in batches; return the count of each per-item status."""
     doc = read_export(path)
     row = storage.device(doc.get("device_id") or "")
@@ -46,6 +46,6 @@ def import_export(storage: Storage, path: Path, *, batch: int, skew_s: float) ->
     items = doc["responses"]
     for start in range(0, len(items), batch):
         answer = ingest(storage, device, {"responses": items[start:start + batch]}, max_items=batch,
-                        skew_s=skew_s, questionnaires=questionnaires)
+                        skew_s=skew_s, questionnaires=questionnaires, created_floor=created_floor)
         counts.update(r["status"] for r in answer["results"])
     return counts

@@ -44,7 +44,7 @@ def prepared(unit, level, extra, flags, channel, officer, when, seq, suspect=Fal
     answers = {"overall": level, **extra}
     rid = uuid7(int(when.timestamp() * 1000))
     values = (unit, officer, "bg-friendly-gov", 1, channel, seq, when.isoformat(), int(when.timestamp() * 1000),
-              json.dumps(answers, sort_keys=True), json.dumps(flags), int(suspect), group)
+              json.dumps(answers, sort_keys=True), json.dumps(flags), int(suspect), group, None, None, None)
     return PreparedResponse(rid, rid[:32], values, b"{}")
 
 

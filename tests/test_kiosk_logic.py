@@ -151,7 +151,7 @@ def test_version_1_file_with_pending_and_sent_rows_upgrades_and_keeps_them(tmp_p
     conn.close()
 
     store = Store(path, clock=clock)
-    assert store.read(lambda c: c.execute("PRAGMA user_version").fetchone()[0]) == len(MIGRATIONS) == 2
+    assert store.read(lambda c: c.execute("PRAGMA user_version").fetchone()[0]) == len(MIGRATIONS) == 3
     assert store.counts() == {PENDING: 2, SENT: 1, "kept_aside": 1}
     assert [r["id"] for r in store.pending(10)] == [rows[1]["id"], rows[3]["id"]]
     assert store.kept_aside()[0]["reason"] == "conflict: x"
@@ -164,7 +164,7 @@ def test_version_1_file_with_pending_and_sent_rows_upgrades_and_keeps_them(tmp_p
     assert store.integrity_ok()
     store.close()
     conn = sqlite3.connect(str(path))
-    assert migrate(conn) == 2  # idempotent
+    assert migrate(conn) == 3  # idempotent
     conn.close()
 
 

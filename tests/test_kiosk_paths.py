@@ -507,4 +507,4 @@ def test_a_draft_left_by_a_crash_is_finalised_at_start_up(qtbot, tmp_path, pin_h
 
 def test_the_file_is_sound_after_all_that(tmp_path, store):
     assert store.integrity_ok()
-    assert sqlite3.connect(str(store.path)).execute("PRAGMA user_version").fetchone()[0] == 2
+    assert sqlite3.connect(str(store.path)).execute("PRAGMA user_version").fetchone()[0] == 3

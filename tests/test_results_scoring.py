@@ -13,6 +13,7 @@ import pytest
 from hailong_core.assets import load_json_asset
 from sync_server import settings as server_settings
 from sync_server.app import AppState
+from sync_server.results import rollups
 from sync_server.results.model import Filters
 from sync_server.results.report import Report, resolve_window
 from sync_server.storage import open_storage
@@ -136,7 +137,7 @@ def test_rollup_catches_up_with_new_answers(world):
     when = fx.DAY + timedelta(hours=3)
     world.storage.store_batch(None, [fx.prepared("7204", 5, {}, [], "kiosk", "cb-b", when, 77)], when.isoformat(), None)
     assert report(world).score("7204").n == before + 1
-    assert world.storage.refresh_results(7 * 3_600_000) == 0  # already current
+    assert rollups.refresh(world.storage, 7 * 3_600_000).folded == 0  # already current
 
 
 def test_merged_unit_carries_its_predecessors_answers(tmp_path):
@@ -238,7 +239,7 @@ def test_alerts_see_every_answer_in_the_window_however_many(tmp_path):
         # The bisection finds the first row received since a moment, as a scan would.
         conn = storage._conn()
         rows = [(s, r) for s, r in conn.execute("SELECT server_seq, received_at FROM responses ORDER BY server_seq")]
-        from sync_server.storage.sql.results import _received_ms
+        from sync_server.days import utc_ms as _received_ms
         for minutes in (0, 1, 2, 4, 5, 6, 11, 200):
             since = now_ms - minutes * 60_000
             expected = next((s for s, r in rows if _received_ms(r) >= since), None)

@@ -190,8 +190,9 @@ def test_config_carries_roster_hours_and_admin_pin_and_etag_follows(storage):
     hours = json.loads(_config(storage)[0])["settings"]["office_hours"]
     assert hours == {d: [["07:00", "11:00"]] for d in ("mon", "tue", "wed", "thu", "fri", "sat")}  # the district's, inherited
     assert json.loads(_config(storage, "24-HCC")[0])["settings"]["office_hours"]["mon"] == [["07:30", "11:30"], ["13:30", "17:00"]]
-    storage.set_config("admin_pin_hash", accounts.hash_secret("97531"))
+    storage.set_config("admin_pin_hash.7201", accounts.hash_secret("97531"))  # admin PINs are per unit
     assert accounts.verify_secret(json.loads(_config(storage)[0])["settings"]["admin_pin_hash"], "97531")
+    assert json.loads(_config(storage, "7246")[0])["settings"]["admin_pin_hash"] is None
 
 
 @pytest.mark.parametrize("text", ["mon-fri", "mon-fri 7:30-11:30", "mon 11:30-07:30", "xyz 07:00-08:00", "mon 07:00-08:00; mon 09:00-10:00"])

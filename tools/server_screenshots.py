@@ -25,7 +25,7 @@ ADMIN, ADMIN_PASSWORD = "quantri", "mật khẩu quản trị tỉnh"
 PAGES = (("login", "/login"), ("overview", "/"), ("units", "/admin/units"), ("units_2023", "/admin/units?on=2024-06-26"),
          ("unit", "/admin/units/7210"), ("officers", "/admin/officers?unit=7201"), ("questionnaires", "/admin/questionnaires"),
          ("questionnaire", "/admin/questionnaires/bg-friendly-gov/1"), ("fleet", "/admin/fleet"), ("enrol_codes", "/admin/enrol-codes"),
-         ("users", "/admin/users"), ("audit", "/admin/audit"))
+         ("users", "/admin/users"), ("audit", "/admin/audit"), ("conflicts", "/admin/conflicts"))
 # Results pages at 1366×768 (a viewport shot and the full page each); seeded by seed_with_results.
 RESULT_PAGES = (("results_overview", "/results"), ("results_district", "/results/units/213"),
                 ("results_commune", "/results/units/7201"), ("results_recognition", "/results/recognition"))

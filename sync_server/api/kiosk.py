@@ -7,21 +7,50 @@ from datetime import datetime, timezone
 
 import orjson
 from fastapi import APIRouter, Depends, Request, Response
+from fastapi.exceptions import RequestValidationError
+from pydantic import BaseModel, ValidationError
 from starlette.concurrency import run_in_threadpool
 
 from hailong_core.response import canonical_json
 from hailong_core.timeutil import format_rfc3339
-from sync_server import bodies, security
+from sync_server import bodies, clock_check, security
 from sync_server.api.models import ConfigOut, EnrollIn, EnrollOut, ErrorBody, HeartbeatIn, UploadIn, UploadOut
 from sync_server.errors import ApiError
 from sync_server.ingest import clock_offset, ingest
 from sync_server.kiosk_config import build_config, config_payload
 from sync_server.storage import Device, EnrollRefused
-from sync_server.web.access import rule
+from sync_server.access_rules import rule
 
 router = APIRouter(prefix="/api/v1")
 
 ERRORS = {status: {"model": ErrorBody} for status in (400, 401, 403, 404, 413, 415, 422, 500)}
+ERRORS[503] = {"model": ErrorBody, "description": "The database cannot be reached (`database_unavailable`); retry after "
+                                                  "the `Retry-After` seconds",
+               "headers": {"Retry-After": {"description": "Seconds to wait", "schema": {"type": "integer"}}}}
+# Enrolment and heartbeat bodies are a few hundred bytes; no need to read megabytes for them.
+SMALL_BODY_BYTES = 64 * 1024
+
+
+def _json_body(model: type[BaseModel]) -> dict:
+    """``openapi_extra`` naming ``model`` as the request body: bodies are read by hand (size and
+    depth caps before validation), so FastAPI does not see them as parameters."""
+    return {"requestBody": {"required": True, "content": {"application/json": {
+        "schema": {"$ref": f"#/components/schemas/{model.__name__}"}}}}}
+
+
+async def read_model(request: Request, model: type[BaseModel], max_bytes: int = SMALL_BODY_BYTES):
+    """The body parsed as ``model`` through the capped path (size, gzip, depth), then validated;
+    validation errors leave as FastAPI's would (the same 422 shapes)."""
+    settings = _state(request).settings
+    bodies.check_json_content_type(request)
+    raw = await bodies.read_body(request, min(max_bytes, settings.max_body_bytes), settings.max_inflated_bytes)
+    if not raw.strip():
+        raise RequestValidationError([{"type": "missing", "loc": ("body",), "msg": "Field required", "input": None}])
+    value = bodies.parse_json(raw)
+    try:
+        return model.model_validate(value)
+    except ValidationError as exc:
+        raise RequestValidationError([{**e, "loc": ("body", *e["loc"])} for e in exc.errors()]) from None
 
 
 def _state(request: Request):
@@ -45,9 +74,14 @@ async def current_device(request: Request) -> Device:
 
 
 @router.post("/enroll", status_code=201, response_model=EnrollOut, responses=ERRORS,
-             summary="Trade a single-use enrolment code for a device token")
+             summary="Trade a single-use enrolment code for a device token", openapi_extra=_json_body(EnrollIn))
 @rule("public")
-def enroll(body: EnrollIn, request: Request) -> dict:
+async def enroll(request: Request) -> dict:
+    body = await read_model(request, EnrollIn)
+    return await run_in_threadpool(_enroll, request, body)
+
+
+def _enroll(request: Request, body: EnrollIn) -> dict:
     state = _state(request)
     token = security.new_token()
     device_id = str(uuid.uuid4())
@@ -77,9 +111,7 @@ def kiosk_config(request: Request, device: Device = Depends(current_device)):
 
 
 @router.post("/kiosk/responses", response_model=UploadOut, responses=ERRORS,
-             summary="Store a batch of responses; one result per item",
-             openapi_extra={"requestBody": {"required": True, "content": {"application/json": {
-                 "schema": {"$ref": "#/components/schemas/UploadIn"}}}}})
+             summary="Store a batch of responses; one result per item", openapi_extra=_json_body(UploadIn))
 @rule("device")
 async def upload(request: Request, device: Device = Depends(current_device)):
     state = _state(request)
@@ -88,21 +120,32 @@ async def upload(request: Request, device: Device = Depends(current_device)):
     raw = await bodies.read_body(request, settings.max_body_bytes, settings.max_inflated_bytes)
     body = bodies.parse_json(raw)
     answer = await run_in_threadpool(ingest, state.storage, device, body, max_items=settings.max_batch_items,
-                                     skew_s=settings.clock_skew_s, questionnaires=state.questionnaires())
+                                     skew_s=settings.clock_skew_s, questionnaires=state.questionnaires(),
+                                     on_roster=state.rosters.knows, created_floor=settings.created_at_floor)
     return Response(orjson.dumps(answer), media_type="application/json")
 
 
 @router.post("/kiosk/heartbeat", status_code=204, responses=ERRORS, response_class=Response,
-             summary="The device's pending count, last sync, app version and clock")
+             summary="The device's pending count, last sync, app version and clock", openapi_extra=_json_body(HeartbeatIn))
 @rule("device")
-def heartbeat(body: HeartbeatIn, request: Request, device: Device = Depends(current_device)) -> Response:
+async def heartbeat(request: Request, device: Device = Depends(current_device)) -> Response:
+    body = await read_model(request, HeartbeatIn)
+    return await run_in_threadpool(_heartbeat, request, device, body)
+
+
+def _heartbeat(request: Request, device: Device, body: HeartbeatIn) -> Response:
     state = _state(request)
     now = datetime.now(timezone.utc)
     info = body.model_dump()
     info["clock_offset_s"] = clock_offset(body.device_time, now)
     state.storage.record_heartbeat(device.id, now, info)
+    if body.boot_id is not None and body.mono_ms is not None:
+        # This boot's anchor: answers of the same boot that arrive later (after a reboot, by USB)
+        # are placed by it if their wall clock was off (sync_server/clock_check.py).
+        state.storage.note_boot(device.id, body.boot_id, clock_check.anchor(int(now.timestamp() * 1000), int(body.mono_ms)),
+                                format_rfc3339(now))
     return Response(status_code=204)
 
 
-# Referenced by the upload's hand-written request body schema.
-DOCUMENTED_MODELS = (UploadIn,)
+# Referenced by the hand-written request body schemas.
+DOCUMENTED_MODELS = (UploadIn, EnrollIn, HeartbeatIn)

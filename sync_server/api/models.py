@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Literal, Union
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, StrictInt, field_validator, model_validator
 
 
 def _has_nul(value) -> bool:
@@ -33,6 +33,42 @@ class Strict(BaseModel):
         if _has_nul(data):
             raise ValueError("text must not contain NUL characters")
         return data
+
+
+UUID_PATTERN = r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$"
+# JSON Schema's way to say "both or neither" (OpenAPI 3.1), so the document says what the server checks.
+BOOT_STAMP_TOGETHER = {"dependentRequired": {"boot_id": ["mono_ms"], "mono_ms": ["boot_id"]}}
+BOOT_ID_DOC = "The kiosk's boot id (a lowercase UUID: Linux's boot_id, else one per app start); sent with mono_ms, never alone."
+
+
+def _mono_ms(what: str):
+    return Field(default=None, ge=0, lt=2**53, description=f"The kiosk's monotonic clock in milliseconds {what} "
+                 "(CLOCK_MONOTONIC: never set, counts from boot); sent with boot_id, never alone.")
+
+
+class BootStamped(Strict):
+    """Bodies that may carry the kiosk's boot stamp: ``boot_id`` and ``mono_ms`` come together.
+
+    Typed ``str``/``int`` with a default of None, not ``| None``: absent when unknown, never null.
+    """
+
+    model_config = ConfigDict(extra="forbid", json_schema_extra=BOOT_STAMP_TOGETHER)
+
+    @field_validator("mono_ms", mode="before", check_fields=False)
+    @classmethod
+    def _integral(cls, value):
+        # JSON Schema's "integer" is by value (5.0 is one); true, "5" and 5.5 are not.
+        if isinstance(value, float) and value.is_integer():
+            return int(value)
+        if type(value) is not int:
+            raise ValueError("mono_ms must be an integer")
+        return value
+
+    @model_validator(mode="after")
+    def _together(self):
+        if (self.boot_id is None) != (self.mono_ms is None):
+            raise ValueError("boot_id and mono_ms come together")
+        return self
 
 
 class ErrorDetail(BaseModel):
@@ -62,6 +98,9 @@ class QuestionnaireRef(Strict):
 
 
 class ResponseRecord(Strict):
+    # Documentation only: records are checked by hand (hailong_core.response.check_record), item by item.
+    model_config = ConfigDict(extra="forbid", json_schema_extra=BOOT_STAMP_TOGETHER)
+
     id: str = Field(description="UUIDv7 born on the device with the answer; a retry resends it.")
     seq: int = Field(gt=0, description="The device's sequence number.")
     unit_code: str = Field(description="Must be the unit the device's token belongs to.")
@@ -73,11 +112,16 @@ class ResponseRecord(Strict):
     created_at: str = Field(description="Device time, RFC 3339 with its UTC offset.")
     answers: dict[str, Union[int, str, list[str]]] = Field(description="{question id: level number 1..N | option id | [option ids] | text}")
     flags: list[str] = Field(default_factory=list, description="e.g. incomplete, cooldown, burst, after_hours")
+    boot_id: str = Field(None, pattern=UUID_PATTERN, description=BOOT_ID_DOC + " Absent (not null) on records made before it existed.")
+    mono_ms: StrictInt = _mono_ms("when the answer was given; with an anchor of the same boot the server places "
+                                  "the answer by it and flags a created_at that differs by more than the clock tolerance")
 
 
-class UploadIn(Strict):
+class UploadIn(BootStamped):
     responses: list[ResponseRecord]
     device_time: str | None = Field(default=None, description="The device's clock when sending; used to flag devices whose clock is off.")
+    boot_id: str = Field(None, pattern=UUID_PATTERN, description=BOOT_ID_DOC)
+    mono_ms: int = _mono_ms("when sending: the server's receipt time minus it anchors this boot's clock")
 
 
 class ItemError(BaseModel):
@@ -97,7 +141,7 @@ class UploadOut(BaseModel):
     server_time: str
 
 
-class HeartbeatIn(Strict):
+class HeartbeatIn(BootStamped):
     # Bounded: a count beyond any real queue is a broken client, and SQLite integers stop at 2**63.
     pending: int = Field(ge=0, le=1_000_000_000)
     kept_aside: int | None = Field(default=None, ge=0, le=1_000_000_000)
@@ -105,6 +149,8 @@ class HeartbeatIn(Strict):
     last_error: str | None = Field(default=None, max_length=1000)
     app_version: str = Field(max_length=32)
     device_time: str = Field(max_length=40)
+    boot_id: str = Field(None, pattern=UUID_PATTERN, description=BOOT_ID_DOC)
+    mono_ms: int = _mono_ms("when sending: the server's receipt time minus it anchors this boot's clock")
 
 
 class UnitOut(BaseModel):

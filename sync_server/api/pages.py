@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Request
 
-from sync_server.web.access import rule
+from sync_server.access_rules import rule
 
 router = APIRouter()
 

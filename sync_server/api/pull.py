@@ -5,6 +5,10 @@ user: the whole province, or a unit's subtree (with the units merged into it). T
 is the server sequence (``server_seq``), not a time: a page is "everything after N", so answers
 that arrive while a client pages (even ones created earlier by an offline kiosk) come later in the
 feed, and none is returned twice or skipped. On SQLite, server_seq is assigned in commit order.
+
+A token reads what a person of its unit would: a province token or one scoped to a district gets
+``officer_id`` with each answer (their viewers see officer results); a token scoped to a commune
+or a point gets answers without the ``officer_id`` key (see docs/results.md).
 """
 
 from __future__ import annotations
@@ -15,16 +19,24 @@ from fastapi import APIRouter, Query, Request
 
 from sync_server import security
 from sync_server.api.models import ErrorBody
-from sync_server.accounts import scope_codes
+from sync_server.accounts import OFFICER_ROLES, scope_codes
 from sync_server.errors import ApiError
 from sync_server.results.model import Filters
 from sync_server.results.report import Report, WindowError, resolve_window
 from sync_server.storage import User
-from sync_server.web.access import rule
+from sync_server.access_rules import rule
 
 router = APIRouter(prefix="/api/v1/pull", tags=["pull"])
 MAX_PAGE = 5000
 ERRORS = {status: {"model": ErrorBody} for status in (401, 403, 422, 500)}
+
+
+def token_role(storage, client: dict) -> str:
+    """The role a person of the token's unit would have (what the token may see, officer ids included)."""
+    if not client["unit_code"]:
+        return "province_analyst"
+    unit = storage.unit(client["unit_code"])
+    return "district_viewer" if unit is not None and unit["level"] in ("province", "district") else "commune_viewer"
 
 
 def client_scope(request: Request) -> tuple[dict, set[str] | None]:
@@ -39,15 +51,19 @@ def client_scope(request: Request) -> tuple[dict, set[str] | None]:
         raise ApiError("invalid_token", "the API token is not known", headers={"WWW-Authenticate": "Bearer"})
     if client["revoked_at"]:
         raise ApiError("api_token_revoked")
-    as_user = User(0, client["name"], "district_viewer" if client["unit_code"] else "province_analyst", client["unit_code"], True)
+    as_user = User(0, client["name"], token_role(storage, client), client["unit_code"], True)
+    client = {**client, "role": as_user.role}
     return client, scope_codes(storage, as_user)
 
 
-def _record(a: dict) -> dict:
-    return {"server_seq": a["server_seq"], "id": a["id"], "unit_code": a["unit_code"], "officer_id": a["officer_id"],
-            "questionnaire": {"id": a["questionnaire_id"], "version": a["questionnaire_version"]}, "channel": a["channel"],
-            "seq": a["seq"], "created_at": a["created_at"], "received_at": a["received_at"], "clock_suspect": a["clock_suspect"],
-            "answers": a["answers"], "flags": a["flags"], "procedure_group": a["procedure_group"]}
+def _record(a: dict, officers: bool) -> dict:
+    out = {"server_seq": a["server_seq"], "id": a["id"], "unit_code": a["unit_code"], "officer_id": a["officer_id"],
+           "questionnaire": {"id": a["questionnaire_id"], "version": a["questionnaire_version"]}, "channel": a["channel"],
+           "seq": a["seq"], "created_at": a["created_at"], "received_at": a["received_at"], "clock_suspect": a["clock_suspect"],
+           "answers": a["answers"], "flags": a["flags"], "procedure_group": a["procedure_group"]}
+    if not officers:
+        del out["officer_id"]  # absent, not null: null means "no officer signed in"
+    return out
 
 
 @router.get("/answers", responses=ERRORS, summary="Answers after a server sequence number, oldest first (cursor paging)")
@@ -55,11 +71,12 @@ def _record(a: dict) -> dict:
 def pull_answers(request: Request, since: Annotated[int, Query(ge=0, le=2**62)] = 0,
                  limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 1000) -> dict:
     """``{"items": [...], "next_since": N, "has_more": bool}``: call again with ``since=next_since``."""
-    _, allowed = client_scope(request)
+    client, allowed = client_scope(request)
     rows = request.app.state.hailong.storage.answers_after(since, limit + 1, allowed)
     more = len(rows) > limit
     rows = rows[:limit]
-    return {"items": [_record(a) for a in rows], "next_since": rows[-1]["server_seq"] if rows else since, "has_more": more}
+    officers = client["role"] in OFFICER_ROLES
+    return {"items": [_record(a, officers) for a in rows], "next_since": rows[-1]["server_seq"] if rows else since, "has_more": more}
 
 
 @router.get("/aggregates", responses=ERRORS, summary="Indices, shares satisfied and Wilson bounds per unit over a window")

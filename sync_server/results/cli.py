@@ -12,22 +12,12 @@ from sync_server.results.report import Report, WindowError, resolve_window
 from sync_server.storage import StorageRefused
 
 
-class _State:
-    """What a report needs without the web app: storage, settings, parsed questionnaires."""
-
-    def __init__(self, storage, settings):
-        from sync_server.app import QuestionnaireIndex
-
-        self.storage = storage
-        self.settings = settings
-        self.index = QuestionnaireIndex(storage)
+from sync_server.indexes import ServerState as _State
 
 
 def export(storage, settings, args) -> int:
     """The province's (or one unit's) report; the command line runs with province scope."""
-    from sync_server.web.results import build_xlsx
-
-    state = _State(storage, settings)
+    state = _State(settings, storage)
     try:
         window = resolve_window(storage, settings, args.campaign, args.date_from, args.date_to)
     except WindowError as exc:
@@ -39,7 +29,7 @@ def export(storage, settings, args) -> int:
         print(f"hailong-server: unit {focus!r} is not in the tree on {window.end} (see 'hailong-server units')", file=sys.stderr)
         return 2
     if args.format == "xlsx":
-        args.out.write_bytes(build_xlsx(state, report, focus, "province_admin"))
+        args.out.write_bytes(exports.build_xlsx(state, report, focus, "province_admin"))
     else:
         args.out.write_text(exports.report_csv(report, focus), encoding="utf-8")
     print(f"wrote {args.out} ({report.tree.units[focus]['name']}, {window.start} – {window.end})")

@@ -4,6 +4,12 @@ XLSX: a summary sheet, one sheet per level (districts, communes), one by procedu
 (lĩnh vực), officers when the viewer may see them, and for a campaign the recognition list with the earlier campaigns' indices and lines to
 sign. Headers are Vietnamese (the report goes upward as it is); numbers are real numbers with
 formats, not text, so the province can re-sort and sum them in Excel.
+
+Every text cell is written formula-safe (issue 11): an officer id, a unit or option name, a comment
+is data, never a formula. The XLSX stores text as plain strings (the value exact, ``data_type`` "s",
+control characters Excel cannot hold replaced); the CSVs prefix text that a spreadsheet would read
+as a formula (``= + - @``, tab, CR) with a single quote (the OWASP rule), which Excel and LibreOffice
+show as text. :func:`csv_cell` and :func:`_xlsx_append` are the only ways cells are written here.
 """
 
 from __future__ import annotations
@@ -13,9 +19,11 @@ import io
 from datetime import datetime, timezone
 
 from openpyxl import Workbook
+from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 from openpyxl.styles import Alignment, Font, PatternFill
 from openpyxl.utils import get_column_letter
 
+from sync_server.accounts import OFFICER_ROLES
 from sync_server.results.model import Score
 from sync_server.results.report import Report
 
@@ -24,6 +32,31 @@ UNIT_HEADERS = ["Xếp hạng", "Mã", "Đơn vị", "Thuộc", "Số phiếu t�
                 "Cận dưới Wilson 95%", "Cận trên Wilson 95%", "Ghi chú", "Phiếu bị loại (lạm dụng)", "Phiếu chưa hoàn thành"]
 NOT_ENOUGH = "chưa đủ số phiếu"
 HEAD_FILL = PatternFill("solid", fgColor="DCE8EF")
+# What spreadsheets read as the start of a formula (OWASP "CSV injection").
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def csv_cell(value):
+    """A CSV cell: text a spreadsheet would take for a formula gets a leading ``'``; None is empty."""
+    if value is None:
+        return ""
+    if isinstance(value, str) and value.startswith(FORMULA_START):
+        return "'" + value
+    return value
+
+
+def _csv_row(writer, values) -> None:
+    writer.writerow([csv_cell(v) for v in values])
+
+
+def _xlsx_append(ws, values) -> None:
+    """Append a row; text stays text (openpyxl would store "=…" as a formula and "#N/A" as an error)."""
+    ws.append([ILLEGAL_CHARACTERS_RE.sub("\ufffd", v) if isinstance(v, str) else v for v in values])
+    if not values:
+        return
+    for cell in next(ws.iter_rows(min_row=ws.max_row, max_row=ws.max_row, max_col=len(values))):
+        if isinstance(cell.value, str):
+            cell.data_type = "s"
 
 
 def unit_values(row: dict, parent_name: str | None) -> list:
@@ -55,13 +88,13 @@ def _criteria(report: Report, rows: list[dict]) -> list[tuple[str, str]]:
 
 def _sheet(wb: Workbook, title: str, headers: list[str], rows: list[list]) -> None:
     ws = wb.create_sheet(title)
-    ws.append(headers)
+    _xlsx_append(ws, headers)
     for cell in ws[1]:
         cell.font = Font(bold=True)
         cell.fill = HEAD_FILL
         cell.alignment = Alignment(wrap_text=True, vertical="top")
     for values in rows:
-        ws.append(values)
+        _xlsx_append(ws, values)
     for i, h in enumerate(headers, 1):
         ws.column_dimensions[get_column_letter(i)].width = max(10, min(40, len(h) + 2)) if h not in ("Đơn vị", "Cán bộ") else 36
         if h.startswith("Tỷ lệ"):
@@ -104,15 +137,15 @@ def xlsx(report: Report, focus: str, *, officers: list[dict] | None = None, reco
              ("Ngưỡng công nhận: số phiếu", report.settings.recognition_min_answers),
              ("Lập lúc", datetime.now(timezone.utc).astimezone().strftime("%d/%m/%Y %H:%M"))]
     for k, v in lines:
-        summary.append([k, v])
+        _xlsx_append(summary, [k, v])
     summary.column_dimensions["A"].width = 34
     summary.column_dimensions["B"].width = 60
     summary["A1"].font = Font(bold=True, size=13)
     summary["B7"].number_format = "0.0%"
     summary.append([])
-    summary.append(["Tiêu chí", "Chỉ số (0–100)", "Tỷ lệ hài lòng"])
+    _xlsx_append(summary, ["Tiêu chí", "Chỉ số (0–100)", "Tỷ lệ hài lòng"])
     for c in s.criteria:
-        summary.append([c["label"].vi if c["label"] else c["id"], c["index"], c["share"]])
+        _xlsx_append(summary, [c["label"].vi if c["label"] else c["id"], c["index"], c["share"]])
         summary.cell(summary.max_row, 3).number_format = "0.0%"
     names = report.tree.units
     for level, rows in report_rows(report, focus)[1:]:
@@ -135,16 +168,18 @@ def xlsx(report: Report, focus: str, *, officers: list[dict] | None = None, reco
     if recognition is not None:
         earlier = [t["campaign"]["name"] for t in recognition[0]["trend"]] if recognition else []
         rows = [[i, r["code"], r["name"], r["parent"] or "", r["score"].n, None if r["score"].index is None else round(r["score"].index, 2),
-                 "Đạt" if r["passes"] else "Không đạt"] + [None if t["index"] is None else round(t["index"], 2) for t in r["trend"]]
+                 "Đạt" if r["passes"] else "Không đạt", r.get("phone_without_token", 0), r.get("phone_counted", 0)]
+                + [None if t["index"] is None else round(t["index"], 2) for t in r["trend"]]
                 for i, r in enumerate(recognition, 1)]
-        _sheet(wb, "Công nhận", ["STT", "Mã", "Xã, phường, thị trấn", "Thuộc", "Số phiếu tính", "Chỉ số hài lòng (0–100)", "Kết quả"]
+        _sheet(wb, "Công nhận", ["STT", "Mã", "Xã, phường, thị trấn", "Thuộc", "Số phiếu tính", "Chỉ số hài lòng (0–100)", "Kết quả",
+                                 "Phiếu điện thoại không có mã hồ sơ", "Trong đó được tính"]
                + [f"Chỉ số {name}" for name in earlier], rows)
         ws = wb["Công nhận"]
         ws.append([])
-        ws.append(["", "", f"Đạt: {sum(r['passes'] for r in recognition)} / {len(recognition)}"])
+        _xlsx_append(ws, ["", "", f"Đạt: {sum(r['passes'] for r in recognition)} / {len(recognition)}"])
         ws.append([])
-        ws.append(["", "", "NGƯỜI LẬP BIỂU", "", "", "LÃNH ĐẠO PHÊ DUYỆT"])
-        ws.append(["", "", "(Ký, ghi rõ họ tên)", "", "", "(Ký, ghi rõ họ tên, đóng dấu)"])
+        _xlsx_append(ws, ["", "", "NGƯỜI LẬP BIỂU", "", "", "LÃNH ĐẠO PHÊ DUYỆT"])
+        _xlsx_append(ws, ["", "", "(Ký, ghi rõ họ tên)", "", "", "(Ký, ghi rõ họ tên, đóng dấu)"])
     buf = io.BytesIO()
     wb.save(buf)
     return buf.getvalue()
@@ -155,18 +190,18 @@ def report_csv(report: Report, focus: str) -> str:
     then the focus unit by procedure group (``Cấp`` = ``lĩnh vực``)."""
     out = io.StringIO()
     w = csv.writer(out)
-    w.writerow(["Cấp"] + UNIT_HEADERS)
+    _csv_row(w, ["Cấp"] + UNIT_HEADERS)
     names = report.tree.units
     for level, rows in report_rows(report, focus):
         for row in rows:
             vals = unit_values(row, names.get(row["parent_code"], {}).get("name"))
-            w.writerow([row["level"]] + ["" if v is None else v for v in vals])
+            _csv_row(w, [row["level"]] + vals)
     # The focus unit by procedure group, in the same columns: Cấp "lĩnh vực", Mã the group's code.
     focus_name = names[focus]["name"]
     for g in report.procedure_groups(focus):
         row = {"code": g["code"] or "", "name": g["label"]["vi"], "score": g["score"], "rank": None,
                "enough": g["score"].n >= report.settings.report_min_answers}
-        w.writerow(["lĩnh vực"] + ["" if v is None else v for v in unit_values(row, focus_name)])
+        _csv_row(w, ["lĩnh vực"] + unit_values(row, focus_name))
     return "\ufeff" + out.getvalue()  # a BOM, so Excel opens the Vietnamese text as UTF-8
 
 
@@ -174,13 +209,18 @@ ANSWER_HEADERS = ["server_seq", "id", "unit_code", "officer_id", "questionnaire_
                   "seq", "created_at", "received_at", "clock_suspect", "flags", "answers", "procedure_group"]
 
 
-def answers_csv_chunks(storage, scope: set[str] | None, page: int = 5000):
-    """Raw answers within scope, in server order, as CSV text chunks (streamed)."""
+def answers_csv_chunks(storage, scope: set[str] | None, page: int = 5000, *, officers: bool = True):
+    """Raw answers within scope, in server order, as CSV text chunks (streamed).
+
+    ``officers=False`` (a role without officer results) drops the ``officer_id`` column: who served
+    whom is personnel evaluation, and a blank column would read as "no officer signed in".
+    """
     import orjson
 
+    headers = [h for h in ANSWER_HEADERS if officers or h != "officer_id"]
     buf = io.StringIO()
     w = csv.writer(buf)
-    w.writerow(ANSWER_HEADERS)
+    _csv_row(w, headers)
     yield "\ufeff" + buf.getvalue()
     since = 0
     while True:
@@ -190,9 +230,20 @@ def answers_csv_chunks(storage, scope: set[str] | None, page: int = 5000):
         buf = io.StringIO()
         w = csv.writer(buf)
         for a in rows:
-            w.writerow([a["server_seq"], a["id"], a["unit_code"], a["officer_id"] or "", a["questionnaire_id"],
-                        a["questionnaire_version"], a["channel"], a["seq"], a["created_at"], a["received_at"],
-                        int(a["clock_suspect"]), " ".join(a["flags"]), orjson.dumps(a["answers"]).decode(),
-                        a["procedure_group"] or ""])
+            values = [a["server_seq"], a["id"], a["unit_code"], a["officer_id"], a["questionnaire_id"],
+                      a["questionnaire_version"], a["channel"], a["seq"], a["created_at"], a["received_at"],
+                      int(a["clock_suspect"]), " ".join(a["flags"]), orjson.dumps(a["answers"]).decode(), a["procedure_group"]]
+            if not officers:
+                del values[3]
+            _csv_row(w, values)
         yield buf.getvalue()
         since = rows[-1]["server_seq"]
+
+
+def build_xlsx(state, report: Report, focus: str, role: str | None) -> bytes:
+    """The full report of ``focus`` as XLSX (shared by the page, the CLI and the benchmark)."""
+    officers = report.officers(focus) if role in OFFICER_ROLES else None
+    recognition = None
+    if report.window.campaign is not None:
+        recognition = report.recognition(report.window.campaign, report.earlier_campaigns(state, report.window.campaign))
+    return xlsx(report, focus, officers=officers, recognition=recognition, groups=report.procedure_groups(focus))

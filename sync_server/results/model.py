@@ -21,20 +21,8 @@ from datetime import date, timedelta
 
 from hailong_core.questionnaire import Questionnaire, Text
 from hailong_core.scoring import Z_95, mean, wilson_lower_bound
-
-FLAG_CLASSES = ("ok", "incomplete", "misuse")
-DAY_MS = 86_400_000
-_EPOCH = date(1970, 1, 1)
-
-
-def day_number(d: date | str) -> int:
-    if isinstance(d, str):
-        d = date.fromisoformat(d)
-    return (d - _EPOCH).days
-
-
-def day_of(number: int) -> date:
-    return _EPOCH + timedelta(days=number)
+from sync_server.days import DAY_MS, day_number, day_of  # noqa: F401 - the one calendar, re-exported here
+from sync_server.results.fold import FLAG_CLASSES
 
 
 def wilson_upper_bound(successes: int, n: int, z: float = Z_95) -> float:

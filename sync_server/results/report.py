@@ -12,19 +12,14 @@ from datetime import date, datetime, timedelta, timezone
 
 from hailong_core import procedure_groups as groups_catalogue
 from hailong_core.timeutil import parse_day
+from sync_server.days import local_today, offset_ms
+from sync_server.results import recognition, rollups
+from sync_server.results.fold import flag_class
 from sync_server.results.model import (Book, Filters, Score, Tally, Tree, Window, day_number, day_of, rank, score,
                                        tally_by_code)
 
 ALERT_LAG_MS = 300_000  # answers created in the window may be received up to this much later (clock tolerance)
 WEEKDAYS = 7
-
-
-def offset_ms(settings) -> int:
-    return int(round(settings.utc_offset_h * 3_600_000))
-
-
-def local_today(settings) -> date:
-    return (datetime.now(timezone.utc) + timedelta(milliseconds=offset_ms(settings))).date()
 
 
 class WindowError(ValueError):
@@ -76,7 +71,9 @@ class Report:
         """Scores within ``scope``; with ``focus``, only that unit's subtree is read (a commune's page
         need not aggregate the province)."""
         storage, settings = state.storage, state.settings
-        storage.refresh_results(offset_ms(settings))
+        # Catch up a bounded step only (``maintain`` and its schedule do the rest): a page view
+        # after a bulk upload stays fast, and says how many answers are not counted yet.
+        step = rollups.refresh(storage, offset_ms(settings), max_rows=settings.results_page_fold_rows)
         tree = tree or Tree.load(storage, window.end)
         codes = scope
         if focus is not None and focus in tree.units and focus != tree.root():
@@ -85,6 +82,7 @@ class Report:
         report = cls(storage, settings, Book(state.index.get), window, filters, scope, tree, tally_by_code(rows, filters, 2), rows)
         report._scores = {}
         report._by_channel = {}
+        report.behind = step.behind
         return report
 
     # --- units -------------------------------------------------------------------------------
@@ -263,6 +261,16 @@ class Report:
 
     # --- recognition -------------------------------------------------------------------------
 
+    def recognition_score(self, code: str) -> tuple[Score, int, int]:
+        """The commune's score as recognition judges it: ``(score, P tokenless phone answers, m counted)``
+        (``sync_server.results.recognition``: one phone cannot set a commune's recognition)."""
+        tokens = getattr(self, "_tokens", None)
+        if tokens is None:
+            tokens = self._tokens = recognition.token_tallies(self.storage, self.window, offset_ms(self.settings), self.scope)
+        mine = Tally.union(tokens.get(c) for c in self.tree.stored_codes(code)) or Tally()
+        return recognition.weigh(self.channel_tallies(code), mine, self.book, self.filters,
+                                 self.settings.recognition_phone_without_token, self.settings.recognition_phone_share)
+
     def recognition(self, campaign: dict, earlier: list["Report"] | None = None) -> list[dict]:
         """Each commune the campaign covers, within scope: pass when index and count meet the thresholds."""
         covered = set(campaign.get("units") or [])
@@ -273,12 +281,16 @@ class Report:
                 continue
             if covered and not covered.intersection(self.tree.path(code)):
                 continue
-            s = self.score(code)
+            s, untokened, counted = self.recognition_score(code)
             ok = (s.index is not None and s.index >= self.settings.recognition_min_index
                   and s.n >= self.settings.recognition_min_answers)
-            trend = [{"campaign": r.window.campaign, "index": r.score(code).index, "n": r.score(code).n} for r in earlier or []]
+            trend = []
+            for r in earlier or []:
+                past = r.recognition_score(code)[0]
+                trend.append({"campaign": r.window.campaign, "index": past.index, "n": past.n})
             rows.append({"code": code, "name": u["name"], "parent_code": u["parent_code"],
-                         "parent": self.tree.units.get(u["parent_code"], {}).get("name"), "score": s, "passes": ok, "trend": trend})
+                         "parent": self.tree.units.get(u["parent_code"], {}).get("name"), "score": s, "passes": ok, "trend": trend,
+                         "phone_without_token": untokened, "phone_counted": counted})
         return rows
 
     def earlier_campaigns(self, state, campaign: dict) -> list["Report"]:
@@ -290,8 +302,6 @@ class Report:
 
 def alerts(state, scope: set[str] | None, codes: set[str] | None = None, now_ms: int | None = None) -> list[dict]:
     """Units and officers whose share unsatisfied in the recent window reaches the threshold (misuse left out)."""
-    from sync_server.storage.sql.results import flag_class
-
     settings = state.settings
     now_ms = now_ms if now_ms is not None else int(time.time() * 1000)
     since = now_ms - int(settings.alert_window_min * 60_000)

@@ -76,6 +76,10 @@ class OfficersArea(ABC):
         """One officer with ``pin_hash`` included."""
 
     @abstractmethod
+    def officer_ids(self, unit_code: str) -> set[str]:
+        """Ids of every officer of the unit, active or not."""
+
+    @abstractmethod
     def add_officer(self, officer_id: str, unit_code: str, name: str, title: str | None, photo: str | None,
                     pin_hash: str | None, now: datetime) -> None: ...
 
@@ -228,9 +232,12 @@ class PhoneArea(ABC):
 
     @abstractmethod
     def note_phone_submission(self, unit_code: str, browser_hash: str | None, ip_hash: str | None, day: str,
-                              at_ms: int, since_ms: int) -> tuple[int, int, int]:
-        """Record one submission; return ``(row id, earlier ones from this browser for this point today,
-        earlier ones from this address since since_ms)``, counted in the same transaction."""
+                              at_ms: int, since_ms: int, kind: str = "answer") -> tuple[int, int, int, int]:
+        """Record one submission of ``kind`` (``answer``, ``token``: an answer with a dossier token, or
+        ``comment``); return ``(row id, answers stored from this browser for this point today, earlier
+        submissions from this address since since_ms, earlier answers without a token from this address
+        for this point today (stored or in flight; 0 unless kind is answer))``, counted and inserted in
+        one write transaction, so the counts are exact with any number of server processes."""
 
     @abstractmethod
     def settle_phone_submission(self, row_id: int, outcome: str, response_id: str | None) -> None:
@@ -276,18 +283,56 @@ class PhoneArea(ABC):
         ``orphans_before_ms`` whose kiosk answer never arrived; return how many of each."""
 
 
+class DutiesArea(ABC):
+    """The record of the periodic duties: when each last started and ended, and how."""
+
+    @abstractmethod
+    def claim_duty(self, name: str, now: str, not_before: str | None) -> bool:
+        """Mark ``name`` started at ``now`` unless it started at or after ``not_before`` (RFC 3339 UTC
+        text, compared as text); None claims it in any case. Exact across processes."""
+
+    @abstractmethod
+    def finish_duty(self, name: str, now: str, error: str | None, detail: str | None) -> None: ...
+
+    @abstractmethod
+    def duties(self) -> list[dict]:
+        """``name, last_started_at, last_done_at, last_error, detail`` of each duty."""
+
+
 class ResultsArea(ABC):
     """Results (issue 5): rollups of answer counts, the pull feed, and read-only API tokens.
 
     Rollups are brought up to date from ``responses`` past a ``server_seq`` watermark by
-    :meth:`refresh_results` (at the start of a report, or from the CLI), never inside the ingest
+    ``sync_server.results.rollups.refresh`` (``maintain``, its schedule, a bounded step per page view), never inside the ingest
     transaction. Days are local day numbers, ``(epoch ms + offset) // 86400000``; count rows are
     ``n, c1..c5`` (answers, and answers per level of a scale question).
     """
 
     @abstractmethod
-    def refresh_results(self, offset_ms: int, chunk: int = 50_000) -> int:
-        """Fold responses stored since the last refresh into the rollups; return how many (0 when current)."""
+    def rollup_state(self) -> tuple[int, int] | None:
+        """``(last folded server_seq, offset_ms)`` of the rollups, or None before the first fold."""
+
+    @abstractmethod
+    def top_seq(self) -> int:
+        """The highest ``server_seq`` stored (0 when none)."""
+
+    @abstractmethod
+    def reset_rollups(self, offset_ms: int) -> None:
+        """Empty every rollup table and set the watermark to 0 for ``offset_ms``."""
+
+    @abstractmethod
+    def rows_to_fold(self, after_seq: int, limit: int) -> list[tuple]:
+        """Rows ``(server_seq, unit_code, officer_id, channel, questionnaire_id, questionnaire_version, created_ms,
+        received_at, answers, flags, clock_suspect, procedure_group, placed_ms)`` after ``after_seq``, in order."""
+
+    @abstractmethod
+    def token_phone_rows(self, ms_from: int, ms_to: int, unit_codes: set[str] | None = None) -> list[tuple]:
+        """Phone answers bound to a dossier token created in ``[ms_from, ms_to)``, shaped as :meth:`rows_to_fold`."""
+
+    @abstractmethod
+    def add_rollups(self, last_seq: int, new_last: int, offset_ms: int, counts: dict[str, list[tuple]]) -> bool:
+        """In one transaction: if the watermark is still ``last_seq`` (for ``offset_ms``), move it to
+        ``new_last`` and add ``counts`` (rows per rollup table); return whether it did."""
 
     @abstractmethod
     def rollup_counts(self, day_from: int, day_to: int, unit_codes: set[str] | None = None,

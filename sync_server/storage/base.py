@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from abc import abstractmethod
 
-from sync_server.storage.areas import FleetArea, OfficersArea, PeopleArea, PhoneArea, ResultsArea, SurveysArea, UnitsArea
+from sync_server.storage.areas import DutiesArea, FleetArea, OfficersArea, PeopleArea, PhoneArea, ResultsArea, SurveysArea, UnitsArea
 from sync_server.storage.types import (Device, EnrollRefused, ImportReport, PreparedResponse, Session, StorageRefused,
                                        UnitRelease, User)
 
@@ -19,7 +19,7 @@ __all__ = ["Device", "EnrollRefused", "ImportReport", "PreparedResponse", "Sessi
            "UnitRelease", "User"]
 
 
-class Storage(UnitsArea, OfficersArea, SurveysArea, FleetArea, PeopleArea, PhoneArea, ResultsArea):
+class Storage(UnitsArea, OfficersArea, SurveysArea, FleetArea, PeopleArea, PhoneArea, ResultsArea, DutiesArea):
     """The server's database."""
 
     @abstractmethod
@@ -32,12 +32,21 @@ class Storage(UnitsArea, OfficersArea, SurveysArea, FleetArea, PeopleArea, Phone
     # responses
     @abstractmethod
     def store_batch(self, device: Device | None, items: list[PreparedResponse], received_at: str,
-                    clock_offset_s: float | None) -> list[tuple[str, str | None]]:
-        """Store the batch in one committed transaction.
+                    clock_offset_s: float | None, boot: tuple[str, int] | None = None) -> list[tuple[str, str | None]]:
+        """Store the batch in one committed transaction (with ``boot``: the sending boot's
+        ``(boot_id, anchor_ms)``, kept for the device).
 
         Returns one ``(status, error_message)`` per item, in order, with status ``accepted``, ``duplicate`` or
         ``conflict``. A conflict keeps the original row and files the new content for review.
         """
+
+    @abstractmethod
+    def note_boot(self, device_id: str, boot_id: str, anchor_ms: int, seen_at: str) -> None:
+        """Keep a boot's anchor (server ms minus its monotonic clock), e.g. from a heartbeat."""
+
+    @abstractmethod
+    def boot_anchors(self, device_id: str) -> dict[str, int]:
+        """``{boot_id: anchor_ms}`` known for the device."""
 
     @abstractmethod
     def answers_per_unit(self) -> dict[str, int]: ...
@@ -47,3 +56,22 @@ class Storage(UnitsArea, OfficersArea, SurveysArea, FleetArea, PeopleArea, Phone
 
     @abstractmethod
     def conflicts(self) -> list[dict]: ...
+
+    # conflicts review
+    @abstractmethod
+    def conflict_rows(self, reviewed: bool | None = False, limit: int = 50, offset: int = 0) -> list[dict]:
+        """Filed conflicts, newest first (``reviewed``: False = not yet, True = done, None = all), each with
+        ``id, response_id, device_id, record`` (the new content's JSON), ``received_at``, ``reviewed_at,
+        reviewed_by, review_note``, the sending device's ``device_name, device_unit_code`` and the stored
+        response's columns prefixed ``stored_`` (all None when that row is gone)."""
+
+    @abstractmethod
+    def conflict_count(self, reviewed: bool | None = False) -> int: ...
+
+    @abstractmethod
+    def conflict_row(self, conflict_id: int) -> dict | None:
+        """One conflict in the :meth:`conflict_rows` shape, or None."""
+
+    @abstractmethod
+    def review_conflict(self, conflict_id: int, at: str, by: str, note: str | None) -> bool:
+        """Mark a conflict reviewed; False when it is unknown or already reviewed (the first review stands)."""

@@ -17,7 +17,8 @@ class Device:
 # The columns a stored response is inserted with, in order: id, content_hash, device_id,
 # received_at, then PreparedResponse.values. Both back ends insert exactly these.
 RESPONSE_COLUMNS = ("id, content_hash, device_id, received_at, unit_code, officer_id, questionnaire_id, "
-                    "questionnaire_version, channel, seq, created_at, created_ms, answers, flags, clock_suspect, procedure_group")
+                    "questionnaire_version, channel, seq, created_at, created_ms, answers, flags, clock_suspect, procedure_group, "
+                    "placed_ms, boot_id, mono_ms")
 
 
 class PreparedResponse(NamedTuple):
@@ -25,8 +26,8 @@ class PreparedResponse(NamedTuple):
 
     ``values`` are, in order: unit_code, officer_id, questionnaire_id, questionnaire_version,
     channel, seq, created_at (as sent), created_ms (UTC epoch milliseconds), answers (JSON),
-    flags (JSON), clock_suspect (0/1), procedure_group (or None): :data:`RESPONSE_COLUMNS` after
-    the first four.
+    flags (JSON), clock_suspect (0/1), procedure_group (or None), placed_ms (where reports count it,
+    UTC epoch ms), boot_id and mono_ms (or None): :data:`RESPONSE_COLUMNS` after the first four.
     """
 
     id: str

@@ -15,16 +15,14 @@ from __future__ import annotations
 
 import hmac
 import time
-from typing import Callable
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse
 
-from sync_server.accounts import PROVINCE_ROLES, ROLES, in_scope, scope_codes, session_digest
+from sync_server.access_rules import ROLES_FOR, RULES, rule  # noqa: F401 - re-exported for the pages
+from sync_server.accounts import in_scope, scope_codes, session_digest
 from sync_server.storage import Session
 
-RULES = ("public", "device", "api_client", "user", "province_read", "admin")
-ROLES_FOR = {"user": frozenset(ROLES), "province_read": PROVINCE_ROLES, "admin": frozenset(("province_admin",))}
 SESSION_COOKIE = "hl_session"
 
 
@@ -50,16 +48,6 @@ class FormError(Exception):
     def __init__(self, message: str):
         super().__init__(message)
         self.message = message
-
-
-def rule(name: str) -> Callable:
-    """Mark a route's endpoint with its access rule (for routes not registered through :class:`Pages`)."""
-    assert name in RULES, name
-
-    def mark(fn):
-        fn.access = name
-        return fn
-    return mark
 
 
 def current_session(request: Request) -> Session | None:

@@ -35,6 +35,12 @@ def _state(request: Request):
     return request.app.state.hailong
 
 
+def _now(request: Request) -> datetime:
+    """Now, from the app's clock when one is set (``app.state.clock``: tests move time instead of waiting)."""
+    clock = getattr(request.app.state, "clock", None)
+    return clock() if clock is not None else datetime.now(timezone.utc)
+
+
 def _secret(request: Request) -> str:
     app_state = request.app.state
     secret = getattr(app_state, "phone_secret", None)
@@ -62,7 +68,7 @@ def _questionnaire(request: Request, code: str, qid: str | None = None, version:
         found = index.get((qid, int(version)))
         if found is not None:
             return found
-    day = phone.province_now(state.settings).date().isoformat()
+    day = phone.province_now(state.settings, _now(request)).date().isoformat()
     doc = state.storage.active_questionnaire(code, day)
     return index.get((doc["id"], doc["version"]))
 
@@ -119,8 +125,9 @@ def _form(request: Request, unit: dict, questionnaire, browser_id: str, *, value
             else:
                 hints[q.id] = ", ".join(o.label.get(lang_code) for o in target.options if o.id in q.show_if.values)
     response = render(request, "phone_form.html", status_code=status, unit=unit, questionnaire=questionnaire,
-                      first=first, rest=rest, show_if_json=json.dumps(show_if), hints=hints, values=values or {},
-                      csrf=phone.form_token(_secret(request), browser_id, f"answer|{unit['code']}"), officer=officer,
+                      first=first, rest=rest, show_if_json=json.dumps(show_if).replace("<", "\\u003c"), hints=hints, values=values or {},
+                      csrf=phone.form_token(_secret(request), browser_id, f"answer|{unit['code']}", _now(request).timestamp()),
+                      officer=officer,
                       token=token, error=error, overall_id=questionnaire.overall.id, phone_text=phone_text, consent=consent,
                       group=group if group is not None else _group(request, None, officer))
     return _with_browser(request, response, browser_id)
@@ -135,17 +142,18 @@ def phone_form(request: Request, code: str, r: str | None = None, t: str | None 
         return _message(request, "phone_err_unit", 404, browser_id=browser_id)
     state = _state(request)
     if r is not None:
-        problem = phone.comment_target_problem(state.storage, state.settings, code, r)
+        problem = phone.comment_target_problem(state.storage, state.settings, code, r, _now(request))
         if problem:
             return _message(request, f"phone_comment_{problem}", 410 if problem == "expired" else 409 if problem == "done" else 404,
                             code=code, browser_id=browser_id)
         response = render(request, "phone_comment.html", unit=unit, response_id=r,
-                          csrf=phone.form_token(_secret(request), browser_id, f"comment|{r}"), error=None, text="",
+                          csrf=phone.form_token(_secret(request), browser_id, f"comment|{r}", _now(request).timestamp()),
+                          error=None, text="",
                           phone_text="", consent=False)
         return _with_browser(request, response, browser_id)
     if t:
         found = state.storage.dossier_token(security.digest(security.normalise_code(t)))
-        now_ms = int(datetime.now(timezone.utc).timestamp() * 1000)
+        now_ms = int(_now(request).timestamp() * 1000)
         problem = ("unknown" if found is None else "used" if found["used_ms"] is not None
                    else "expired" if found["expires_ms"] <= now_ms else "other_unit" if found["unit_code"] != code else None)
         if problem:
@@ -162,7 +170,8 @@ async def phone_submit(request: Request, code: str):
     if unit is None:
         return _message(request, "phone_err_unit", 404)
     form = await request.form()
-    if not phone.check_form_token(_secret(request), browser_id, f"answer|{code}", form.get("csrf")):
+    now = _now(request)
+    if not phone.check_form_token(_secret(request), browser_id, f"answer|{code}", form.get("csrf"), now.timestamp()):
         return _message(request, "phone_err_csrf", 403, code=code, browser_id=browser_id or phone.new_browser_id())
     questionnaire = _questionnaire(request, code, form.get("qid"), form.get("qver"))
     answers = phone.answers_from_form(questionnaire, form)
@@ -177,7 +186,7 @@ async def phone_submit(request: Request, code: str):
     outcome = await run_in_threadpool(
         phone.submit_answer, state.storage, state.settings, state.questionnaires(), questionnaire, code, answers,
         secret=_secret(request), browser_id=browser_id, ip=client_ip(request), officer_id=officer, token=token,
-        phone=phone_text, consent=consent, procedure_group=group)
+        phone=phone_text, consent=consent, procedure_group=group, now=now)
     if outcome.status == "rate_limited":
         retry = {"Retry-After": str(int(state.settings.phone_rate_window_min * 60))}
         if _wants_json(request):
@@ -214,18 +223,19 @@ async def phone_comment(request: Request, code: str):
     form = await request.form()
     rid = form.get("r") or ""
     browser_id = request.cookies.get(BROWSER_COOKIE)
-    if not is_uuid(rid) or not phone.check_form_token(_secret(request), browser_id, f"comment|{rid}", form.get("csrf")):
+    now = _now(request)
+    if not is_uuid(rid) or not phone.check_form_token(_secret(request), browser_id, f"comment|{rid}", form.get("csrf"),
+                                                      now.timestamp()):
         return _message(request, "phone_err_csrf", 403, code=code, browser_id=browser_id or phone.new_browser_id())
     text = (form.get("comment") or "").strip().replace("\r\n", "\n")[:TEXT_MAX_CHARS]
     phone_text, consent = form.get("phone") or "", form.get("consent") == "yes"
     if not text:
         response = render(request, "phone_comment.html", status_code=400, unit=unit, response_id=rid, error="phone_err_comment",
-                          csrf=phone.form_token(_secret(request), browser_id, f"comment|{rid}"), text="",
+                          csrf=phone.form_token(_secret(request), browser_id, f"comment|{rid}", now.timestamp()), text="",
                           phone_text=phone_text, consent=consent)
         return response
-    now = datetime.now(timezone.utc)
-    row_id, _, same_address = await run_in_threadpool(phone.note, state.storage, state.settings, _secret(request), code,
-                                                      browser_id, client_ip(request), now)
+    row_id, _, same_address, _ = await run_in_threadpool(phone.note, state.storage, state.settings, _secret(request), code,
+                                                         browser_id, client_ip(request), now, "comment")
     if same_address >= state.settings.phone_rate_refuse_after:
         state.storage.settle_phone_submission(row_id, "refused_rate", None)
         return _message(request, "phone_err_rate", 429, code=code)

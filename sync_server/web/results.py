@@ -10,6 +10,7 @@ from urllib.parse import quote
 from fastapi import Request
 from fastapi.responses import Response, StreamingResponse
 
+from sync_server.accounts import OFFICER_ROLES
 from sync_server.results import export
 from sync_server.results.model import Filters
 from sync_server.results.report import Report, WindowError, alerts, resolve_window
@@ -19,8 +20,6 @@ from sync_server.web.i18n import request_lang, translator
 from sync_server.web.render import render
 
 pages = Pages()
-# Officer-level results are personnel evaluation: the province and district leaders, not peers at the commune.
-OFFICER_ROLES = frozenset(("province_admin", "province_analyst", "district_viewer"))
 WEEKDAYS = {"vi": ["T2", "T3", "T4", "T5", "T6", "T7", "CN"], "en": ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"]}
 
 
@@ -114,9 +113,12 @@ def _page(request: Request, code: str | None):
                                     fmt="{:.0f}", label_width=250)) for r in reasons if r["options"]],
     }
     names = {u: report.tree.units[u]["name"] for u in report.tree.units}
+    found = alerts(state, scope(request), report.codes_for(focus))
+    if role not in OFFICER_ROLES:
+        found = [a for a in found if a["kind"] != "officer"]  # an officer's alert is officer results too
     return render(request, "results.html", report=report, focus=row, level=level, children=children, communes=communes,
                   best=best, worst=worst, charts=charts_, groups=groups, timeline_unit=timeline["unit"], officers=officers, names=names,
-                  channels=report.channels(focus), alerts=alerts(state, scope(request), report.codes_for(focus)),
+                  channels=report.channels(focus), alerts=found,
                   crumbs=[(c, names[c]) for c in report.tree.path(focus) if report.visible(c)], query=query,
                   campaigns=state.storage.campaigns(), pct=_pct, export_query=_query(report, unit=focus),
                   min_answers=state.settings.report_min_answers)
@@ -182,20 +184,11 @@ def _filename(report: Report, focus: str, ext: str) -> str:
     return f"hailong-{focus}-{w.start:%Y%m%d}-{w.end:%Y%m%d}.{ext}"
 
 
-def build_xlsx(state, report: Report, focus: str, role: str | None) -> bytes:
-    """The full report of ``focus`` as XLSX (shared by the page, the CLI and the benchmark)."""
-    officers = report.officers(focus) if role in OFFICER_ROLES else None
-    recognition = None
-    if report.window.campaign is not None:
-        recognition = report.recognition(report.window.campaign, report.earlier_campaigns(state, report.window.campaign))
-    return export.xlsx(report, focus, officers=officers, recognition=recognition, groups=report.procedure_groups(focus))
-
-
 @pages.get("/results/export.xlsx", access="user")
 def results_xlsx(request: Request):
     report = _report(request)
     focus = _export_focus(request, report)
-    body = build_xlsx(request.app.state.hailong, report, focus, viewer(request).user.role)
+    body = export.build_xlsx(request.app.state.hailong, report, focus, viewer(request).user.role)
     return Response(body, media_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
                     headers={"Content-Disposition": f'attachment; filename="{_filename(report, focus, "xlsx")}"',
                              "Cache-Control": "no-store"})
@@ -213,13 +206,14 @@ def results_csv(request: Request):
 @pages.get("/results/answers.csv", access="user")
 def results_answers_csv(request: Request):
     stamp = datetime.now(timezone.utc).strftime("%Y%m%d")
-    return StreamingResponse(export.answers_csv_chunks(request.app.state.hailong.storage, scope(request)),
+    officers = viewer(request).user.role in OFFICER_ROLES
+    return StreamingResponse(export.answers_csv_chunks(request.app.state.hailong.storage, scope(request), officers=officers),
                              media_type="text/csv; charset=utf-8",
                              headers={"Content-Disposition": f'attachment; filename="hailong-answers-{stamp}.csv"',
                                       "Cache-Control": "no-store"})
 
 
-__all__ = ["pages", "build_xlsx", "OFFICER_ROLES", "date"]
+__all__ = ["pages", "OFFICER_ROLES", "date"]
 
 
 def _num(value, digits: int = 1) -> str:

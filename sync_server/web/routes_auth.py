@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import asyncio
 import hmac
 import secrets
 from datetime import datetime, timezone
 
 from fastapi import Form, Request
 from fastapi.responses import RedirectResponse
+from starlette.concurrency import run_in_threadpool
 
 from sync_server import accounts
 from sync_server.web.access import SESSION_COOKIE, Pages, client_ip, viewer
+from sync_server.web.headers import cookie_secure
 from sync_server.web.i18n import COOKIE as LANG_COOKIE
 from sync_server.web.i18n import LANGS
 from sync_server.web.render import render
@@ -36,20 +39,33 @@ def login_form(request: Request, next: str = "/"):
 
 
 @pages.post("/login", access="public")
-def login_submit(request: Request, username: str = Form(""), password: str = Form(""), csrf: str = Form(""),
-                 next: str = Form("/")):
+async def login_submit(request: Request, username: str = Form(""), password: str = Form(""), csrf: str = Form(""),
+                       next: str = Form("/")):
+    # Async so that a slowed-down wrong answer waits on the event loop, not in a worker thread
+    # (a flood of wrong passwords must not tie up the thread pool); the blocking work runs in threads.
     state = request.app.state.hailong
     settings = state.settings
     cookie = request.cookies.get(PRE_CSRF_COOKIE, "")
     if not cookie or not hmac.compare_digest(cookie.encode(), csrf.encode()):
-        return _login_error(request, "err_csrf", next, 403)
-    result = accounts.login(state.storage, username, password, client_ip(request),
-                            max_failures=settings.login_max_failures, window_s=settings.login_window_min * 60)
+        return await run_in_threadpool(_login_error, request, "err_csrf", next, 403)
+    window_s = settings.login_window_min * 60
+    result = await run_in_threadpool(accounts.login, state.storage, username, password, client_ip(request),
+                                     max_failures=settings.login_max_failures, window_s=window_s,
+                                     address_max_failures=settings.login_address_max_failures)
     if result == "throttled":
-        return _login_error(request, "err_throttled", next, 429)
+        return await run_in_threadpool(_login_error, request, "err_throttled", next, 429)
     if result is None:
-        return _login_error(request, "err_login", next, 401)
-    user = result
+        delay = await run_in_threadpool(accounts.wrong_password_delay, state.storage, username,
+                                        settings.login_max_failures, window_s, settings.login_delay_max_s)
+        if delay:
+            await asyncio.sleep(delay)
+        return await run_in_threadpool(_login_error, request, "err_login", next, 401)
+    return await run_in_threadpool(_signed_in, request, result, next)
+
+
+def _signed_in(request: Request, user, next: str):
+    state = request.app.state.hailong
+    settings = state.settings
     now = datetime.now(timezone.utc)
     new = accounts.open_session(state.storage, user, settings.session_ttl_h * 3600, client_ip(request))
     state.storage.update_user(user.id, last_login_at=now.isoformat(timespec="seconds"))
@@ -69,7 +85,7 @@ def _login_error(request: Request, key: str, next: str, status: int):
 
 def _set_cookie(request: Request, response, name: str, value: str, max_age: int) -> None:
     response.set_cookie(name, value, max_age=max_age, path="/", httponly=True, samesite="lax",
-                        secure=bool(request.app.state.hailong.settings.cookie_secure))
+                        secure=cookie_secure(request))
 
 
 @pages.post("/logout", access="user")
@@ -89,5 +105,5 @@ def set_lang(request: Request, lang: str, next: str = "/"):
     response = RedirectResponse(_safe_next(next), status_code=303)
     if lang in LANGS:
         response.set_cookie(LANG_COOKIE, lang, max_age=365 * 86400, path="/", samesite="lax", httponly=True,
-                            secure=bool(request.app.state.hailong.settings.cookie_secure))
+                            secure=cookie_secure(request))
     return response

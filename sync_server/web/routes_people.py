@@ -1,4 +1,4 @@
-"""Accounts, the audit log and province-wide settings (admin PIN for kiosks, default office hours)."""
+"""Accounts, the audit log and province-wide settings (default office hours; kiosk admin PINs are per unit)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from datetime import datetime, timezone
 from fastapi import Form, Request
 
 from sync_server import accounts
-from sync_server.kiosk_config import HoursError, format_office_hours, parse_office_hours
+from sync_server.kiosk_config import RETIRED_KEY, HoursError, format_office_hours, parse_office_hours, retire_province_pin
 from sync_server.storage import StorageRefused
 from sync_server.web.access import FormError, Pages, PageNotFound, client_ip, viewer
 from sync_server.web.render import done, render
@@ -74,20 +74,9 @@ def audit_page(request: Request, page: int = 0):
 @pages.get("/admin/settings", access="admin")
 def settings_page(request: Request):
     storage = request.app.state.hailong.storage
-    return render(request, "settings.html", has_admin_pin=storage.get_config("admin_pin_hash") is not None,
+    retire_province_pin(storage)  # an older server's province-wide PIN: never sent again
+    return render(request, "settings.html", pin_retired_at=storage.get_config(RETIRED_KEY),
                   hours=format_office_hours(storage.get_config("office_hours")))
-
-
-@pages.post("/admin/settings/admin-pin", access="admin")
-def settings_admin_pin(request: Request, pin: str = Form(...)):
-    storage = request.app.state.hailong.storage
-    try:
-        accounts.check_pin(pin.strip())
-    except accounts.AccountError as exc:
-        raise FormError(str(exc)) from None
-    storage.set_config("admin_pin_hash", accounts.hash_secret(pin.strip()))
-    storage.audit(datetime.now(timezone.utc), viewer(request).user, "settings.admin_pin", None, None, client_ip(request))
-    return done("/admin/settings", "ok_pin")
 
 
 @pages.post("/admin/settings/hours", access="admin")

@@ -7,7 +7,9 @@ from datetime import datetime, timezone
 from fastapi import File, Form, Request, UploadFile
 
 from hailong_core.timeutil import parse_day
-from sync_server.kiosk_config import HoursError, format_office_hours, parse_office_hours, province_today
+from sync_server import accounts
+from sync_server.kiosk_config import (HoursError, format_office_hours, parse_office_hours, province_today, set_unit_admin_pin,
+                                      unit_admin_pin)
 from sync_server.unit_files import ReleaseError, load_release_csv, load_release_json
 from sync_server.web.access import FormError, Pages, PageNotFound, client_ip, ensure_scope, scope, viewer
 from sync_server.web.render import done, render
@@ -66,7 +68,7 @@ def unit_page(request: Request, code: str):
                   officers=storage.officers({code}), devices=storage.devices({code}),
                   hours_text=format_office_hours(unit["office_hours"]),
                   effective_hours=format_office_hours(storage.office_hours(code)),
-                  answers=storage.answers_per_unit().get(code, 0),
+                  answers=storage.answers_per_unit().get(code, 0), has_admin_pin=unit_admin_pin(storage, code) is not None,
                   children=[u for u in storage.units() if u["parent_code"] == code and (allowed is None or u["code"] in allowed)])
 
 
@@ -82,6 +84,25 @@ def unit_hours(request: Request, code: str, hours: str = Form("")):
     storage.set_office_hours(code, parsed)
     storage.audit(datetime.now(timezone.utc), viewer(request).user, "unit.hours", code, {"hours": parsed}, client_ip(request))
     return done(f"/admin/units/{code}", "ok_saved")
+
+
+@pages.post("/admin/units/{code}/admin-pin", access="admin")
+def unit_admin_pin_set(request: Request, code: str, pin: str = Form(""), clear: str = Form("")):
+    """Set (or clear) the admin PIN of this unit's kiosks; only this unit's kiosks receive its hash."""
+    storage = request.app.state.hailong.storage
+    if storage.unit(code) is None:
+        raise PageNotFound()
+    if clear:
+        set_unit_admin_pin(storage, code, None)
+    else:
+        try:
+            accounts.check_admin_pin(pin.strip())
+        except accounts.AccountError as exc:
+            raise FormError(str(exc)) from None
+        set_unit_admin_pin(storage, code, accounts.hash_admin_pin(pin.strip()))
+    storage.audit(datetime.now(timezone.utc), viewer(request).user, "unit.admin_pin", code, {"cleared": bool(clear)},
+                  client_ip(request))
+    return done(f"/admin/units/{code}", "ok_pin_cleared" if clear else "ok_pin")
 
 
 @pages.post("/admin/units/import", access="admin")

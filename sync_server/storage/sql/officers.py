@@ -25,6 +25,9 @@ class SQLOfficers(OfficersArea):
             out.append(row)
         return out
 
+    def officer_ids(self, unit_code: str) -> set[str]:
+        return {r[0] for r in self._conn().execute("SELECT id FROM officers WHERE unit_code = ?", (unit_code,))}
+
     def officer(self, officer_id: str) -> dict | None:
         row = self._conn().execute("SELECT id, unit_code, name, title, photo, pin_hash, active, procedure_group, "
                                    "created_at, updated_at FROM officers WHERE id = ?", (officer_id,)).fetchone()

@@ -7,10 +7,12 @@ from __future__ import annotations
 
 import secrets
 
-
 from sync_server.storage.areas import PhoneArea
 
 SECRET_KEY = "phone_secret"
+# A submission's outcome while it is being handled, by kind; settled to ``stored`` (answer),
+# ``stored_token`` (answer bound to a dossier token), ``comment``, or a ``refused_*`` / ``failed``.
+PENDING = {"answer": "pending", "token": "pending_token", "comment": "pending_comment"}
 
 
 class SQLPhone(PhoneArea):
@@ -30,20 +32,30 @@ class SQLPhone(PhoneArea):
             "ON CONFLICT (unit_code) DO UPDATE SET last = phone_seq.last + 1 RETURNING last", (unit_code,)).fetchone()[0])
 
     def note_phone_submission(self, unit_code: str, browser_hash: str | None, ip_hash: str | None, day: str,
-                              at_ms: int, since_ms: int) -> tuple[int, int, int]:
-        def tx(c) -> tuple[int, int, int]:
+                              at_ms: int, since_ms: int, kind: str = "answer") -> tuple[int, int, int, int]:
+        pending = PENDING[kind]
+
+        def tx(c) -> tuple[int, int, int, int]:
+            # Counted and inserted in one write transaction: writers are serialised across processes,
+            # so two submissions can never both see the same count (contract 12).
             same_browser = 0
             if browser_hash:
                 same_browser = c.execute("SELECT COUNT(*) FROM phone_submissions WHERE browser_hash = ? AND unit_code = ? "
-                                         "AND day = ? AND outcome = 'stored'", (browser_hash, unit_code, day)).fetchone()[0]
-            same_ip = 0
+                                         "AND day = ? AND outcome IN ('stored', 'stored_token')",
+                                         (browser_hash, unit_code, day)).fetchone()[0]
+            same_ip = same_ip_day = 0
             if ip_hash:
                 same_ip = c.execute("SELECT COUNT(*) FROM phone_submissions WHERE ip_hash = ? AND at_ms > ?",
                                     (ip_hash, since_ms)).fetchone()[0]
+                if kind == "answer":
+                    # Answers in flight count too, so the cap holds for submissions racing each other.
+                    same_ip_day = c.execute("SELECT COUNT(*) FROM phone_submissions WHERE unit_code = ? AND ip_hash = ? "
+                                            "AND day = ? AND outcome IN ('pending', 'stored')",
+                                            (unit_code, ip_hash, day)).fetchone()[0]
             row_id = c.execute("INSERT INTO phone_submissions (unit_code, browser_hash, ip_hash, day, at_ms, outcome) "
-                               "VALUES (?, ?, ?, ?, ?, 'pending') RETURNING id",
-                               (unit_code, browser_hash, ip_hash, day, at_ms)).fetchone()[0]
-            return row_id, same_browser, same_ip
+                               "VALUES (?, ?, ?, ?, ?, ?) RETURNING id",
+                               (unit_code, browser_hash, ip_hash, day, at_ms, pending)).fetchone()[0]
+            return row_id, same_browser, same_ip, same_ip_day
         return self._write(tx)
 
     def settle_phone_submission(self, row_id: int, outcome: str, response_id: str | None) -> None:

@@ -20,6 +20,7 @@ from hailong_core.questionnaire import parse_questionnaire
 from hailong_core.timeutil import format_rfc3339
 from sync_server.storage.base import Device, PreparedResponse, Storage
 from sync_server.storage.migrations import MIGRATIONS, statements
+from sync_server.storage.sql.duties import SQLDuties
 from sync_server.storage.sql.fleet import SQLFleet
 from sync_server.storage.sql.officers import SQLOfficers
 from sync_server.storage.sql.people import SQLPeople
@@ -35,7 +36,7 @@ UNITS_ASSET = ("units", "bac_giang_2023.json")
 QUESTIONNAIRE_ASSET = ("questionnaires", "default.json")
 
 
-class SQLStorage(SQLUnits, SQLOfficers, SQLSurveys, SQLFleet, SQLPeople, SQLPhone, SQLResults, Storage):
+class SQLStorage(SQLUnits, SQLOfficers, SQLSurveys, SQLFleet, SQLPeople, SQLPhone, SQLResults, SQLDuties, Storage):
     """Everything both back ends share. Subclasses call ``super().__init__()`` and fill the hooks."""
 
     #: The statement that opens a write transaction.
@@ -167,10 +168,14 @@ class SQLStorage(SQLUnits, SQLOfficers, SQLSurveys, SQLFleet, SQLPeople, SQLPhon
     # --- responses ----------------------------------------------------------------------------------
 
     def store_batch(self, device: Device | None, items: list[PreparedResponse], received_at: str,
-                    clock_offset_s: float | None) -> list[tuple[str, str | None]]:
+                    clock_offset_s: float | None, boot: tuple[str, int] | None = None) -> list[tuple[str, str | None]]:
         device_id = device.id if device else None
 
         def tx(c) -> list[tuple[str, str | None]]:
+            if boot is not None and device_id is not None:
+                self._note_boot(c, device_id, boot, received_at)
+            if not items:
+                return []
             first: dict[str, int] = {}
             rows = []
             for index, p in enumerate(items):
@@ -188,6 +193,19 @@ class SQLStorage(SQLUnits, SQLOfficers, SQLSurveys, SQLFleet, SQLPeople, SQLPhon
             return results
 
         return self._write(tx)
+
+    @staticmethod
+    def _note_boot(c, device_id: str, boot: tuple[str, int], seen_at: str) -> None:
+        c.execute("INSERT INTO device_boots (device_id, boot_id, anchor_ms, seen_at) VALUES (?, ?, ?, ?) "
+                  "ON CONFLICT (device_id, boot_id) DO UPDATE SET anchor_ms = excluded.anchor_ms, seen_at = excluded.seen_at",
+                  (device_id, boot[0], boot[1], seen_at))
+
+    def note_boot(self, device_id: str, boot_id: str, anchor_ms: int, seen_at: str) -> None:
+        self._write(lambda c: self._note_boot(c, device_id, (boot_id, anchor_ms), seen_at))
+
+    def boot_anchors(self, device_id: str) -> dict[str, int]:
+        rows = self._conn().execute("SELECT boot_id, anchor_ms FROM device_boots WHERE device_id = ?", (device_id,))
+        return {r[0]: r[1] for r in rows}
 
     def _classify(self, c, items: list[PreparedResponse], first: dict[str, int], inserted: set[str] | None,
                   device_id: str | None, received_at: str) -> list[tuple[str, str | None]]:
@@ -230,3 +248,37 @@ class SQLStorage(SQLUnits, SQLOfficers, SQLSurveys, SQLFleet, SQLPeople, SQLPhon
     def conflicts(self) -> list[dict]:
         rows = self._conn().execute("SELECT response_id, device_id, record, received_at FROM response_conflicts ORDER BY id").fetchall()
         return [dict(r) for r in rows]
+
+    # --- conflicts review (issue 11, item 12) -------------------------------------------------------
+
+    _CONFLICT_SELECT = (
+        "SELECT c.id, c.response_id, c.device_id, c.record, c.received_at, c.reviewed_at, c.reviewed_by, c.review_note, "
+        "d.name AS device_name, d.unit_code AS device_unit_code, "
+        "r.server_seq AS stored_server_seq, r.device_id AS stored_device_id, r.unit_code AS stored_unit_code, "
+        "r.officer_id AS stored_officer_id, r.questionnaire_id AS stored_questionnaire_id, "
+        "r.questionnaire_version AS stored_questionnaire_version, r.channel AS stored_channel, r.seq AS stored_seq, "
+        "r.created_at AS stored_created_at, r.received_at AS stored_received_at, r.answers AS stored_answers, "
+        "r.flags AS stored_flags, r.procedure_group AS stored_procedure_group, r.boot_id AS stored_boot_id, "
+        "r.mono_ms AS stored_mono_ms "
+        "FROM response_conflicts c LEFT JOIN responses r ON r.id = c.response_id LEFT JOIN devices d ON d.id = c.device_id")
+
+    @staticmethod
+    def _reviewed_where(reviewed: bool | None) -> str:
+        return {None: "", False: " WHERE c.reviewed_at IS NULL", True: " WHERE c.reviewed_at IS NOT NULL"}[reviewed]
+
+    def conflict_rows(self, reviewed: bool | None = False, limit: int = 50, offset: int = 0) -> list[dict]:
+        rows = self._conn().execute(f"{self._CONFLICT_SELECT}{self._reviewed_where(reviewed)} ORDER BY c.id DESC LIMIT ? OFFSET ?",
+                                    (limit, offset)).fetchall()
+        return [dict(r) for r in rows]
+
+    def conflict_count(self, reviewed: bool | None = False) -> int:
+        return self._conn().execute(f"SELECT COUNT(*) FROM response_conflicts c{self._reviewed_where(reviewed)}").fetchone()[0]
+
+    def conflict_row(self, conflict_id: int) -> dict | None:
+        row = self._conn().execute(f"{self._CONFLICT_SELECT} WHERE c.id = ?", (conflict_id,)).fetchone()
+        return dict(row) if row else None
+
+    def review_conflict(self, conflict_id: int, at: str, by: str, note: str | None) -> bool:
+        return self._write(lambda c: c.execute(
+            "UPDATE response_conflicts SET reviewed_at = ?, reviewed_by = ?, review_note = ? WHERE id = ? AND reviewed_at IS NULL",
+            (at, by, note, conflict_id)).rowcount == 1)

@@ -1,0 +1,153 @@
+"""Counting stored answers into the rollups' keys: the flag classes, where an answer is placed in
+time, and the fold of a chunk of rows (:class:`Fold`). No SQL here: :mod:`sync_server.results.rollups`
+reads the rows and writes the counts through the storage.
+"""
+
+from __future__ import annotations
+
+import orjson
+
+from hailong_core.response import FLAG_INCOMPLETE, MISUSE_FLAGS
+from sync_server.days import DAY_MS, HOUR_MS, month_of, placeable, utc_ms
+
+FLAG_CLASSES = ("ok", "incomplete", "misuse")
+
+
+def flag_class(flags: list) -> str:
+    """``misuse`` (cooldown, burst, repeat, rate limited) over ``incomplete`` over ``ok``; other flags count."""
+    if not flags:
+        return "ok"
+    if MISUSE_FLAGS.intersection(flags):
+        return "misuse"
+    return "incomplete" if FLAG_INCOMPLETE in flags else "ok"
+
+
+def place(created_ms: int | None, received_at: str, suspect, placed_ms: int | None = None) -> int:
+    """The instant a report counts an answer at (contract 7).
+
+    ``placed_ms`` when ingest decided it (schema step 7 on); else the device's time, unless its clock
+    was suspect or the time cannot be placed on a calendar (year 1, year 9999): then receipt time.
+    """
+    if placeable(placed_ms):
+        return placed_ms
+    if suspect or not placeable(created_ms):
+        return utc_ms(received_at)
+    return created_ms
+
+
+class Fold:
+    """Counts of one chunk of responses, keyed as the rollup tables are."""
+
+    def __init__(self, offset_ms: int, kinds: dict):
+        self.offset = offset_ms
+        self.kinds = kinds
+        self.day: dict[tuple, list[int]] = {}
+        self.choice: dict[tuple, int] = {}
+        self.officer: dict[tuple, list[int]] = {}
+        self.hour: dict[tuple, list[int]] = {}
+        self.group: dict[tuple, list[int]] = {}
+        self._months: dict[int, int] = {}
+
+    def month(self, day: int) -> int:
+        m = self._months.get(day)
+        if m is None:
+            m = self._months[day] = month_of(day)
+        return m
+
+    def add(self, unit, officer, channel, qid, ver, created_ms, received_at, answers, flags, suspect, group=None,
+            placed_ms=None) -> None:
+        """Count one stored response. Raises ValueError (before counting anything) for a row that
+        cannot be read, so the caller can skip it and say which."""
+        # Everything that can fail on a damaged row is read first: a row counts wholly or not at all.
+        fc = flag_class(orjson.loads(flags))
+        parsed = orjson.loads(answers)
+        if not isinstance(parsed, dict):
+            raise ValueError("answers is not an object")
+        ms = place(created_ms, received_at, suspect, placed_ms)
+        local = ms + self.offset
+        day = local // DAY_MS
+        key = (day, unit, channel, qid, ver, "", fc)
+        row = self.day.get(key)
+        if row is None:
+            self.day[key] = [1, 0, 0, 0, 0, 0]
+        else:
+            row[0] += 1
+        group_t = self.group
+        if group:
+            k = (day, unit, channel, group, qid, ver, "", fc)
+            row = group_t.get(k)
+            if row is None:
+                group_t[k] = [1, 0, 0, 0, 0, 0]
+            else:
+                row[0] += 1
+        kinds, headline = self.kinds.get((qid, ver), _NO_KINDS)
+        # The counting below is written out per table on purpose: it runs for every scale answer of
+        # every response (a 5 M-answer rebuild), where a helper call per table costs seconds.
+        day_t, officer_t = self.day, self.officer
+        for question, value in parsed.items():
+            kind = kinds.get(question)
+            if kind == "scale":
+                if type(value) is not int or not 1 <= value <= 5:
+                    continue
+                k = (day, unit, channel, qid, ver, question, fc)
+                row = day_t.get(k)
+                if row is None:
+                    row = day_t[k] = [0, 0, 0, 0, 0, 0]
+                row[0] += 1
+                row[value] += 1
+                if officer:
+                    k = (day, unit, officer, qid, ver, question, fc)
+                    row = officer_t.get(k)
+                    if row is None:
+                        row = officer_t[k] = [0, 0, 0, 0, 0, 0]
+                    row[0] += 1
+                    row[value] += 1
+                if group:
+                    k = (day, unit, channel, group, qid, ver, question, fc)
+                    row = group_t.get(k)
+                    if row is None:
+                        row = group_t[k] = [0, 0, 0, 0, 0, 0]
+                    row[0] += 1
+                    row[value] += 1
+                if question == headline:
+                    k = (self.month(day), unit, channel, (day + 3) % 7, (local % DAY_MS) // HOUR_MS, qid, ver, fc)
+                    row = self.hour.get(k)
+                    if row is None:
+                        row = self.hour[k] = [0, 0, 0, 0, 0, 0]
+                    row[0] += 1
+                    row[value] += 1
+            elif kind == "single" or kind == "multi":
+                for option in (value if isinstance(value, list) else (value,)):
+                    k = (day, unit, qid, ver, question, str(option), fc)
+                    self.choice[k] = self.choice.get(k, 0) + 1
+
+
+_NO_KINDS: tuple[dict, None] = ({}, None)
+
+
+def _add_into(table: dict[tuple, list[int]], key: tuple, counts: list[int]) -> None:
+    row = table.get(key)
+    if row is None:
+        table[key] = list(counts)
+    else:
+        for i in range(6):
+            row[i] += counts[i]
+
+
+def coarser(fold: Fold) -> tuple[dict, dict, dict, dict]:
+    """Month and province-total grains (and groups by month), summed from a chunk's daily counts."""
+    month: dict[tuple, list[int]] = {}
+    total: dict[tuple, list[int]] = {}
+    for (day, *rest), counts in fold.day.items():
+        _add_into(month, (fold.month(day), *rest), counts)
+        _add_into(total, (day, *rest[1:]), counts)
+    choice: dict[tuple, int] = {}
+    for (day, *rest), n in fold.choice.items():
+        key = (fold.month(day), *rest)
+        choice[key] = choice.get(key, 0) + n
+    group: dict[tuple, list[int]] = {}
+    for (day, *rest), counts in fold.group.items():
+        _add_into(group, (fold.month(day), *rest), counts)
+    return month, choice, total, group
+
+
