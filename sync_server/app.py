@@ -227,8 +227,22 @@ def _openapi(app: FastAPI):
 def create_app(settings, storage: Storage | None = None) -> FastAPI:
     """Build the app; opens (and migrates) the database named by ``settings.db`` unless given one."""
     storage = storage or open_storage(settings.db or default_db_path())
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI):
+        # The periodic duties run here too (rollups, purges), so a server up for 90 days keeps no
+        # call-back number past its retention even without the systemd timer (contract 9).
+        schedule = Schedule(storage, settings, settings.maintain_every_s) if settings.maintain_every_s > 0 else None
+        if schedule:
+            schedule.start()
+        try:
+            yield
+        finally:
+            if schedule:
+                schedule.stop()
+
     # No /docs or /redoc: they load their scripts from a CDN, and province networks may be air-gapped.
-    app = FastAPI(title="Hài Lòng sync server", version=__version__, docs_url=None, redoc_url=None,
+    app = FastAPI(title="Hài Lòng sync server", version=__version__, docs_url=None, redoc_url=None, lifespan=lifespan,
                   description="Protocol v1 between Hài Lòng kiosks and the province server. Errors: "
                               "`{\"error\": {\"code\", \"message\"}}` with stable codes.")
     app.state.hailong = AppState(settings, storage)

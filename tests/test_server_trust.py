@@ -234,3 +234,42 @@ def test_a_heartbeat_anchors_the_boot_so_a_later_upload_of_that_boot_is_placed_b
     assert result["status"] == "accepted"
     row = _row(storage, record["id"])
     assert row["clock_suspect"] == 1 and abs(row["placed_ms"] - true_ms) < 60_000, (row, true_ms)
+
+
+def test_a_running_server_does_its_duties_on_its_own(tmp_path):
+    """``serve`` runs the duties every ``maintain_every_s``: a number past its retention goes and new
+    answers are counted, with no page view, no CLI and no timer."""
+    from sync_server.storage import open_storage
+    from tests.records import enroll_http, upload
+    from tests.support import LiveServer, free_port, server_db_location
+
+    db = server_db_location(tmp_path)
+    live = LiveServer(db, free_port(), env={"HAILONG_SERVER_MAINTAIN_EVERY_S": "5"})
+    live.start()
+    storage = open_storage(db)
+    try:
+        device = enroll_http(live, "7201")
+        assert upload(live, device["token"], [make_record(i + 1) for i in range(7)]).status_code == 200
+        old_ms = int(time.time() * 1000) - 31 * 86_400_000  # past the 30-day retention, added after start-up
+        storage.add_phone_contact(uuid7(), "7201", "0912345678", old_ms)
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and (storage.phone_contacts() or (storage.rollup_state() or (0,))[0] < storage.top_seq()):
+            time.sleep(0.2)
+        assert storage.phone_contacts() == []
+        assert storage.rollup_state()[0] == storage.top_seq()
+    finally:
+        storage.close()
+        live.stop()
+
+
+def test_exports_count_every_answer_even_when_pages_lag(tmp_path):
+    app, storage = make_app(tmp_path, results_page_fold_rows=10)
+    add_users(storage)
+    token = _enrol(app, storage, "7201")
+    _upload(app, token, [make_record(i + 1) for i in range(60)])
+    client, _ = login(app, "province-admin")
+    assert "chưa được tính" in client.get("/results/recognition").text  # the decision page says it lags
+    csv_text = client.get("/results/export.csv?unit=7201").text
+    assert storage.rollup_state()[0] == storage.top_seq()  # the export counted everything first
+    assert "60" in csv_text
+    storage.close()

@@ -92,7 +92,7 @@ def pull_aggregates(request: Request, campaign: Annotated[int | None, Query(ge=1
         window = resolve_window(state.storage, state.settings, campaign, date_from, date_to)
     except WindowError as exc:
         raise ApiError("invalid_body", str(exc)) from None
-    report = Report.build(state, allowed, window, Filters("incomplete" in include, "misuse" in include, channel))
+    report = Report.build(state, allowed, window, Filters("incomplete" in include, "misuse" in include, channel), complete=True)
     units = []
     for code in report.tree.order:
         if not report.visible(code):

@@ -67,13 +67,17 @@ class Report:
 
     @classmethod
     def build(cls, state, scope: set[str] | None, window: Window, filters: Filters, *, tree: Tree | None = None,
-              focus: str | None = None) -> "Report":
+              focus: str | None = None, complete: bool = False) -> "Report":
         """Scores within ``scope``; with ``focus``, only that unit's subtree is read (a commune's page
-        need not aggregate the province)."""
+        need not aggregate the province).
+
+        A page catches up a bounded step only (``maintain`` and its schedule do the rest), so a page
+        view after a bulk upload stays fast and says how many answers are not counted yet
+        (``behind``). With ``complete`` (exports, the pull API: what is handed upward) every answer
+        received so far is counted first.
+        """
         storage, settings = state.storage, state.settings
-        # Catch up a bounded step only (``maintain`` and its schedule do the rest): a page view
-        # after a bulk upload stays fast, and says how many answers are not counted yet.
-        step = rollups.refresh(storage, offset_ms(settings), max_rows=settings.results_page_fold_rows)
+        step = rollups.refresh(storage, offset_ms(settings), max_rows=None if complete else settings.results_page_fold_rows)
         tree = tree or Tree.load(storage, window.end)
         codes = scope
         if focus is not None and focus in tree.units and focus != tree.root():
@@ -297,7 +301,7 @@ class Report:
         """Reports of the campaigns before ``campaign``, oldest first, on this report's tree (merged units included)."""
         before = sorted((c for c in self.storage.campaigns() if c["starts_on"] < campaign["starts_on"]), key=lambda c: c["starts_on"])
         return [Report.build(state, self.scope, Window(day_number(c["starts_on"]), day_number(c["ends_on"]), c), self.filters,
-                             tree=self.tree) for c in before]
+                             tree=self.tree, complete=self.behind == 0) for c in before]
 
 
 def alerts(state, scope: set[str] | None, codes: set[str] | None = None, now_ms: int | None = None) -> list[dict]:

@@ -41,8 +41,9 @@ def _window(request: Request):
         raise FormError(str(exc)) from None
 
 
-def _report(request: Request, focus: str | None = None) -> Report:
-    return Report.build(request.app.state.hailong, scope(request), _window(request), _filters(request), focus=focus)
+def _report(request: Request, focus: str | None = None, complete: bool = False) -> Report:
+    return Report.build(request.app.state.hailong, scope(request), _window(request), _filters(request), focus=focus,
+                        complete=complete)
 
 
 def _query(report: Report, **extra) -> str:
@@ -186,7 +187,7 @@ def _filename(report: Report, focus: str, ext: str) -> str:
 
 @pages.get("/results/export.xlsx", access="user")
 def results_xlsx(request: Request):
-    report = _report(request)
+    report = _report(request, complete=True)  # a report handed upward counts every answer received
     focus = _export_focus(request, report)
     body = export.build_xlsx(request.app.state.hailong, report, focus, viewer(request).user.role)
     return Response(body, media_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
@@ -196,7 +197,7 @@ def results_xlsx(request: Request):
 
 @pages.get("/results/export.csv", access="user")
 def results_csv(request: Request):
-    report = _report(request)
+    report = _report(request, complete=True)
     focus = _export_focus(request, report)
     return Response(export.report_csv(report, focus), media_type="text/csv; charset=utf-8",
                     headers={"Content-Disposition": f'attachment; filename="{_filename(report, focus, "csv")}"',
