@@ -42,11 +42,12 @@ import re
 import secrets
 import time
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
 from typing import Any
 
 from hailong_core.ids import is_uuid, uuid7
 from hailong_core.questionnaire import TEXT_MAX_CHARS, Question, Questionnaire
+from sync_server.days import province_now
 from hailong_core.response import FLAG_ADDRESS_REPEAT, FLAG_DOSSIER_TOKEN, FLAG_RATE_LIMITED, FLAG_REPEAT  # noqa: F401
 from hailong_core.timeutil import format_rfc3339
 from sync_server import security
@@ -56,12 +57,6 @@ CHANNEL = "qr"
 FORM_TOKEN_TTL_S = 12 * 3600          # a form left open longer asks for a reload
 SUBMISSION_KEEP_MS = 3 * 86400 * 1000  # abuse bookkeeping is only needed for a day and a window
 PHONE_RE = re.compile(r"^(?:\+84|84|0)[1-9][0-9]{7,9}$")
-
-
-def province_now(settings, now: datetime | None = None) -> datetime:
-    """Now in the province's UTC offset (the day boundaries of "same day" and created_at's offset)."""
-    moment = now or datetime.now(timezone.utc)
-    return moment.astimezone(timezone(timedelta(hours=settings.utc_offset_h)))
 
 
 def keyed_hash(secret: str, kind: str, value: str) -> str:

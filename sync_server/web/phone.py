@@ -19,7 +19,7 @@ from starlette.concurrency import run_in_threadpool
 from hailong_core import procedure_groups
 from hailong_core.ids import is_uuid
 from hailong_core.questionnaire import TEXT_MAX_CHARS
-from sync_server import phone, security
+from sync_server import days, phone, security
 from sync_server.errors import CATALOGUE, error_body
 from sync_server.web.access import Pages, client_ip, scope
 from sync_server.web.i18n import request_lang
@@ -68,7 +68,7 @@ def _questionnaire(request: Request, code: str, qid: str | None = None, version:
         found = index.get((qid, int(version)))
         if found is not None:
             return found
-    day = phone.province_now(state.settings, _now(request)).date().isoformat()
+    day = days.province_now(state.settings, _now(request)).date().isoformat()
     doc = state.storage.active_questionnaire(code, day)
     return index.get((doc["id"], doc["version"]))
 
