@@ -298,6 +298,17 @@ class Watch:
             figure(f"{prefix}_writer_lock_waiters", self.waiting / self.samples, "avg")
 
 
+def run_timed(threads: list[threading.Thread], ready: threading.Barrier) -> float:
+    """Start the client threads, start the clock once they are ready, and return the seconds until all end."""
+    for thread in threads:
+        thread.start()
+    ready.wait()
+    t0 = time.perf_counter()
+    for thread in threads:
+        thread.join()
+    return time.perf_counter() - t0
+
+
 def mb(value: float) -> float:
     return value / 1e6
 
@@ -328,15 +339,8 @@ def ingest_run(db: str, procs: int, bodies: list[bytes], clients: int) -> tuple[
                 post(conn, bodies[index], head, tally)
             conn.close()
 
-        threads = [threading.Thread(target=client, args=(t,)) for t in range(clients)]
-        for thread in threads:
-            thread.start()
         with Watch(servers, db) as watch:
-            ready.wait()
-            t0 = time.perf_counter()
-            for thread in threads:
-                thread.join()
-            elapsed = time.perf_counter() - t0
+            elapsed = run_timed([threading.Thread(target=client, args=(t,)) for t in range(clients)], ready)
     finally:
         tracebacks = stop_servers(servers)
     return elapsed, tally, tracebacks, watch
@@ -509,15 +513,8 @@ def drain_run(label: str, db, procs: int, plans: list[tuple[str, list[bytes]]], 
                         conn = http.client.HTTPConnection("127.0.0.1", servers[k % procs].port, timeout=600)
                 conn.close()
 
-        threads = [threading.Thread(target=connection_slot) for _ in range(concurrency)]
-        for thread in threads:
-            thread.start()
         with RssSampler(servers) as sampler, Watch(servers, db if label == "pg" else None) as watch:
-            ready.wait()
-            t0 = time.perf_counter()
-            for thread in threads:
-                thread.join()
-            elapsed = time.perf_counter() - t0
+            elapsed = run_timed([threading.Thread(target=connection_slot) for _ in range(concurrency)], ready)
     finally:
         tracebacks = stop_servers(servers)
     requests = sum(len(plan[1]) for plan in plans)
