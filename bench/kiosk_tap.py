@@ -56,7 +56,7 @@ def tap_ms(folder: Path) -> list[float]:
     app = QApplication.instance() or QApplication([])
     store = Store(folder / "kiosk.sqlite3")
     store.set_meta(unit_code="7201")
-    window, worker = build(store, kiosk_settings.load(folder, thank_you_s=60))
+    window, worker = build(store, kiosk_settings.load(folder, thank_you_s=60, input_guard_s=0))
     window.resize(1280, 800)
     window.show()
     saved: list[str] = []

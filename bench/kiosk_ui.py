@@ -41,7 +41,7 @@ app = QApplication([])
 ensure_vietnamese_font(app)
 tmp = Path(tempfile.mkdtemp())
 store = Store(tmp / "kiosk.sqlite3")
-window, worker = build(store, ks.load(tmp))
+window, worker = build(store, ks.load(tmp, input_guard_s=0))
 class Painted(QObject):
     def eventFilter(self, obj, event):
         if event.type() == QEvent.Type.Paint:
@@ -101,7 +101,7 @@ def taps(folder: Path) -> tuple[list[float], float, float]:
     ensure_vietnamese_font(app)
     store = Store(folder / "kiosk.sqlite3")
     store.set_meta(unit_code="7201", server_url="https://hailong.bacgiang.gov.vn")
-    window, worker = build(store, kiosk_settings.load(folder, thank_you_s=60))
+    window, worker = build(store, kiosk_settings.load(folder, thank_you_s=60, input_guard_s=0))
     window.resize(1280, 800)
     window.show()
     app.processEvents()

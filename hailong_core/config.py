@@ -6,7 +6,9 @@
  "questionnaire": {questionnaire document, see hailong_core.questionnaire},
  "settings": {"cooldown_s", "idle_timeout_s", "burst_count", "burst_window_s",
               "office_hours": {"mon".."sun": [["07:30", "11:30"], ["13:30", "17:00"]]} | null,
-              "admin_pin_hash": str | null}}
+              "admin_pin_hash": str | null,
+              "time_zone": "Asia/Ho_Chi_Minh", "utc_offset_h": 7.0,
+              "public_base_url": "https://…" | null, "hotline": "0204 …" | null}}
 ```
 - ``photo`` is a small ``data:image/jpeg;base64,…`` (or png) URL, so a kiosk needs no second fetch.
 - ``pin_hash`` and ``admin_pin_hash`` are Argon2id encoded hashes (argon2-cffi); the kiosk checks
@@ -14,6 +16,17 @@
 - ``procedure_group`` is the field of procedures the officer usually receives (lĩnh vực, see
   :mod:`hailong_core.procedure_groups`); answers given while they are signed in carry it.
 - ``office_hours`` null means always open; a day missing from the map means closed that day.
+- ``time_zone`` (IANA) is the zone of every kiosk time rule (:mod:`kiosk.clock`); ``utc_offset_h``
+  is its fixed-offset fallback where the system has no zone database.
+- ``public_base_url`` is the address citizens' phones can reach (the kiosk's own server address is
+  often on the government network only): the thank-you QR link is built on it, and there is no QR
+  without it. ``hotline`` is the unit's phone number, shown with the apology after a dissatisfied
+  answer.
+- ``prompts`` (beside ``settings``; missing from older servers, read as empty) lists the province's
+  recorded voice prompts: ``[{"name": "invitation" | "question" | "thanks" | "apology", "lang": "vi",
+  "sha256", "bytes", "duration_ms", "path": "/api/v1/kiosk/prompt?name=…&lang=…"}]``; the kiosk
+  downloads each from ``path`` with its token and checks the hash (:mod:`kiosk.prompts`,
+  :mod:`hailong_core.prompts`, ``docs/voice.md``).
 """
 
 from __future__ import annotations
@@ -21,12 +34,16 @@ from __future__ import annotations
 DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 
 DEFAULT_SETTINGS = {
-    "cooldown_s": 5.0,
+    "cooldown_s": 1.5,
     "idle_timeout_s": 30.0,
     "burst_count": 5,
     "burst_window_s": 60.0,
     "office_hours": None,
     "admin_pin_hash": None,
+    "time_zone": "Asia/Ho_Chi_Minh",
+    "utc_offset_h": 7.0,
+    "public_base_url": None,
+    "hotline": None,
 }
 
 

@@ -6,7 +6,9 @@ by its path (``questions[2].levels[4].score``) so the province's editors can fix
 Question kinds:
 - ``scale``: 3 to 5 levels, numbered 1..N with N the most satisfied; each level has a Vietnamese
   and English label, a score 0–100 and whether it counts as satisfied. Answer: the level number.
-- ``single``: one option id. ``multi``: a list of distinct option ids.
+- ``single``: one option id. ``multi``: a list of distinct option ids. An option may say
+  ``"grave": true`` (harassment, unofficial payments): the kiosk then asks the citizen to confirm it
+  before it is chosen. It changes nothing in the answer stored.
 - ``text``: a short free text; only on channels listed in ``channels`` (the phone form).
 
 ``show_if`` makes a question a follow-up: ``{"question": "overall", "in": [1, 2]}`` shows it only
@@ -51,10 +53,21 @@ class Level:
     satisfied: bool
 
 
+#: Option ids that are grave whatever the questionnaire says: a questionnaire published before the
+#: ``grave`` attribute existed (servers seeded with version 1) must not let a stray tap file them.
+GRAVE_OPTION_IDS = frozenset({"harassment", "unofficial_payment", "unofficial_payments", "bribe", "bribery"})
+
+
 @dataclass(frozen=True)
 class Option:
     id: str
     label: Text
+    grave: bool = False  # a serious report (harassment, unofficial payments): the kiosk asks to confirm it
+
+    @property
+    def needs_confirmation(self) -> bool:
+        """Marked ``grave``, or one of :data:`GRAVE_OPTION_IDS`."""
+        return self.grave or self.id in GRAVE_OPTION_IDS
 
 
 @dataclass(frozen=True)
@@ -208,12 +221,15 @@ def _question(value: Any, path: str, criteria: set[str]) -> Question:
         opts = []
         for i, op in enumerate(raw_options):
             op_path = f"{path}.options[{i}]"
-            _obj(op, op_path, {"id", "label"})
+            _obj(op, op_path, {"id", "label"}, {"grave"})
             oid = _ident(op["id"], f"{op_path}.id")
             if oid in seen:
                 raise QuestionnaireError(f"{op_path}.id", f"duplicate option id {oid!r}")
             seen.add(oid)
-            opts.append(Option(oid, _text(op["label"], f"{op_path}.label")))
+            grave = op.get("grave", False)
+            if not isinstance(grave, bool):
+                raise QuestionnaireError(f"{op_path}.grave", "must be true or false")
+            opts.append(Option(oid, _text(op["label"], f"{op_path}.label"), grave))
         options = tuple(opts)
         if "levels" in value:
             raise QuestionnaireError(f"{path}.levels", "a choice has options, not levels")

@@ -52,13 +52,15 @@ if [ -n "$SERVER" ] && [ -z "$CODE" ] || [ -z "$SERVER" ] && [ -n "$CODE" ]; the
     exit 2
 fi
 
-# 1. Debian packages: the compositor, Qt's libraries, fonts with Vietnamese glyphs.
+# 1. Debian packages: the compositor, Qt's libraries, fonts with Vietnamese glyphs, and the voice:
+#    espeak-ng (the generated Vietnamese voice) and alsa-utils (aplay plays the prompts; docs/voice.md).
 if [ "$PACKAGES" = 1 ]; then
     say "installing Debian packages"
     apt-get update -qq
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
         python3 python3-venv cage libegl1 libgl1 libxkbcommon0 libwayland-client0 libwayland-cursor0 \
-        libwayland-egl1 libfontconfig1 libdbus-1-3 fonts-noto-core fonts-dejavu-core >/dev/null
+        libwayland-egl1 libfontconfig1 libdbus-1-3 fonts-noto-core fonts-dejavu-core \
+        espeak-ng alsa-utils >/dev/null
 fi
 
 # 2. The app and its own virtual environment (see docs/install-kiosk.md for why not a bundle).

@@ -12,10 +12,12 @@ from pathlib import Path
 from PySide6.QtGui import QFont, QFontDatabase, QFontMetrics
 from PySide6.QtWidgets import QApplication
 
+from kiosk import prompts
 from kiosk.store import Store
 from kiosk.sync import SyncService
 from kiosk.ui.main_window import KioskWindow
 from kiosk.ui.worker import SyncWorker
+from kiosk.voice import Voice
 
 log = logging.getLogger(__name__)
 
@@ -65,14 +67,15 @@ def ensure_vietnamese_font(app: QApplication) -> str:
     return default.family()
 
 
-def build(store: Store, settings, *, service=None, clock=None) -> tuple[KioskWindow, SyncWorker]:
+def build(store: Store, settings, *, service=None, clock=None, voice=None) -> tuple[KioskWindow, SyncWorker]:
     """The window and the sync worker, wired together (not shown, not started).
 
     Needs a ``QApplication``. Tests use this to get the same wiring as :func:`run`; ``service``
     replaces the :class:`SyncService` (anything with ``run_round(force)``) to script a round;
-    ``clock`` replaces the window's local clock (office hours, end of day).
+    ``clock`` replaces the window's province clock (office hours, end of day); ``voice`` speaks
+    the prompts (:class:`kiosk.voice.Voice`; none: silent).
     """
-    window = KioskWindow(store, settings, clock=clock) if clock else KioskWindow(store, settings)
+    window = KioskWindow(store, settings, clock=clock, voice=voice)
     worker = SyncWorker(service or SyncService(store, settings))
     # Receivers are slots of QObjects, so Qt queues each call onto the receiver's thread: the
     # window reacts on the UI thread, the worker writes on its own. (A lambda here would run in
@@ -93,7 +96,9 @@ def run(data_dir: Path, settings, store: Store, *, fullscreen: bool = True) -> i
     app = QApplication.instance() or QApplication(sys.argv[:1])
     family = ensure_vietnamese_font(app)
     log.info("kiosk UI starting: data %s, font %s", data_dir, family)
-    window, worker = build(store, settings)
+    voice = Voice(prompts.folder(store), volume=settings.voice_volume, muted=not settings.voice,
+                  player=settings.voice_player, on_problem=store.note_error)
+    window, worker = build(store, settings, voice=voice)
     window.sig_exit_requested.connect(app.quit)
     if fullscreen:
         window.lock_down()
@@ -105,6 +110,7 @@ def run(data_dir: Path, settings, store: Store, *, fullscreen: bool = True) -> i
         return app.exec()
     finally:
         worker.stop()
+        voice.close()
 
 
 def _start_watchdog(window: KioskWindow) -> None:

@@ -18,15 +18,31 @@ SPEC: tuple[Setting, ...] = (
     Setting("backoff_max_s", float, 600.0, "Longest delay between retries.", lambda v: v > 0, "must be positive"),
     Setting("heartbeat_interval_s", float, 60.0, "Seconds between heartbeats to the server.", lambda v: v > 0, "must be positive"),
     Setting("config_interval_s", float, 300.0, "Seconds between config refreshes (cheap: ETag).", lambda v: v > 0, "must be positive"),
-    Setting("thank_you_s", float, 4.0, "Seconds the thank-you screen stays before returning to the start.", lambda v: 0 < v <= 60, "must be 0..60"),
+    Setting("thank_you_s", float, 15.0, "Seconds the thank-you screen stays before returning to the start: long enough to take out a phone and "
+            "scan its QR code. A tap anywhere but on the QR returns at once.", lambda v: 0 < v <= 120, "must be 0..120"),
+    Setting("screen_dpi", float, None, "The panel's true pixels per inch, e.g. 149.5 for a 10.1-inch 1280×800 panel or 102.5 for a "
+            "21.5-inch 1920×1080 one. Touch targets (at least 15 mm) and type are sized in millimetres from it. Unset: from "
+            "`screen_diagonal_in`, else the screen's own report, which many panels get wrong (they often say 96). Wins over "
+            "`screen_diagonal_in`.", lambda v: 30 <= v <= 600, "must be 30..600"),
+    Setting("screen_diagonal_in", float, None, "The panel's visible diagonal in inches (10.1, 15.6, 21.5…); with the screen's pixel size it "
+            "gives the pixels per inch when `screen_dpi` is not set. The simpler one to read off the panel's label.",
+            lambda v: 5 <= v <= 100, "must be 5..100"),
     Setting("verify_tls", bool, True, "Check the server's TLS certificate."),
     Setting("ask_criteria", bool, False, "After the overall face, also ask the questionnaire's other top-level questions (the criteria); "
             "off keeps a satisfied answer to one tap. Follow-ups whose `show_if` holds (the why chips) are always asked."),
     Setting("long_press_s", float, 3.0, "Seconds to hold the top-left corner to reach the admin PIN pad.", lambda v: 0 < v <= 30, "must be 0..30"),
+    Setting("voice", bool, True, "Speak the prompts (invitation, follow-up question, thanks, apology): the province's recordings, "
+            "else a generated Vietnamese voice (espeak-ng); docs/voice.md."),
+    Setting("voice_volume", int, 80, "Loudness of the spoken prompts, 0..100 (0 is silent; the samples are scaled, the system mixer is left alone).",
+            lambda v: 0 <= v <= 100, "must be 0..100"),
+    Setting("voice_player", str, None, "The program that plays the prompts (a path, or a name on PATH); default: the first of "
+            "pw-play, paplay, aplay that plays."),
     Setting("tick_s", float, 30.0, "Seconds between checks of office hours, the officer's end of day and stale drafts.",
             lambda v: v > 0, "must be positive"),
     Setting("idle_timeout_s", float, None, "Overrides the config's idle timeout (seconds before a half-answered kiosk returns to its start); "
             "normally set by the server.", lambda v: v > 0, "must be positive"),
+    Setting("input_guard_s", float, 0.6, "Seconds after every screen change during which taps are ignored, so a double-tap (100–400 ms apart) "
+            "never answers the next screen.", lambda v: 0 <= v <= 2, "must be 0..2"),
 )
 
 

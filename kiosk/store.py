@@ -436,15 +436,23 @@ def _misuse_flags(conn: sqlite3.Connection, now_ts: float, rules: MisuseRules) -
         flags.add(FLAG_COOLDOWN)
     if rules.burst_count > 0:
         since = now_ts - rules.burst_window_s
+        window = conn.execute("SELECT seq, created_ts FROM responses WHERE created_ts > ? AND created_ts <= ?"
+                              " ORDER BY created_ts, seq LIMIT 1", (since, now_ts)).fetchone()
         in_window = conn.execute("SELECT COUNT(*) FROM responses WHERE created_ts > ? AND created_ts <= ?",
                                  (since, now_ts)).fetchone()[0]
         if rules.is_burst(in_window + 1):
             flags.add(FLAG_BURST)
+            # The run's first tap stays counted: the earliest of the window, when the window before
+            # it was quiet (a genuine answer just before someone starts mashing).
+            first_seq, first_ts = window
+            before = conn.execute("SELECT 1 FROM responses WHERE created_ts > ? AND created_ts < ? LIMIT 1",
+                                  (first_ts - rules.burst_window_s, first_ts)).fetchone()
+            spare = first_seq if before is None else -1
             # Only rows not flagged yet and still changeable: a long run costs no rewriting twice.
             changeable = conn.execute(
-                "SELECT seq, record FROM responses WHERE created_ts > ? AND created_ts <= ?"
+                "SELECT seq, record FROM responses WHERE created_ts > ? AND created_ts <= ? AND seq != ?"
                 " AND (state = 'draft' OR (state = 'pending' AND tried = 0)) AND instr(record, '\"burst\"') = 0",
-                (since, now_ts)).fetchall()
+                (since, now_ts, spare)).fetchall()
             for seq, raw in changeable:
                 record = json.loads(raw)
                 if FLAG_BURST not in record["flags"]:

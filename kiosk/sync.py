@@ -31,7 +31,7 @@ from typing import Any, Callable
 import requests
 
 from hailong_core.timeutil import format_rfc3339, now_local
-from kiosk import __version__
+from kiosk import __version__, prompts
 from kiosk.store import BootClock, Store
 
 log = logging.getLogger(__name__)
@@ -313,6 +313,7 @@ class SyncClient:
     def refresh_config(self) -> bool:
         """Fetch config if it changed; return True when a new one was stored."""
         config, etag = self.api.config(self.store.get_meta("config_etag"))
+        prompts.refresh(self.api, self.store, config)  # recordings first (retried while unchanged); never raises
         if config is None:
             return False
         self.store.set_meta(config=config, config_etag=etag)

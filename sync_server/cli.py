@@ -70,7 +70,8 @@ def _parser() -> argparse.ArgumentParser:
     exp.add_argument("--from", dest="date_from", help="window start YYYY-MM-DD (instead of a campaign)")
     exp.add_argument("--to", dest="date_to", help="window end YYYY-MM-DD")
     exp.add_argument("--include", action="append", choices=("misuse", "incomplete"), default=[],
-                     help="count flagged answers too (repeatable)")
+                     help="misuse: count answers flagged as misuse too (repeatable); incomplete: accepted and changes "
+                          "nothing (walk-away answers always count for what they answered)")
     tok = sub.add_parser("api-tokens", help="read-only API tokens for province systems (the pull API)")
     tok_sub = tok.add_subparsers(dest="tokens_command", required=True)
     tadd = tok_sub.add_parser("add", help="create a token; it is printed once (only its hash is stored)")

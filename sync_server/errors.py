@@ -18,6 +18,7 @@ CATALOGUE: dict[str, tuple[int, str]] = {
     "api_token_revoked": (403, "this API token was revoked; ask the province for a new one"),
     "enroll_code_invalid": (403, "the enrolment code is unknown, used or expired"),
     "unknown_unit": (404, "no such unit"),
+    "unknown_prompt": (404, "no recording of this prompt in this language"),
     "not_found": (404, "no such page or resource"),
     "method_not_allowed": (405, "method not allowed here"),
     "unsupported_media_type": (415, "send application/json, optionally with Content-Encoding: gzip"),

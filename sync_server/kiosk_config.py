@@ -18,6 +18,7 @@ from datetime import datetime, timedelta, timezone
 
 from hailong_core.config import DAYS
 from hailong_core.response import canonical_json
+from sync_server import prompts
 from sync_server.storage import Storage
 
 
@@ -63,10 +64,13 @@ def build_config(storage: Storage, settings, unit_code: str, day: str | None = N
         "unit": {k: unit[k] for k in ("code", "name", "level", "parent_code")},
         "officers": storage.kiosk_officers(unit_code),
         "questionnaire": storage.active_questionnaire(unit_code, day),
+        "prompts": prompts.config_entries(storage),
         "settings": {"cooldown_s": settings.kiosk_cooldown_s, "idle_timeout_s": settings.kiosk_idle_timeout_s,
                      "burst_count": settings.kiosk_burst_count, "burst_window_s": settings.kiosk_burst_window_s,
                      "office_hours": storage.office_hours(unit_code),
-                     "admin_pin_hash": unit_admin_pin(storage, unit_code)},
+                     "admin_pin_hash": unit_admin_pin(storage, unit_code),
+                     "time_zone": settings.time_zone, "utc_offset_h": settings.utc_offset_h,
+                     "public_base_url": settings.public_base_url, "hotline": settings.kiosk_hotline},
     }
 
 

@@ -11,6 +11,16 @@ from hailong_core.settings import Setting, Settings, load_settings
 
 ENV_PREFIX = "HAILONG_SERVER_"
 
+
+def _is_zone(name: str) -> bool:
+    from zoneinfo import ZoneInfo
+
+    try:
+        ZoneInfo(name)
+    except (ValueError, LookupError):  # ZoneInfoNotFoundError is a KeyError
+        return False
+    return True
+
 SPEC: tuple[Setting, ...] = (
     Setting("db", str, None, "Database: a SQLite file path (or `sqlite:///PATH`), or `postgresql://USER@HOST:PORT/DB` for PostgreSQL; default `server.sqlite3` in the platformdirs data folder."),
     Setting("host", str, "127.0.0.1", "Address `serve` listens on."),
@@ -20,10 +30,13 @@ SPEC: tuple[Setting, ...] = (
     Setting("max_batch_items", int, 1000, "Most responses in one upload; more → 413 `batch_too_large`.", lambda v: 1 <= v <= 100_000, "must be 1..100000"),
     Setting("enroll_code_ttl_h", float, 72.0, "Hours an enrolment code stays valid.", lambda v: v > 0, "must be positive"),
     Setting("clock_skew_s", float, 300.0, "A device whose clock differs from the server's by more is flagged; reports then use receipt time.", lambda v: v > 0, "must be positive"),
-    Setting("kiosk_cooldown_s", float, 5.0, "Sent to kiosks in config: a press this soon after the last answer is flagged as misuse.", lambda v: v >= 0, "must be ≥ 0"),
+    Setting("kiosk_cooldown_s", float, 1.5, "Sent to kiosks in config: a press this soon after the last answer is flagged as misuse.", lambda v: v >= 0, "must be ≥ 0"),
     Setting("kiosk_idle_timeout_s", float, 30.0, "Sent to kiosks in config: seconds before a half-answered kiosk returns to its start.", lambda v: v > 0, "must be positive"),
     Setting("kiosk_burst_count", int, 5, "Sent to kiosks in config: this many answers within `kiosk_burst_window_s` are flagged as a burst.", lambda v: v >= 2, "must be ≥ 2"),
     Setting("kiosk_burst_window_s", float, 60.0, "Sent to kiosks in config: the window of the burst detector.", lambda v: v > 0, "must be positive"),
+    Setting("time_zone", str, "Asia/Ho_Chi_Minh", "Sent to kiosks in config: the province's IANA time zone; every kiosk time rule (office hours, the officer's end of day, after-hours, the times the admin screen shows) uses it, whatever zone the device is set to. Keep it in step with `utc_offset_h`.", _is_zone, "must be an IANA time zone such as Asia/Ho_Chi_Minh"),
+    Setting("public_base_url", str, None, "Sent to kiosks in config: the address citizens' phones can reach this server at (e.g. `https://hailong.bacninh.gov.vn`), for the thank-you QR link. Kiosks often reach the server over the government network, an address a 4G phone cannot; without this setting the thank-you shows no QR.", lambda v: v.startswith(("https://", "http://")), "must start with https:// or http://"),
+    Setting("kiosk_hotline", str, None, "Sent to kiosks in config: the phone number shown with the apology after a dissatisfied answer (e.g. `0204 3 854 999`).", None),
     Setting("utc_offset_h", float, 7.0, "The province's UTC offset in hours: decides which day campaigns start and end (Việt Nam: 7).", lambda v: -12 <= v <= 14, "must be -12..14"),
     Setting("session_ttl_h", float, 12.0, "Hours a login session lasts.", lambda v: v > 0, "must be positive"),
     Setting("cookie_secure", bool, False, "Always mark cookies `Secure`. Without it they are `Secure` whenever the request came over HTTPS, directly or through a proxy trusted by `FORWARDED_ALLOW_IPS` (docs/deploy-server.md).", None),
@@ -34,6 +47,8 @@ SPEC: tuple[Setting, ...] = (
     Setting("password_min_length", int, 10, "Shortest password accepted for a new or changed account.", lambda v: v >= 8, "must be ≥ 8"),
     Setting("fleet_silent_after_min", float, 60.0, "A kiosk not heard from for this many minutes is listed as silent on the fleet page.", lambda v: v > 0, "must be positive"),
     Setting("officer_photo_max_kb", int, 64, "Largest officer photo (JPEG or PNG) accepted, in KiB; it travels to kiosks inside the config.", lambda v: 1 <= v <= 1024, "must be 1..1024"),
+    Setting("prompt_max_kb", int, 1024, "Largest voice prompt recording (WAV, 16-bit PCM) accepted, in KiB (1024 KiB: about 30 s of 16 kHz mono); "
+            "kiosks download each once (docs/voice.md).", lambda v: 16 <= v <= 16384, "must be 16..16384"),
     Setting("phone_rate_window_min", float, 10.0, "Phone form: the window of the per-address rate limit, in minutes.", lambda v: v > 0, "must be positive"),
     Setting("phone_rate_flag_after", int, 20, "Phone form: submissions from one address within the window beyond this many are stored with the flag `rate_limited`.", lambda v: v >= 1, "must be ≥ 1"),
     Setting("phone_rate_refuse_after", int, 60, "Phone form: beyond this many within the window an address is answered 429 (those would be flagged anyway, so nothing that counts is lost).", lambda v: v >= 1, "must be ≥ 1"),

@@ -2,9 +2,12 @@
 
 Campaign window 2023-06-26 … 2023-06-30 (the 2023 tree). Headline ("overall") levels per commune:
 
-- 7201 Thọ Xương: 5 5 4 4 3 1 counted; two ``cooldown`` presses (1 1) and one ``incomplete`` (2)
-  left out by default; "responsibility" 5 and 3 on two of the counted answers; officer cb-a.
-- 7204 Trần Nguyên Hãn: 5 4 4 4 2 2 — the same 4 of 6 satisfied as 7201: a tie in the ranking.
+- 7201 Thọ Xương: 5 5 4 4 3 1 2 counted, the 2 an ``incomplete`` walk-away (its follow-ups left:
+  counted all the same, issue 12); two misuse presses (``cooldown`` 1 with a reason, ``burst`` 1)
+  left out by default; "responsibility" 5 and 3 on two of the counted answers; officer cb-a. The 1
+  gave its reasons (waited long, impolite); the walk-away 2 gave none ("không nêu lý do").
+- 7204 Trần Nguyên Hãn: 5 4 4 4 2 2 and a walk-away 1 (``incomplete``) — the same 4 of 7 satisfied
+  as 7201: a tie in the ranking. Its 2 2 1 gave no reason.
 - 7246 Canh Nậu (district 215): 5×7 and 4, two of them by QR; one from a kiosk whose clock was off
   (created 2023-01-02, received inside the window: counted by receipt time, contract 7).
 - 7207: no answers at all.
@@ -31,13 +34,13 @@ ROWS = (
     + [("7201", 3, {"responsibility": 5}, [], "kiosk", "cb-a"), ("7201", 1, {"responsibility": 3, "why": ["waited_long", "impolite"]}, [], "kiosk", "cb-a")]
     + [("7201", 1, {"why": ["waited_long"]}, ["cooldown"], "kiosk", "cb-a"), ("7201", 1, {}, ["burst"], "kiosk", "cb-a"),
        ("7201", 2, {}, ["incomplete"], "kiosk", "cb-a")]
-    + [("7204", lv, {}, [], "kiosk", "cb-b") for lv in (5, 4, 4, 4, 2, 2)]
+    + [("7204", lv, {}, [], "kiosk", "cb-b") for lv in (5, 4, 4, 4, 2, 2)] + [("7204", 1, {}, ["incomplete"], "kiosk", "cb-b")]
     + [("7246", 5, {}, [], "qr" if i < 2 else "kiosk", None) for i in range(6)] + [("7246", 4, {}, ["after_hours"], "kiosk", None)]
 )
 SUSPECT = ("7246", 5)  # created 2023-01-02 by a wrong clock, received on 2023-06-28
 
 
-GROUPS = ["ho_tich"] * 4 + ["dat_dai"] * 3 + [None] * 8 + ["ho_tich"] * 2 + [None] * 5
+GROUPS = ["ho_tich"] * 4 + ["dat_dai"] * 3 + [None] * 9 + ["ho_tich"] * 2 + [None] * 5
 
 
 def prepared(unit, level, extra, flags, channel, officer, when, seq, suspect=False, group=None):

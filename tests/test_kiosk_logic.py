@@ -15,7 +15,8 @@ from kiosk.flow import CitizenFlow
 from kiosk.hours import closing_time, is_open
 from kiosk.migrations import MIGRATIONS, migrate
 from kiosk.misuse import MisuseRules
-from kiosk.pins import DEFAULT_ADMIN_PIN, PinGuard, admin_pin, verify_pin
+from kiosk.pins import (ADMIN_KEY, DEFAULT_ADMIN_PIN, LOCKOUT_S, MAX_FAILURES, PinGuard, PinVerdict, admin_pin,
+                        officer_check, officer_key, shuffled_digits, verify_pin)
 from kiosk.session import OfficerSessions, session_end
 from kiosk.store import DRAFT, PENDING, SENT, Store
 
@@ -227,14 +228,80 @@ def test_admin_pin_sources(hashes):
     assert not verify_pin("not-a-hash", "1234") and not verify_pin(None, "1234")
 
 
+class BootClock:
+    """``(boot id, monotonic ms)`` a test moves, and reboots."""
+
+    def __init__(self):
+        self.boot, self.ms = "boot-1", 0
+
+    def __call__(self) -> tuple[str, int]:
+        return self.boot, self.ms
+
+    def advance(self, seconds: float) -> None:
+        self.ms += int(seconds * 1000)
+
+
 def test_pin_guard_locks_after_repeated_failures():
-    t = [0.0]
-    guard = PinGuard(max_failures=3, lockout_s=60, monotonic=lambda: t[0])
-    assert [guard.check(lambda: False) for _ in range(3)] == [False] * 3
-    assert guard.locked_for() == 60
-    assert not guard.check(lambda: True)   # locked: even the right PIN waits
-    t[0] = 61
-    assert guard.check(lambda: True)
+    boot = BootClock()
+    guard = PinGuard(max_failures=3, lockout_s=60, boot_clock=boot, wall=lambda: 0.0)
+    assert [guard.check("officer:a", lambda: False) for _ in range(3)] == [False] * 3
+    assert guard.locked_for("officer:a") == 60
+    assert not guard.check("officer:a", lambda: True)   # locked: even the right PIN waits
+    boot.advance(61)
+    assert guard.check("officer:a", lambda: True)
+
+
+def test_pin_guard_is_per_key_and_grows_until_a_right_pin():
+    boot, wall = BootClock(), [1_000_000.0]
+    guard = PinGuard(max_failures=5, lockout_s=120, max_lockout_s=400, boot_clock=boot, wall=lambda: wall[0])
+    a, b = officer_key("cb-01"), officer_key("cb-02")
+    for _ in range(5):
+        guard.admit(PinVerdict(a, False))
+    assert guard.locked_for(a) == 120 and guard.locked_for(b) == 0 and guard.locked_for(ADMIN_KEY) == 0
+    assert guard.admit(PinVerdict(b, True))               # B is not locked out by A's wrong tries
+    assert not guard.admit(PinVerdict(a, True))           # A is
+    lengths = []
+    for _ in range(3):                                     # each further lock-out doubles, up to the cap
+        boot.advance(guard.locked_for(a) + 1)
+        for _ in range(5):
+            guard.admit(PinVerdict(a, False))
+        lengths.append(guard.locked_for(a))
+    assert lengths == [240, 400, 400]
+    boot.advance(401)
+    assert guard.admit(PinVerdict(a, True))               # a right PIN forgets the history
+    for _ in range(5):
+        guard.admit(PinVerdict(a, False))
+    assert guard.locked_for(a) == 120
+
+
+def test_pin_guard_state_survives_a_reboot_by_the_wall_clock():
+    boot, wall = BootClock(), [1_000_000.0]
+    saved = {}
+    guard = PinGuard(boot_clock=boot, wall=lambda: wall[0], save=saved.update)
+    for _ in range(MAX_FAILURES):
+        guard.admit(PinVerdict(ADMIN_KEY, False))
+    assert guard.locked_for(ADMIN_KEY) == LOCKOUT_S and saved[ADMIN_KEY]["locks"] == 1
+    # Pulled plug: a new boot whose monotonic clock starts again at 0, 30 s later on the wall.
+    boot.boot, boot.ms, wall[0] = "boot-2", 0, wall[0] + 30
+    again = PinGuard(boot_clock=boot, wall=lambda: wall[0], state=json.loads(json.dumps(saved)))
+    assert again.locked_for(ADMIN_KEY) == LOCKOUT_S - 30
+    # A wall clock set back a year cannot stretch the lock beyond its length.
+    boot.boot, wall[0] = "boot-3", wall[0] - 365 * 86400
+    assert PinGuard(boot_clock=boot, wall=lambda: wall[0], state=saved).locked_for(ADMIN_KEY) == LOCKOUT_S
+    # A lock that ended before the reboot stays ended; the failures count carries on.
+    boot.boot, wall[0] = "boot-4", wall[0] + 365 * 86400 + 3600
+    later = PinGuard(boot_clock=boot, wall=lambda: wall[0], state=saved)
+    assert later.locked_for(ADMIN_KEY) == 0 and later.admit(PinVerdict(ADMIN_KEY, True))
+
+
+def test_pin_check_runs_anywhere_and_keypad_order_is_a_permutation(hashes):
+    check = officer_check({"id": "cb-01", "pin_hash": hashes["1234"]})
+    assert check.run("1234") == PinVerdict("officer:cb-01", True)
+    assert check.run("0000") == PinVerdict("officer:cb-01", False)
+    assert admin_pin(None, None, enrolled=False).check().run(DEFAULT_ADMIN_PIN) == PinVerdict(ADMIN_KEY, True)
+    orders = [shuffled_digits() for _ in range(5)]
+    assert all(sorted(o) == list("0123456789") for o in orders)
+    assert len({"".join(o) for o in orders}) > 1  # 10! orders: five equal ones would be a broken shuffle
 
 
 def test_officer_session_sign_in_out_and_end_of_day(store, clock, hashes):
@@ -259,3 +326,59 @@ def test_session_without_office_hours_ends_at_midnight():
     assert session_end(began, None) == datetime(2031, 3, 4, 0, 0, tzinfo=ICT)
     assert session_end(began.replace(hour=8), HOURS) == datetime(2031, 3, 3, 17, 0, tzinfo=ICT)
     assert session_end(began, HOURS) == datetime(2031, 3, 4, 0, 0, tzinfo=ICT)  # signed in after closing
+
+
+def officers_config(hashes, **extra) -> dict:
+    return {"officers": [{"id": "cb-01", "name": "Nguyễn Thị Hoa", "pin_hash": hashes["1234"], "counter": 3},
+                         {"id": "cb-02", "name": "Trần Văn Dũng", "pin_hash": hashes["9999"]}], **extra}
+
+
+def test_hand_over_signs_one_out_and_the_other_in_with_one_pin(store, clock, hashes, caplog):
+    store.set_meta(config=officers_config(hashes))
+    sessions = OfficerSessions(store, clock=clock)
+    first = sessions.sign_in("cb-01", "1234")
+    assert first["counter"] == "3" and "handed_over_from" not in first
+    assert sessions.hand_over("cb-02", "1234") is None            # A's PIN does not sign B in
+    assert sessions.current()["officer_id"] == "cb-01"
+    clock.advance(3600)
+    with caplog.at_level("INFO", logger="kiosk.session"):
+        second = sessions.hand_over("cb-02", "9999")
+    assert second["officer_id"] == "cb-02" and second["handed_over_from"] == "cb-01" and "counter" not in second
+    assert store.get_meta("officer_session") == second and sessions.current() == second
+    assert "officer cb-01 handed over to cb-02" in caplog.text
+    assert sessions.hand_over("cb-02", "9999") == second          # already on duty: unchanged
+
+
+def test_a_verdict_counts_only_for_its_own_officer(store, clock, hashes):
+    store.set_meta(config=officers_config(hashes))
+    sessions = OfficerSessions(store, clock=clock)
+    b_right = sessions.pin_check("cb-02").run("9999")
+    assert sessions.sign_in("cb-01", b_right) is None             # B's verdict never opens A
+    assert sessions.sign_in("cb-02", b_right)["officer_id"] == "cb-02"
+    a_right = sessions.pin_check("cb-01").run("1234")
+    assert not sessions.sign_out(pin=a_right) and sessions.current()  # A's PIN does not sign B out
+    assert not sessions.sign_out("cb-01")                            # nor a request about A
+    assert sessions.sign_out("cb-02", pin=sessions.pin_check("cb-02").run("9999"))
+
+
+def test_officer_lockout_is_per_officer_and_kept_in_the_store(tmp_path, clock, hashes):
+    boot = BootClock()
+    store = Store(tmp_path / "kiosk.sqlite3", boot_clock=boot)
+    store.set_meta(config=officers_config(hashes))
+    sessions = OfficerSessions(store, clock=clock)
+    for _ in range(MAX_FAILURES):
+        assert sessions.sign_in("cb-01", "0000") is None
+    assert sessions.sign_in("cb-01", "1234") is None               # A is locked…
+    assert sessions.guard.locked_for(officer_key("cb-01")) == LOCKOUT_S
+    assert sessions.sign_in("cb-02", "9999")["officer_id"] == "cb-02"  # …B is not
+    store.close()
+    # A restart (same boot, 10 s on) keeps A locked: the lock lives in the store's meta.
+    boot.advance(10)
+    clock.advance(10)
+    reopened = Store(tmp_path / "kiosk.sqlite3", boot_clock=boot)
+    again = OfficerSessions(reopened, clock=clock)
+    assert again.guard.locked_for(officer_key("cb-01")) == LOCKOUT_S - 10
+    assert again.sign_in("cb-01", "1234") is None
+    boot.advance(LOCKOUT_S)
+    assert again.sign_in("cb-01", "1234")["handed_over_from"] == "cb-02"
+    reopened.close()

@@ -25,7 +25,7 @@ RSS_GROWTH_BOUND_MB = 40
 def test_twenty_thousand_transitions(qtbot, tmp_path):
     store = Store(tmp_path / "kiosk.sqlite3")
     store.set_meta(unit_code="7201")
-    window, worker = build(store, kiosk_settings.load(tmp_path, thank_you_s=60))
+    window, worker = build(store, kiosk_settings.load(tmp_path, thank_you_s=60, input_guard_s=0))
     qtbot.addWidget(window)
     window.resize(1280, 800)
     window.show()

@@ -45,7 +45,7 @@ def store(tmp_path):
 @pytest.fixture
 def settings(tmp_path):
     # A short thank-you so the return to the start screen comes quickly; tests wait on its signal.
-    return kiosk_settings.load(tmp_path, thank_you_s=0.2, backoff_base_s=0.5)
+    return kiosk_settings.load(tmp_path, thank_you_s=0.2, backoff_base_s=0.5, input_guard_s=0)
 
 
 @pytest.fixture

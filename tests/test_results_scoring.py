@@ -1,5 +1,6 @@
 """Results against hand-computed expectations: indices, Wilson bounds, ties, zero-answer units,
-misuse and incomplete answers left out (and counted), clock-suspect rows placed by receipt time,
+misuse left out (and counted on request), walk-away (``incomplete``) answers counted, the reasons
+with "không nêu lý do", clock-suspect rows placed by receipt time,
 a merged unit carrying its predecessors' answers, the pass/fail list, and the rollup staying exact
 when more answers arrive."""
 
@@ -63,15 +64,15 @@ def test_migration_is_the_last_step(world):
 def test_commune_indices_and_flag_counts(world):
     r = report(world)
     a = r.score("7201")
-    overall = [5, 5, 4, 4, 3, 1]
-    assert a.n == 6 and a.satisfied == 4 and a.responses == 6
-    assert a.left_out == {"incomplete": 1, "misuse": 2}
+    overall = [5, 5, 4, 4, 3, 1, 2]  # the 2 is the walk-away: its follow-ups were left, its face counts
+    assert a.n == 7 and a.satisfied == 4 and a.responses == 7
+    assert a.left_out == {"misuse": 2} and a.followups_left == 1
     assert a.questions["overall"].index == pytest.approx(index(overall))
     assert a.questions["responsibility"].index == pytest.approx(index([5, 3]))
     officials = (index(overall) + index([5, 3])) / 2  # one criterion answered: the unit's index is that criterion's
     assert a.index == pytest.approx(officials)
-    assert a.share == pytest.approx((4 / 6 + 1 / 2) / 2)
-    assert a.low == pytest.approx(wilson_low(4, 6))
+    assert a.share == pytest.approx((4 / 7 + 1 / 2) / 2)
+    assert a.low == pytest.approx(wilson_low(4, 7))
     c = r.score("7246")
     assert c.n == 8 and c.satisfied == 8  # the after-hours answer counts; the clock-suspect one by receipt time
     assert c.index == pytest.approx((7 * 100 + 75) / 8)
@@ -79,23 +80,23 @@ def test_commune_indices_and_flag_counts(world):
 
 
 def test_flagged_answers_on_request(world):
-    r = report(world, include_misuse=True, include_incomplete=True)
+    r = report(world, include_misuse=True)
     a = r.score("7201")
     levels = [5, 5, 4, 4, 3, 1, 1, 1, 2]
     assert a.n == 9 and a.left_out == {}
     assert a.questions["overall"].index == pytest.approx(index(levels))
-    assert report(world, include_incomplete=True).score("7201").n == 7
+    assert report(world).score("7201").n == 7  # the walk-away without asking; misuse only on request
 
 
 def test_district_and_province_pool_answers(world):
     r = report(world)
-    district = [5, 5, 4, 4, 3, 1] + [5, 4, 4, 4, 2, 2]
+    district = [5, 5, 4, 4, 3, 1, 2] + [5, 4, 4, 4, 2, 2, 1]
     d = r.score("213")
-    assert d.n == 12 and d.satisfied == 8
+    assert d.n == 14 and d.satisfied == 8
     assert d.questions["overall"].index == pytest.approx(index(district))
-    assert d.low == pytest.approx(wilson_low(8, 12))
+    assert d.low == pytest.approx(wilson_low(8, 14))
     p = r.score("24")
-    assert p.n == 20 and p.satisfied == 16
+    assert p.n == 22 and p.satisfied == 16
 
 
 def test_ranking_ties_and_not_enough_answers(world):
@@ -103,8 +104,8 @@ def test_ranking_ties_and_not_enough_answers(world):
     rows = r.ranked(r.level_rows("commune", "213") + r.level_rows("commune", "215"))
     by = {row["code"]: row for row in rows}
     assert by["7246"]["rank"] == 1
-    assert by["7201"]["rank"] == by["7204"]["rank"] == 2  # 4 of 6 each: the same Wilson bound
-    assert wilson_low(4, 6) < wilson_low(8, 8)
+    assert by["7201"]["rank"] == by["7204"]["rank"] == 2  # 4 of 7 each (walk-aways included): the same Wilson bound
+    assert wilson_low(4, 7) < wilson_low(8, 8)
     assert by["7207"]["rank"] is None and by["7207"]["enough"] is False
     assert [row["code"] for row in rows[:3]] == ["7246", "7201", "7204"]
 
@@ -114,10 +115,13 @@ def test_recognition_list(world):
     r = report(world)
     rows = {row["code"]: row for row in r.recognition(campaign)}
     assert len(rows) == 209  # every commune of 2023 (the campaign covers the province)
-    assert rows["7201"]["passes"] is True           # 70.83 ≥ 70 and 6 ≥ 6
-    assert rows["7204"]["passes"] is False          # index 62.5
-    assert index([5, 4, 4, 4, 2, 2]) == 62.5
-    assert rows["7246"]["passes"] is True
+    # 7201 would pass on its six complete answers (70.83); its walk-away 2 counts: (60.71 + 75) / 2 = 67.86 < 70.
+    assert (index([5, 5, 4, 4, 3, 1]) + 75) / 2 == pytest.approx(70.83, abs=0.01)
+    assert rows["7201"]["score"].index == pytest.approx((index([5, 5, 4, 4, 3, 1, 2]) + 75) / 2) == pytest.approx(67.86, abs=0.01)
+    assert rows["7201"]["passes"] is False and rows["7201"]["score"].n == 7
+    assert rows["7204"]["passes"] is False          # index 53.57
+    assert index([5, 4, 4, 4, 2, 2, 1]) == pytest.approx(53.57, abs=0.01)
+    assert rows["7246"]["passes"] is True           # 96.9 ≥ 70 and 8 ≥ 6
     assert rows["7207"]["passes"] is False          # no answers
 
 
@@ -125,10 +129,16 @@ def test_channels_reasons_and_officers(world):
     r = report(world)
     ch = r.channels("7246")
     assert ch["qr"].n == 2 and ch["kiosk"].n == 6
-    reasons = {o["id"]: o["n"] for o in r.reasons("7201")[0]["options"]}
-    assert reasons == {"waited_long": 1, "impolite": 1}  # the cooldown press's reason is left out
+    [why] = r.reasons("7201")
+    assert {o["id"]: o["n"] for o in why["options"]} == {"waited_long": 1, "impolite": 1}  # the cooldown press's reason is left out
+    assert (why["answered"], why["no_reason"]) == (1, 1)  # the walk-away 2 was asked why and gave nothing
+    assert r.reasons("7204")[0]["no_reason"] == 3 and r.reasons("7204")[0]["options"] == []  # 2 2 and the walk-away 1
+    assert r.reasons("213")[0]["no_reason"] == 4
+    with_misuse = report(world, include_misuse=True).reasons("7201")[0]
+    assert {o["id"]: o["n"] for o in with_misuse["options"]} == {"waited_long": 2, "impolite": 1}
+    assert with_misuse["no_reason"] == 2  # the burst 1 gave none either
     officers = {o["code"]: o for o in r.officers("213")}
-    assert officers["cb-a"]["score"].n == 6 and officers["cb-a"]["rank"] == 1 and officers["cb-b"]["rank"] == 1
+    assert officers["cb-a"]["score"].n == 7 and officers["cb-a"]["rank"] == 1 and officers["cb-b"]["rank"] == 1
 
 
 def test_rollup_catches_up_with_new_answers(world):
@@ -156,8 +166,8 @@ def test_merged_unit_carries_its_predecessors_answers(tmp_path):
         state = AppState(settings, storage)
         r = Report.build(state, None, resolve_window(storage, settings, None, "2023-06-01", "2024-06-30"), Filters())
         merged = r.score("7999")
-        # 7201's six counted + its out-of-window-for-the-campaign July answer (inside this window) + 7204's six + one new.
-        assert merged.n == 6 + 1 + 6 + 1
+        # 7201's seven counted + its out-of-window-for-the-campaign July answer (inside this window) + 7204's seven + one new.
+        assert merged.n == 7 + 1 + 7 + 1
         assert merged.satisfied == 4 + 0 + 4 + 1
         assert "7201" not in r.tree.units and r.score("213").n == merged.n
     finally:
@@ -168,7 +178,7 @@ def test_month_grain_and_day_grain_agree(world):
     """Whole months come from the month rollup, edges from the day rollup: the same counts either way."""
     for start, end in (("2023-06-01", "2023-07-31"), ("2023-06-15", "2023-07-01"), ("2023-05-31", "2023-07-01"), ("2023-06-27", "2023-06-27")):
         r = Report.build(world, None, resolve_window(world.storage, world.settings, None, start, end), Filters())
-        expected = {"2023-06-27": 6}.get(start, 7)  # 7201: six counted in June, one on 1 July
+        expected = {"2023-06-27": 7}.get(start, 8)  # 7201: seven counted in June, one on 1 July
         assert r.score("7201").n == expected, (start, end)
 
 
@@ -193,7 +203,7 @@ def test_procedure_groups_hand_computed(world):
     qr = {g["code"]: g["score"] for g in report(world, channel="qr").procedure_groups("24")}
     assert qr["ho_tich"].n == 2 and qr["dat_dai"].n == 0 and qr[None].n == 0
     with_misuse = {g["code"]: g["score"] for g in report(world, include_misuse=True).procedure_groups("7201")}
-    assert with_misuse["dat_dai"].n == 3 and with_misuse[None].n == 1  # the burst press names no group
+    assert with_misuse["dat_dai"].n == 3 and with_misuse[None].n == 2  # the burst press and the walk-away name no group
 
 
 def test_heatmap_follows_the_channel_filter(world):

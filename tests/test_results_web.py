@@ -64,7 +64,9 @@ def test_pages_show_only_the_viewers_subtree(world):
 def test_flag_toggle_changes_the_counts(world):
     _, storage, clients, names, _ = world
     page = clients["province_admin"].get(f"/results/units/7201?{_q(storage)}&include=misuse&include=incomplete")
-    assert page.status_code == 200 and "<b>9</b>" in page.text  # 6 counted + 2 misuse + 1 incomplete
+    assert page.status_code == 200 and "<b>9</b>" in page.text  # 7 counted (the walk-away among them) + 2 misuse
+    plain = clients["province_admin"].get(f"/results/units/7201?{_q(storage)}")
+    assert "<b>7</b>" in plain.text and "<b>9</b>" not in plain.text
 
 
 def _sheet(book, title):
@@ -85,18 +87,19 @@ def test_xlsx_reads_back_with_the_right_numbers_and_scope(world):
     assert (groups["Hộ tịch"]["Số phiếu tính"], groups["Hộ tịch"]["Hài lòng"]) == (6, 6)  # 7201's 5 5 4 4, 7246's QR 5 5
     assert groups["Đất đai"]["Số phiếu tính"] == 2 and groups["Đất đai"]["Ghi chú"] == "chưa đủ số phiếu"
     assert groups["Hộ tịch"]["Cận dưới Wilson 95%"] == pytest.approx(round(6 / (6 + 1.959963984540054 ** 2), 4))
-    assert sum(g["Số phiếu tính"] for g in groups.values()) == 20  # every counted answer once: "Không rõ lĩnh vực" holds the rest
+    assert sum(g["Số phiếu tính"] for g in groups.values()) == 22  # every counted answer once: "Không rõ lĩnh vực" holds the rest
     communes = {r["Mã"]: r for r in _sheet(book, "Cấp xã")}
     assert len(communes) == 209
     a = communes["7201"]
-    assert a["Số phiếu tính"] == 6 and a["Hài lòng"] == 4
-    assert a["Chỉ số hài lòng (0–100)"] == pytest.approx(round(((100 + 100 + 75 + 75 + 50 + 0) / 6 + 75) / 2, 2))
-    assert a["Tỷ lệ hài lòng"] == pytest.approx(4 / 6)
-    assert a["Phiếu bị loại (lạm dụng)"] == 2 and a["Phiếu chưa hoàn thành"] == 1
+    assert a["Số phiếu tính"] == 7 and a["Hài lòng"] == 4  # the walk-away 2 counts
+    assert a["Chỉ số hài lòng (0–100)"] == pytest.approx(round(((100 + 100 + 75 + 75 + 50 + 0 + 25) / 7 + 75) / 2, 2))
+    assert a["Tỷ lệ hài lòng"] == pytest.approx(4 / 7)
+    assert a["Phiếu bị loại (lạm dụng)"] == 2 and a["Phiếu bỏ dở phần hỏi thêm (vẫn tính câu đã trả lời)"] == 1
     assert a["Xếp hạng"] == communes["7204"]["Xếp hạng"] == 2 and communes["7246"]["Xếp hạng"] == 1
     assert communes["7207"]["Ghi chú"] == "chưa đủ số phiếu"
     recognition = {r["Mã"]: r for r in _sheet(book, "Công nhận") if isinstance(r["STT"], int)}
-    assert recognition["7201"]["Kết quả"] == "Đạt" and recognition["7204"]["Kết quả"] == "Không đạt"
+    assert recognition["7246"]["Kết quả"] == "Đạt" and recognition["7204"]["Kết quả"] == "Không đạt"
+    assert recognition["7201"]["Kết quả"] == "Không đạt"  # 67.86: its walk-away counts (tests/test_results_scoring.py)
     # A district viewer's workbook holds its own communes only.
     mine = load_workbook(io.BytesIO(clients["district_viewer"].get(f"/results/export.xlsx?{_q(storage)}").content))
     codes = {r["Mã"] for r in _sheet(mine, "Cấp xã")}
@@ -108,9 +111,9 @@ def test_csv_exports_are_scoped(world):
     _, storage, clients, names, _ = world
     text = clients["commune_viewer"].get(f"/results/export.csv?{_q(storage)}").text.lstrip("\ufeff")
     rows = list(csv.DictReader(io.StringIO(text)))
-    assert [r["Mã"] for r in rows if r["Cấp"] != "lĩnh vực"] == ["7201"] and rows[0]["Số phiếu tính"] == "6"
-    groups = {r["Mã"]: r for r in rows if r["Cấp"] == "lĩnh vực"}  # 7201 by procedure group: 5 5 4 4 and 3 1
-    assert (groups["ho_tich"]["Số phiếu tính"], groups["dat_dai"]["Số phiếu tính"], groups[""]["Số phiếu tính"]) == ("4", "2", "0")
+    assert [r["Mã"] for r in rows if r["Cấp"] != "lĩnh vực"] == ["7201"] and rows[0]["Số phiếu tính"] == "7"
+    groups = {r["Mã"]: r for r in rows if r["Cấp"] == "lĩnh vực"}  # 7201 by procedure group: 5 5 4 4, 3 1, the walk-away none
+    assert (groups["ho_tich"]["Số phiếu tính"], groups["dat_dai"]["Số phiếu tính"], groups[""]["Số phiếu tính"]) == ("4", "2", "1")
     assert groups["ho_tich"]["Đơn vị"] == "Hộ tịch" and groups[""]["Đơn vị"] == "Không rõ lĩnh vực"
     raw = clients["district_viewer"].get("/results/answers.csv").text.lstrip("\ufeff")
     units = {r["unit_code"] for r in csv.DictReader(io.StringIO(raw))}
@@ -126,7 +129,7 @@ def test_cli_export_and_api_tokens(world, capsys):
     cid = str(storage.campaigns()[0]["id"])
     assert cli.main(["--db", db, "export", "--format", "xlsx", "--out", str(out), "--campaign", cid, "--unit", "213"]) == 0
     communes = {r["Mã"]: r for r in _sheet(load_workbook(out), "Cấp xã")}
-    assert communes["7204"]["Số phiếu tính"] == 6 and "7246" not in communes
+    assert communes["7204"]["Số phiếu tính"] == 7 and "7246" not in communes
     assert cli.main(["--db", db, "export", "--format", "csv", "--out", str(tmp / "r.csv"), "--campaign", cid]) == 0
     assert "7246" in (tmp / "r.csv").read_text(encoding="utf-8")
     capsys.readouterr()
@@ -139,8 +142,8 @@ def test_cli_export_and_api_tokens(world, capsys):
     assert {i["procedure_group"] for i in feed["items"]} == {"ho_tich", "dat_dai", None}
     agg = client.get(f"/api/v1/pull/aggregates?{_q(storage)}", headers={"Authorization": f"Bearer {token}"}).json()
     codes = {u["code"]: u for u in agg["units"]}
-    assert "7246" not in codes and "24" not in codes and codes["7201"]["answers"] == 6
-    assert codes["7201"]["left_out"] == {"incomplete": 1, "misuse": 2}
+    assert "7246" not in codes and "24" not in codes and codes["7201"]["answers"] == 7
+    assert codes["7201"]["left_out"] == {"incomplete": 0, "misuse": 2} and codes["7201"]["followups_left"] == 1
     by_group = {g["code"]: g for g in agg["procedure_groups"]["groups"]}  # the district's, within its scope
     assert agg["procedure_groups"]["unit_code"] == "213" and by_group["ho_tich"]["answers"] == 4 and by_group["dat_dai"]["answers"] == 2
     assert cli.main(["--db", db, "api-tokens", "revoke", "--name", "district-system"]) == 0

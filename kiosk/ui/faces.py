@@ -7,9 +7,14 @@ the faces scale to any screen and stay sharp.
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 from PySide6.QtCore import QPointF, QRectF, QSize, Qt
 from PySide6.QtGui import QColor, QFont, QFontMetricsF, QPainter, QPainterPath, QPaintEvent, QPen
 from PySide6.QtWidgets import QAbstractButton, QSizePolicy, QWidget
+
+from kiosk.ui import style
+from kiosk.ui.style import INK, MIN_TOUCH_MM  # noqa: F401 - re-exported for importers of the old layout
 
 # Red → orange → amber → light green → green. Each face also differs by expression and word, so
 # colour-blind citizens lose nothing.
@@ -20,11 +25,23 @@ _STOPS: tuple[tuple[float, str], ...] = (
     (0.75, "#8CC152"),
     (1.00, "#3FA34D"),
 )
-INK = QColor("#1E2A38")  # features and label: near-black navy, high contrast on white and on the fills
 CARD = QColor("#FFFFFF")
-CARD_BORDER = QColor("#D5DCE5")
+CARD_BORDER = QColor(style.BORDER)  # 3.5:1 against the screen's background (WCAG non-text contrast)
 
-MIN_TOUCH_MM = 15.0  # smallest touch target we accept (a fingertip is ~10 mm; citizens may be elderly)
+PAD = 0.08        # padding inside the card, as a share of its width
+LABEL_LINES = 2   # room for two lines under every face, so the faces line up across the row
+CARD_SLACK = 8    # pixels around the card for its border (pressed: thicker)
+
+
+class FaceGeometry(NamedTuple):
+    """Where a face button draws its parts (in its own pixels)."""
+
+    card: QRectF
+    diameter: float
+    centre: QPointF
+    font: QFont
+    lines: list[str]
+    text_rect: QRectF
 
 
 def level_position(value: int, count: int) -> float:
@@ -51,7 +68,9 @@ class FaceButton(QAbstractButton):
     """One answer level as a large touch button: a drawn face over its Vietnamese label.
 
     ``value`` is the level number the answer stores; ``position`` (0..1) picks the expression and
-    colour. The button grows with the layout; it never gets smaller than :data:`MIN_TOUCH_MM`.
+    colour. The screen sets :attr:`face_px` (the diameter it wants) and :attr:`label_px` (the type
+    size it wants, shrunk only to fit the card); the button never gets smaller than
+    :data:`MIN_TOUCH_MM`. It reacts on release (``clicked``), like every button of the kiosk.
     """
 
     def __init__(self, value: int, label: str, position: float, parent: QWidget | None = None,
@@ -63,7 +82,10 @@ class FaceButton(QAbstractButton):
         self.row_labels = tuple(row_labels) or (label,)
         self.position = min(max(position, 0.0), 1.0)
         self.colour = level_colour(self.position)
-        self.text_scale = 1.0  # the larger-text mode: the word under the face grows, the face gives way
+        self.text_scale = 1.0  # kept for callers of the old API; the screen sizes face and word
+        self.face_px = 0.0     # wanted diameter; 0: as large as the card allows
+        self.label_px = 0.0    # wanted type size; 0: from the card's size
+        self.label_min_px = 12.0
         self.setText(label)
         self.setAccessibleName(label)
         self.setObjectName(f"face_{value}")
@@ -74,7 +96,7 @@ class FaceButton(QAbstractButton):
     # --- size --------------------------------------------------------------------------------
 
     def _min_touch_px(self) -> int:
-        return int(MIN_TOUCH_MM / 25.4 * max(self.logicalDpiX(), 72) + 0.5)
+        return style.min_touch_px(self)
 
     def minimumSizeHint(self) -> QSize:  # noqa: N802 - Qt API
         side = self._min_touch_px()
@@ -82,8 +104,49 @@ class FaceButton(QAbstractButton):
         return QSize(side, int(side * 1.6))
 
     def sizeHint(self) -> QSize:  # noqa: N802 - Qt API
+        if self.face_px:
+            return self.card_size(self.face_px, self.label_px or self.face_px * 0.16)
         side = max(self._min_touch_px() * 2, 200)
         return QSize(side, int(side * 1.3))
+
+    def label_height(self, label_px: float) -> float:
+        """The height of the two label lines at ``label_px``."""
+        return QFontMetricsF(style.font_px(self.font(), label_px, bold=True)).lineSpacing() * LABEL_LINES
+
+    def card_size(self, face_px: float, label_px: float) -> QSize:
+        """The button size that holds a face of ``face_px`` over two lines of ``label_px`` type."""
+        width = face_px / (1 - 2 * PAD) + CARD_SLACK
+        pad = width * PAD
+        return QSize(int(width + 0.5), int(face_px + 2.6 * pad + self.label_height(label_px) + CARD_SLACK + 0.5))
+
+    def geometry_of_parts(self) -> FaceGeometry:
+        """Card, face and label as they are painted now (tests and sizes.txt measure them)."""
+        w, h = self.width(), self.height()
+        border = max(2.0, min(w, h) * 0.012)
+        inset = border * 1.5  # room for the pressed border, so it is never clipped
+        card = QRectF(inset, inset, w - 2 * inset, h - 2 * inset)
+        pad = card.width() * PAD
+        text_width = card.width() - pad
+        start_px = self.label_px or min(card.width() * 0.125, card.height() * 0.085 * self.text_scale)
+        font, lines = self._fit_label(text_width, max(12, int(start_px)))
+        label_h = QFontMetricsF(font).lineSpacing() * LABEL_LINES
+        gap = pad * 0.6
+        diameter = max(10.0, min(card.width() - 2 * pad, card.height() - 2 * pad - gap - label_h))
+        if self.face_px:
+            diameter = min(diameter, self.face_px)
+        # Face and label as one group, centred in the card.
+        top = card.top() + (card.height() - diameter - gap - label_h) / 2
+        centre = QPointF(card.center().x(), top + diameter / 2)
+        text_rect = QRectF(card.center().x() - text_width / 2, top + diameter + gap, text_width, label_h)
+        return FaceGeometry(card, diameter, centre, font, lines, text_rect)
+
+    def face_diameter(self) -> float:
+        """The drawn face's diameter in pixels."""
+        return self.geometry_of_parts().diameter
+
+    def label_font(self) -> QFont:
+        """The font the word under the face is drawn in."""
+        return self.geometry_of_parts().font
 
     # --- drawing -----------------------------------------------------------------------------
 
@@ -94,10 +157,8 @@ class FaceButton(QAbstractButton):
         p.setRenderHint(QPainter.RenderHint.TextAntialiasing)
         w, h = self.width(), self.height()
         pressed = self.isDown()
-
+        parts = self.geometry_of_parts()
         border = max(2.0, min(w, h) * 0.012)
-        inset = border * 1.5  # room for the pressed border, so it is never clipped
-        card = QRectF(inset, inset, w - 2 * inset, h - 2 * inset)
         radius = min(w, h) * 0.08
         if pressed:
             fill = QColor(self.colour)
@@ -107,43 +168,32 @@ class FaceButton(QAbstractButton):
         else:
             p.setPen(QPen(CARD_BORDER, border))
             p.setBrush(CARD)
-        p.drawRoundedRect(card, radius, radius)
+        p.drawRoundedRect(parts.card, radius, radius)
 
-        pad = card.width() * 0.08
-        text_width = card.width() - pad
-        start_px = min(card.width() * 0.125, card.height() * 0.085 * self.text_scale)
-        font, lines = self._fit_label(text_width, max(14, int(start_px)))
-        line_h = QFontMetricsF(font).lineSpacing()
-        label_h = line_h * 2  # always two lines, so faces line up across the row
-        gap = pad * 0.6
-
-        # Face and label as one group, centred in the card.
-        diameter = max(10.0, min(card.width() - 2 * pad, card.height() - 2 * pad - gap - label_h))
-        top = card.top() + (card.height() - diameter - gap - label_h) / 2
-        centre = QPointF(card.center().x(), top + diameter / 2)
+        diameter = parts.diameter
         if pressed:
-            centre += QPointF(0, diameter * 0.02)
-            self._draw_face(p, centre, diameter / 2 * 0.94)
+            self._draw_face(p, parts.centre + QPointF(0, diameter * 0.02), diameter / 2 * 0.94)
         else:
-            self._draw_face(p, centre, diameter / 2)
+            self._draw_face(p, parts.centre, diameter / 2)
 
-        p.setFont(font)
+        p.setFont(parts.font)
         p.setPen(INK)
-        text_rect = QRectF(card.center().x() - text_width / 2, top + diameter + gap, text_width, label_h)
-        p.drawText(text_rect, int(Qt.AlignmentFlag.AlignHCenter | Qt.AlignmentFlag.AlignVCenter), "\n".join(lines))
+        p.drawText(parts.text_rect, int(Qt.AlignmentFlag.AlignHCenter | Qt.AlignmentFlag.AlignVCenter), "\n".join(parts.lines))
         p.end()
 
     def _fit_label(self, width: float, px: int) -> tuple[QFont, list[str]]:
         """The largest bold font (from ``px`` down) that shows every row label in at most two lines.
 
-        Two lines are balanced ("Rất không / hài lòng", not "Rất không hài / lòng").
+        Two lines are balanced ("Rất không / hài lòng", not "Rất không hài / lòng"). It never goes
+        under :attr:`label_min_px`: the screen makes the cards wide enough for that.
         """
         font = QFont(self.font())
         font.setWeight(QFont.Weight.Bold)
+        floor = max(12, int(self.label_min_px))
         while True:
             font.setPixelSize(px)
             metrics = QFontMetricsF(font)
-            if px <= 12 or all(_widest(_wrap(text, metrics, width), metrics) <= width for text in self.row_labels):
+            if px <= floor or all(_widest(_wrap(text, metrics, width), metrics) <= width for text in self.row_labels):
                 return font, _wrap(self.text(), metrics, width)
             px -= 1
 

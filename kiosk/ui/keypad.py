@@ -2,19 +2,27 @@
 
 No physical keyboard is needed anywhere on the kiosk; the admin screen also accepts typing for
 IT staff who plug one in.
+
+The PIN pad puts its ten digits in a new random order each time it opens
+(:func:`kiosk.pins.shuffled_digits`; backspace and OK stay in their corners), so someone watching
+over a shoulder learns finger positions, not digits. While a PIN is being checked (off the UI
+thread, :mod:`kiosk.ui.pin_check`) the pad says "Đang kiểm tra…" and takes no keys.
 """
 
 from __future__ import annotations
 
+import random
+
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import QGridLayout, QHBoxLayout, QVBoxLayout, QWidget
 
-from kiosk.pins import PIN_MAX
+from kiosk.pins import PIN_MAX, shuffled_digits
 from kiosk.ui import style
 from kiosk.ui.screen import Screen
 from kiosk.ui.widgets import Avatar, BigButton
 
 BACKSPACE = "⌫"
+_WARNING = "#9A3412"  # wrong PIN, locked
 
 
 class Keypad(QWidget):
@@ -29,15 +37,29 @@ class Keypad(QWidget):
         grid = QGridLayout(self)
         grid.setContentsMargins(0, 0, 0, 0)
         self._grid = grid
-        position = 0
+        self._columns = columns
+        self._order: list[str] = []
         for key in rows:
             kind = "primary" if key == "ok" else "secondary"
             button = BigButton(ok_text if key == "ok" else key, kind)
             button.setObjectName(f"key_{'back' if key == BACKSPACE else key}")
             button.clicked.connect(lambda _=False, k=key: self.sig_key.emit(k))
             self.keys[key] = button
-            grid.addWidget(button, position // columns, position % columns)
-            position += 1
+        self.arrange(rows)
+
+    def arrange(self, order: list[str]) -> None:
+        """Place the keys in ``order`` (the same keys, row by row). A key keeps its button and name."""
+        if sorted(order) != sorted(self.keys):
+            raise ValueError("arrange() takes the keypad's own keys")
+        for button in self.keys.values():
+            self._grid.removeWidget(button)
+        for position, key in enumerate(order):
+            self._grid.addWidget(self.keys[key], position // self._columns, position % self._columns)
+        self._order = list(order)
+
+    def order(self) -> list[str]:
+        """The keys as placed, row by row."""
+        return list(self._order)
 
     def size_to(self, key_h: int, px: float, gap: int) -> None:
         self._grid.setSpacing(gap)
@@ -46,8 +68,13 @@ class Keypad(QWidget):
             button.setSizePolicy(button.sizePolicy().horizontalPolicy(), button.sizePolicy().verticalPolicy())
 
 
+def digit_layout(digits: list[str]) -> list[str]:
+    """The PIN pad's 4×3 order for ``digits`` (ten): nine, then backspace, the tenth, OK."""
+    return list(digits[:9]) + [BACKSPACE, digits[9], "ok"]
+
+
 def digit_keypad(ok_text: str) -> Keypad:
-    return Keypad(list("123456789") + [BACKSPACE, "0", "ok"], 3, ok_text=ok_text)
+    return Keypad(digit_layout(list("1234567890")), 3, ok_text=ok_text)
 
 
 def code_keyboard() -> Keypad:
@@ -64,9 +91,14 @@ class PinScreen(Screen):
     sig_cancelled = Signal()
     """Fires when "Huỷ" is tapped."""
 
-    def __init__(self, parent: QWidget | None = None):
+    def __init__(self, parent: QWidget | None = None, *, rng: random.Random | None = None):
         super().__init__("pin_screen", parent)
         self.purpose = ""
+        self.generation = 0
+        """Counts :meth:`open` calls: a PIN result from an earlier opening is stale."""
+        self.checking = False
+        self._rng = rng  # None: a fresh SystemRandom per shuffle
+        self._enabled = True
         self._pin = ""
         self._title = ""
         self.avatar = Avatar()
@@ -74,7 +106,7 @@ class PinScreen(Screen):
         self.title_label.setObjectName("pin_title")
         self.dots_label = style.label()
         self.dots_label.setObjectName("pin_dots")
-        self.message_label = style.label(colour="#9A3412")
+        self.message_label = style.label(colour=_WARNING)
         self.message_label.setObjectName("pin_message")
         self.keypad = digit_keypad(self.tr("ok"))
         self.keypad.setObjectName("pin_keypad")
@@ -100,17 +132,35 @@ class PinScreen(Screen):
         self.retranslate()
 
     def open(self, purpose: str, title: str, *, officer: dict | None = None, message: str = "", enabled: bool = True) -> None:
-        """Ready the pad for ``purpose`` (``sign_in``, ``sign_out``, ``admin``) under ``title``."""
+        """Ready the pad for ``purpose`` (``sign_in``, ``hand_over``, ``sign_out``, ``admin``) under
+        ``title``, with the digits in a new random order."""
         self.purpose = purpose
+        self.generation += 1
         self._title = title
         self._pin = ""
         self.title_label.setText(title)
         self.avatar.setVisible(officer is not None)
         if officer is not None:
             self.avatar.set_officer(officer.get("name", ""), officer.get("photo"))
-        self.keypad.setEnabled(enabled)
-        self.show_message(message)
+        self.keypad.arrange(digit_layout(shuffled_digits(self._rng)))
+        self._enabled = enabled
+        self.set_checking(False, message)
         self._show_dots()
+
+    def set_checking(self, on: bool, message: str = "") -> None:
+        """While on, the pad shows ``message`` ("Đang kiểm tra…") and takes no key (nor a second OK).
+
+        "Huỷ" stays: cancelling makes the pending result stale, and the window ignores it.
+        """
+        self.checking = on
+        self.keypad.setEnabled(self._enabled and not on)
+        # A calm colour while checking; the warning colour is for wrong PINs and lock-outs.
+        self.message_label.setStyleSheet(f"color: {style.ACCENT if on else _WARNING}; background: transparent;")
+        self.show_message(message)
+
+    def digit_order(self) -> list[str]:
+        """The ten digits as the pad shows them now, row by row."""
+        return [k for k in self.keypad.order() if k.isdigit()]
 
     def show_message(self, text: str) -> None:
         self.message_label.setText(text)
@@ -123,6 +173,8 @@ class PinScreen(Screen):
         self.dots_label.setText(" ".join("●" for _ in self._pin) if self._pin else "·  ·  ·  ·")
 
     def _on_key(self, key: str) -> None:
+        if self.checking or not self._enabled:
+            return  # a PIN is being checked (or the pad is shut): keys wait for the answer
         if key == BACKSPACE:
             self._pin = self._pin[:-1]
         elif key == "ok":

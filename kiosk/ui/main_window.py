@@ -9,28 +9,32 @@ A commit runs on the UI thread: a local SQLite commit takes about a millisecond,
 may only show after it. Nothing here waits on the network: sync, connection tests and enrolment
 run on the worker (:mod:`kiosk.ui.worker`), requested by signal, answered by slot.
 
-Rules live in Qt-free modules: :mod:`kiosk.flow` (which follow-up comes next), :mod:`kiosk.misuse`
-(cool-down, bursts), :mod:`kiosk.hours`, :mod:`kiosk.session` (officer on duty), :mod:`kiosk.pins`.
+The window asks, then shows: what an answer is (unit, officer, flags, draft or final, the comment
+link, the apology) is decided by :class:`kiosk.answering.Answering`, with no Qt; the window keeps
+screens, timers and signals. Other rules live in Qt-free modules too: :mod:`kiosk.flow` (which
+follow-up comes next), :mod:`kiosk.misuse` (cool-down, bursts), :mod:`kiosk.hours`,
+:mod:`kiosk.session` (officer on duty), :mod:`kiosk.pins`, :mod:`kiosk.clock` (the province's
+zone for every time rule). Taps in the first ``input_guard_s`` after a screen change are ignored
+(:mod:`kiosk.ui.tap_guard`), so a double-tap never answers the next screen.
 """
 
 from __future__ import annotations
 
 import functools
 import logging
+import time
 from datetime import datetime
 from typing import Callable
 
 from PySide6.QtCore import Qt, QTimer, Signal, Slot
 from PySide6.QtGui import QCloseEvent, QKeyEvent, QResizeEvent
-from PySide6.QtWidgets import QMainWindow, QStackedWidget, QWidget
+from PySide6.QtWidgets import QApplication, QMainWindow, QStackedWidget, QWidget
 
 from hailong_core.config import kiosk_settings
-from hailong_core.procedure_groups import valid_code
-from hailong_core.questionnaire import Questionnaire, QuestionnaireError, load_default_questionnaire, parse_questionnaire
-from hailong_core.response import FLAG_AFTER_HOURS, FLAG_INCOMPLETE
-from hailong_core.timeutil import now_local
+from hailong_core.questionnaire import Questionnaire
 from kiosk import hours
-from kiosk.flow import CitizenFlow
+from kiosk.answering import Answering, Step
+from kiosk.clock import ProvinceClock
 from kiosk.misuse import MisuseRules
 from kiosk.pins import PinGuard, admin_pin
 from kiosk.session import OfficerSessions, roster
@@ -43,11 +47,20 @@ from kiosk.ui.questions import FollowUpScreen
 from kiosk.ui.screens import ErrorScreen, ThankYouScreen
 from kiosk.ui.start import StartScreen
 from kiosk.ui.strings import DEFAULT_LANG, LANGS, tr
-from kiosk.ui.widgets import CornerHotspot
+from kiosk.ui.tap_guard import TapGuard
+from kiosk.ui.widgets import CornerHotspot, ResetBanner
 
 log = logging.getLogger(__name__)
 
 ADMIN_IDLE_MIN_S = 120.0  # the admin screen closes by itself after this long untouched
+RESET_WARNING_S = 10.0  # the banner counts down this many seconds before the idle reset
+
+
+class _Silent:
+    """No voice (tests, a kiosk without audio): every prompt is a no-op."""
+
+    def say(self, prompt: str, lang: str) -> None:
+        pass
 
 
 class KioskWindow(QMainWindow):
@@ -99,11 +112,17 @@ class KioskWindow(QMainWindow):
     """Fires when the admin chose "Thoát ứng dụng"; the window then closes for real."""
 
     def __init__(self, store: Store, settings, lang: str = DEFAULT_LANG, parent: QWidget | None = None, *,
-                 clock: Callable[[], datetime] = now_local):
+                 clock: Callable[[], datetime] | None = None, monotonic: Callable[[], float] = time.monotonic,
+                 voice=None):
         super().__init__(parent)
         self._store = store
         self._settings = settings
-        self._clock = clock
+        # Sizes in millimetres need the panel's true density (a setting overrides a wrong report).
+        style.set_display(self, screen_dpi=settings.screen_dpi, screen_diagonal_in=settings.screen_diagonal_in)
+        # Every time rule reads the province's zone from the config, never the device's (kiosk.clock).
+        self._clock = clock or ProvinceClock(lambda: self._config)
+        self.voice = voice if voice is not None else _Silent()
+        self.answering = Answering(store, clock=self._clock, ask_criteria=settings.ask_criteria)
         self._default_lang = lang
         self._lang = lang
         self._large = False
@@ -113,12 +132,17 @@ class KioskWindow(QMainWindow):
         self.rules = MisuseRules()
         self.idle_timeout_s = 30.0
         self.office_hours: dict | None = None
-        self.sessions = OfficerSessions(store, clock=clock)
+        self.sessions = OfficerSessions(store, clock=self._clock)
         self._admin_guard = PinGuard()
         self._session: dict | None = None
-        self._flow: CitizenFlow | None = None
-        self._draft_id: str | None = None
         self._pin_officer: str | None = None
+        # Issue 12: one guard keyed per officer and "admin", kept in the store (a reboot ends no
+        # lock-out); PINs are verified off the UI thread and applied only if the pad still waits.
+        from kiosk.ui.pin_check import PinChecker
+
+        self._admin_guard = self.sessions.guard
+        self.pin_checker = PinChecker(self)
+        self._pin_job: dict | None = None  # the check the pad waits for: ticket, purpose, officer, key, generation
         self.setWindowTitle(tr("window_title", lang))
 
         self.start_screen = StartScreen()
@@ -135,6 +159,14 @@ class KioskWindow(QMainWindow):
         self.setCentralWidget(self.stack)
         self.hotspot = CornerHotspot(int(settings.long_press_s * 1000), self)
         self.hotspot.raise_()
+        self.tap_guard = TapGuard(self, settings.input_guard_s, monotonic=monotonic)
+        self.followup_screen.confirm.guard_s = settings.input_guard_s
+        self.reset_banner = ResetBanner(self)
+        self.reset_banner.hide()
+        self.reset_banner.sig_tapped.connect(self._poke)
+        self._countdown_timer = self._timer(1000, self._on_countdown, single=False)
+        QApplication.instance().installEventFilter(self.tap_guard)
+        self._cycle_done = True  # the next start screen follows a citizen: invite the next one
 
         self._return_timer = self._timer(int(settings.thank_you_s * 1000), self.show_start)
         self._idle_timer = self._timer(30_000, self._on_idle)
@@ -147,7 +179,7 @@ class KioskWindow(QMainWindow):
         except StoreError:
             log.exception("could not read the default language")
         self.reload_config()
-        self._sweep_drafts(self.idle_timeout_s)
+        self.answering.sweep(self.idle_timeout_s)
         self._apply_lang(self._default_lang)
         self.show_start()
 
@@ -176,6 +208,7 @@ class KioskWindow(QMainWindow):
         self.roster_screen.sig_back.connect(self.show_start)
         self.pin_screen.sig_pin_entered.connect(self._on_pin_entered)
         self.pin_screen.sig_cancelled.connect(self.show_start)
+        self.pin_checker.sig_pin_checked.connect(self._on_pin_checked)
         self.hotspot.sig_long_press.connect(self.open_admin_pin)
         a = self.admin_screen
         a.sig_close.connect(self.show_start)
@@ -188,7 +221,7 @@ class KioskWindow(QMainWindow):
         a.sig_default_lang.connect(self._on_default_lang)
         a.server_edit.textEdited.connect(self._poke)
         a.code_edit.textEdited.connect(self._poke)
-        self.stack.currentChanged.connect(lambda i: self.sig_screen_changed.emit(self.stack.widget(i).objectName()))
+        self.stack.currentChanged.connect(self._on_screen_changed)
 
     def screens(self) -> list[QWidget]:
         """Every screen of the window, in stack order."""
@@ -204,21 +237,12 @@ class KioskWindow(QMainWindow):
         used, so a kiosk that has never reached the server still collects answers. A citizen in
         the middle of follow-ups keeps the questionnaire they started with (their draft records it).
         """
-        config: dict = {}
-        try:
-            config = self._store.get_meta("config") or {}
-        except StoreError:
-            log.exception("could not read the config; using the default questionnaire")
-        questionnaire = None
-        if config.get("questionnaire"):
-            try:
-                questionnaire = parse_questionnaire(config["questionnaire"])
-            except QuestionnaireError:
-                log.exception("the server's questionnaire is invalid; using the default")
+        ctx = self.answering.load()
+        config = ctx.config
         self._config = config
-        self.questionnaire = questionnaire or load_default_questionnaire()
+        self.questionnaire = ctx.questionnaire
         settings = kiosk_settings(config)
-        self.rules = MisuseRules.from_config(config)
+        self.rules: MisuseRules = ctx.rules
         self.idle_timeout_s = float(self._settings.idle_timeout_s or settings["idle_timeout_s"] or 30.0)
         self.office_hours = settings["office_hours"]
         unit_name = self.unit_name()
@@ -233,23 +257,42 @@ class KioskWindow(QMainWindow):
 
     @Slot(dict)
     def on_sync_finished(self, report: dict) -> None:
-        """A sync round ended (see ``SyncWorker.sig_sync_finished``); rebuild on a new config."""
+        """A sync round ended (see ``SyncWorker.sig_sync_finished``); rebuild on a new config.
+
+        On the admin screen the status is refreshed; the round IT staff asked for ("Đồng bộ
+        ngay") is also told in words (:func:`kiosk.admin_messages.describe_sync`).
+        """
+        from kiosk import admin_messages
+
         if report.get("config_changed"):
             self.reload_config()
         if self.current_screen() is self.admin_screen:
-            self.refresh_admin()
-            error = report.get("error")
-            self.admin_screen.show_result(f"sync: {report.get('sent', 0)} sent, {report.get('kept_aside', 0)} kept aside"
-                                          + (f"; {error}" if error else "") + ("; config updated" if report.get("config_changed") else ""))
+            status = self.refresh_admin()
+            if getattr(self, "_admin_sync_asked", False):
+                self._admin_sync_asked = False
+                self.admin_screen.show_message(admin_messages.describe_sync(report, self.admin_screen.lang,
+                                                                            pending=status.get("pending")))
 
     @Slot(str, dict)
     def on_job_finished(self, name: str, result: dict) -> None:
-        """A worker job ended (connection test, enrolment); show its outcome to IT staff."""
-        message = result.get("message") or result.get("error") or ("ok" if result.get("ok") else "failed")
+        """A worker job ended (connection test, enrolment); tell IT staff what it means and what to do."""
+        from kiosk import admin_messages
+
+        lang = self.admin_screen.lang
+        if not result.get("ok"):
+            log.warning("admin %s failed: %s", name, result.get("message") or result.get("error"))
         if name == "enrol" and result.get("ok"):
-            message = f"enrolled as device {result.get('device_id')} for unit {result.get('unit_code')}"
             self.reload_config()
-        self.admin_screen.show_result(f"{name}: {message}")
+            try:
+                device_name = self._store.get_meta("device_name")
+            except StoreError:
+                device_name = None
+            label = admin_messages.kiosk_label(device_name, (self._config.get("unit") or {}).get("name"),
+                                               result.get("device_id"), lang)
+            message = admin_messages.describe_enrol(result, lang, label=label, server=result.get("server_url") or "")
+        else:
+            message = admin_messages.describe_job(name, result, lang)
+        self.admin_screen.show_message(message)
         if self.current_screen() is self.admin_screen:
             self.refresh_admin()
 
@@ -262,14 +305,15 @@ class KioskWindow(QMainWindow):
         except StoreError:
             log.exception("could not read the officer session")
             session = self._session
-        photo = None
+        photo, officer = None, {}
         if session:
             officer = next((o for o in roster(self._config) if o["id"] == session["officer_id"]), {})
             photo = officer.get("photo")
         changed = (session or {}).get("officer_id") != (self._session or {}).get("officer_id")
         self._session = session
+        self.answering.set_session(session)
         for screen in (self.start_screen, self.after_hours_screen):
-            screen.set_officer(session, photo)
+            screen.set_officer(session, photo, officer=officer or None)
         if changed:
             self.sig_officer_changed.emit(session)
         return session
@@ -279,32 +323,44 @@ class KioskWindow(QMainWindow):
 
     @Slot()
     def _on_officer_pressed(self) -> None:
-        session = self.refresh_officer()
-        if session:
-            officer = next((o for o in roster(self._config) if o["id"] == session["officer_id"]), session)
-            self.pin_screen.open("sign_out", tr("pin_sign_out", self._lang, name=session["name"]), officer=officer)
-            self._go(self.pin_screen)
-        else:
-            self._go(self.roster_screen)
+        # Always the roster: with someone on duty it offers their sign-out and, to everyone else,
+        # a one-step hand-over (lunch, a change of shift).
+        self.roster_screen.set_on_duty(self.refresh_officer())
+        self._go(self.roster_screen)
 
     @Slot(str)
     def _on_officer_chosen(self, officer_id: str) -> None:
         officer = next((o for o in roster(self._config) if o["id"] == officer_id), None)
         if officer is None:
             return
+        session = self.refresh_officer()
+        on_duty = (session or {}).get("officer_id")
+        name = officer["name"]
+        if on_duty == officer_id:
+            purpose, title = "sign_out", tr("pin_sign_out", self._lang, name=name)
+        elif on_duty:
+            purpose, title = "hand_over", tr("pin_take_over", self._lang, name=name, previous=session.get("name", ""))
+        else:
+            purpose, title = "sign_in", tr("pin_for", self._lang, name=name)
         self._pin_officer = officer_id
-        self.pin_screen.open("sign_in", tr("pin_for", self._lang, name=officer["name"]), officer=officer)
+        try:
+            check = self.sessions.pin_check(officer_id)
+        except StoreError:
+            check = None
+        self.pin_screen.open(purpose, title, officer=officer, message=self._pin_locked_text(check.key if check else None))
         self._go(self.pin_screen)
 
     # --- PIN pad and admin -----------------------------------------------------------------------
 
     @Slot()
     def open_admin_pin(self) -> None:
-        """The hidden gesture happened: ask for the admin PIN (or say none is set)."""
-        if self._flow is not None:
+        """The hidden gesture happened: ask for the admin PIN (or say none is set, or it is locked)."""
+        if self.answering.in_progress:
             return  # never over a citizen's answer
-        source = self._admin_pin().source
+        admin = self._admin_pin()
+        source = admin.source
         message = {"none": tr("admin_no_pin", self._lang), "default": tr("admin_default_pin", self._lang)}.get(source, "")
+        message = self._pin_locked_text(admin.check().key) or message
         self.pin_screen.open("admin", tr("pin_admin", self._lang), message=message, enabled=source != "none")
         self._go(self.pin_screen)
 
@@ -318,59 +374,114 @@ class KioskWindow(QMainWindow):
 
     @Slot(str)
     def _on_pin_entered(self, pin: str) -> None:
+        """OK on the pad: start the PIN check off the UI thread; :meth:`_on_pin_checked` applies it."""
         self._poke()
-        purpose = self.pin_screen.purpose
+        screen = self.pin_screen
+        job = self._pin_job
+        if screen.checking or (job is not None and job["generation"] == screen.generation):
+            return  # this pad's PIN is being checked: a second OK waits for the answer
+        purpose = screen.purpose
+        try:
+            check = self._pin_check_for(purpose)
+        except StoreError as exc:
+            screen.show_message(str(exc))
+            return
+        if check is None:  # the officer left the roster meanwhile, or no admin PIN is set
+            self._pin_refused(purpose, None)
+            return
+        if self.sessions.guard.locked_for(check.key) > 0:
+            self._pin_refused(purpose, check.key)  # locked: refused without spending half a second
+            return
+        ticket = self.pin_checker.submit(check, pin)
+        self._pin_job = {"ticket": ticket, "purpose": purpose, "officer_id": self._pin_officer, "key": check.key,
+                         "generation": screen.generation}
+        screen.set_checking(True, tr("pin_checking", self._lang))
+
+    def _pin_check_for(self, purpose: str):
+        """The :class:`kiosk.pins.PinCheck` the pad's ``purpose`` needs, or None."""
+        if purpose == "admin":
+            admin = self._admin_pin()
+            return admin.check() if admin.source != "none" else None
+        if purpose in ("sign_in", "hand_over", "sign_out"):
+            return self.sessions.pin_check(self._pin_officer)
+        return None
+
+    @Slot(int, object)
+    def _on_pin_checked(self, ticket: int, verdict) -> None:
+        """A PIN check ended (``PinChecker.sig_pin_checked``): apply it if the pad still waits for it.
+
+        A stale result (the idle reset, "Huỷ" or another opening came first) opens nothing and
+        signs no one in or out; a wrong PIN in it still counts towards that key's lock-out.
+        """
+        job = self._pin_job
+        mine = job is not None and job["ticket"] == ticket
+        if mine:
+            self._pin_job = None
+        if not (mine and job["generation"] == self.pin_screen.generation and self.current_screen() is self.pin_screen):
+            self.sessions.guard.admit(verdict)
+            log.info("PIN result for %s ignored: the pad moved on", verdict.key)
+            return
+        purpose, officer_id = job["purpose"], job["officer_id"]
         try:
             if purpose == "admin":
-                check = self._admin_pin()
-                ok = check.source != "none" and self._admin_guard.check(lambda: check.verify(pin))
-                guard = self._admin_guard
-            elif purpose == "sign_in":
-                ok = self.sessions.sign_in(self._pin_officer or "", pin) is not None
-                guard = self.sessions.guard
-            elif purpose == "sign_out":
-                ok = self.sessions.sign_out(pin=pin)
-                guard = self.sessions.guard
+                ok = verdict.key == job["key"] and self.sessions.guard.admit(verdict)
+            elif purpose in ("sign_in", "hand_over"):
+                ok = self.sessions.hand_over(officer_id or "", verdict) is not None
             else:
-                return
+                ok = self.sessions.sign_out(officer_id, pin=verdict)
         except StoreError as exc:
-            self.pin_screen.show_message(str(exc))
+            self.pin_screen.set_checking(False, str(exc))
             return
         if not ok:
-            locked = guard.locked_for()
-            self.pin_screen.show_message(tr("pin_locked", self._lang, minutes=max(1, round(locked / 60))) if locked
-                                         else tr("pin_wrong", self._lang))
-            self.pin_screen.clear()
-            self.sig_pin_refused.emit(purpose)
+            self._pin_refused(purpose, verdict.key)
             return
+        self.pin_screen.set_checking(False)
         if purpose == "admin":
             self.open_admin()
         else:
             self.refresh_officer()
             self.show_start()
 
+    def _pin_refused(self, purpose: str, key: str | None) -> None:
+        self.pin_screen.set_checking(False, self._pin_locked_text(key) or tr("pin_wrong", self._lang))
+        self.pin_screen.clear()
+        self.sig_pin_refused.emit(purpose)
+
+    def _pin_locked_text(self, key: str | None) -> str:
+        """"Thử lại sau N phút" while ``key`` is locked, else ""."""
+        locked = self.sessions.guard.locked_for(key) if key else 0.0
+        return tr("pin_locked", self._lang, minutes=max(1, -int(-locked // 60))) if locked > 0 else ""
+
     def open_admin(self) -> None:
-        """Show the admin screen (only after the admin PIN)."""
+        """Show the admin screen (only after the admin PIN), afresh: nothing typed, nothing open."""
+        self.admin_screen.reset_fields()
         self.refresh_admin()
         self.admin_screen.show_result("")
         self._go(self.admin_screen, idle_s=max(ADMIN_IDLE_MIN_S, self.idle_timeout_s * 4))
         self.sig_admin_opened.emit()
 
-    def refresh_admin(self) -> None:
+    def refresh_admin(self) -> dict:
+        """Fill the admin screen from the store (times in the province's zone); return the status."""
+        from kiosk.clock import province_zone
+
         try:
             status = self._store.status()
             kept = self._store.kept_aside(10)
+            device_name = self._store.get_meta("device_name")  # the server's name for the kiosk, when one was kept
         except StoreError as exc:
-            status, kept = {"last_storage_error": {"message": str(exc), "at": ""}}, []
+            status, kept, device_name = {"last_storage_error": {"message": str(exc), "at": ""}}, [], None
         if self._store.last_storage_error:
             status["last_storage_error"] = self._store.last_storage_error
         self.admin_screen.show_status(status, kept, roster(self._config), self._session, self.questionnaire.ref,
-                                      self._default_lang)
+                                      self._default_lang, zone=province_zone(self._config),
+                                      unit_name=(self._config.get("unit") or {}).get("name") or "", device_name=device_name)
+        return status
 
     @Slot()
     def _on_admin_sync(self) -> None:
         self._poke()
-        self.admin_screen.show_result(tr("admin_working", self._lang))
+        self._admin_sync_asked = True  # on_sync_finished tells the outcome of this round in words
+        self.admin_screen.show_result(tr("admin_working", self.admin_screen.lang))
         self.sig_sync_requested.emit()
 
     @Slot(str)
@@ -378,47 +489,66 @@ class KioskWindow(QMainWindow):
         from kiosk.sync import check_connection
 
         self._poke()
+        url = url.strip()
         try:
             same = url.rstrip("/") == (self._store.get_meta("server_url") or "")
             token = self._store.get_meta("token") if same else None
         except StoreError:
             token = None
         s = self._settings
-        self.admin_screen.show_result(tr("admin_working", self._lang))
+        self.admin_screen.show_result(tr("admin_working", self.admin_screen.lang))
         self.sig_job_requested.emit("test_connection", functools.partial(
             check_connection, url, token, timeout=(s.connect_timeout_s, s.read_timeout_s), verify=s.verify_tls))
 
     @Slot(str, str)
     def _on_admin_enrol(self, url: str, code: str) -> None:
-        from kiosk.sync import EnrollError, enroll
+        from kiosk import admin_messages
+        from kiosk.sync import SyncError, enroll
 
         self._poke()
+        url, code = url.strip().rstrip("/"), code.strip()
+        lang = self.admin_screen.lang
+        # Checked here, before any network: what staff typed is wrong, say so at once.
+        if not url.startswith(("http://", "https://")):
+            self.admin_screen.show_message(admin_messages.describe_enrol({"ok": False, "kind": "address_invalid"}, lang))
+            return
+        if not code:
+            self.admin_screen.show_message(admin_messages.describe_enrol({"ok": False, "kind": "code_missing"}, lang))
+            return
         store, timeout = self._store, (self._settings.connect_timeout_s, self._settings.read_timeout_s)
 
         def job() -> dict:
+            # The token stays in the store: the result (shown, logged) never carries it.
             try:
-                return {"ok": True, **enroll(store, url, code, timeout=timeout)}
-            except EnrollError as exc:
-                return {"ok": False, "error": str(exc)}
+                data = enroll(store, url, code, timeout=timeout)
+                has_config = store.get_meta("config") is not None
+            except (SyncError, StoreError) as exc:
+                return {"ok": False, "error": str(exc), "error_class": admin_messages.exception_chain(exc)}
+            return {"ok": True, "device_id": data["device_id"], "unit_code": data["unit_code"], "server_url": url,
+                    "config": has_config}
 
-        self.admin_screen.show_result(tr("admin_working", self._lang))
+        self.admin_screen.show_result(tr("admin_working", lang))
         self.sig_job_requested.emit("enrol", job)
 
     @Slot()
     def _on_admin_sign_out(self) -> None:
+        from kiosk import admin_messages
+
         try:
             self.sessions.sign_out()
         except StoreError as exc:
-            self.admin_screen.show_result(str(exc))
+            self.admin_screen.show_message(admin_messages.describe_storage(str(exc), self.admin_screen.lang))
         self.refresh_officer()
         self.refresh_admin()
 
     @Slot(str)
     def _on_default_lang(self, lang: str) -> None:
+        from kiosk import admin_messages
+
         try:
             self._store.set_meta(default_lang=lang)
         except StoreError as exc:
-            self.admin_screen.show_result(str(exc))
+            self.admin_screen.show_message(admin_messages.describe_storage(str(exc), self.admin_screen.lang))
             return
         self._default_lang = lang
         self._apply_lang(lang)
@@ -434,9 +564,25 @@ class KioskWindow(QMainWindow):
     # --- lockdown ----------------------------------------------------------------------------
 
     def lock_down(self) -> None:
-        """Frameless, on top, full-screen: the kiosk mode of :func:`kiosk.app.run`."""
+        """Frameless, on top, full-screen: the kiosk mode of :func:`kiosk.app.run`.
+
+        With any window manager or none: on bare X (no window manager to honour the full-screen
+        request) the window would keep its own size (894×396 was seen), so it is also placed
+        over the whole screen explicitly, now and whenever the screen changes size (rotation).
+        """
         self.setWindowFlags(self.windowFlags() | Qt.WindowType.FramelessWindowHint | Qt.WindowType.WindowStaysOnTopHint)
+        screen = self.screen() or QApplication.primaryScreen()
+        if screen is not None:
+            self.setGeometry(screen.geometry())
+            screen.geometryChanged.connect(self._cover_screen)
         self.showFullScreen()
+        self._cover_screen()
+
+    @Slot()
+    def _cover_screen(self, *_args) -> None:
+        screen = self.screen() or QApplication.primaryScreen()
+        if screen is not None and self.geometry() != screen.geometry():
+            self.setGeometry(screen.geometry())
 
     def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 - Qt API
         # Alt+F4 and the window manager's close arrive here: ignored unless the admin chose exit.
@@ -461,6 +607,7 @@ class KioskWindow(QMainWindow):
     def _on_lang_chosen(self, lang: str) -> None:
         if lang in LANGS:
             self._apply_lang(lang)
+            self._say("invitation")  # in the language just chosen
 
     def _apply_lang(self, lang: str) -> None:
         self._lang = lang
@@ -497,12 +644,36 @@ class KioskWindow(QMainWindow):
         self.stack.setCurrentWidget(screen)
         self._idle_timer.setInterval(int((idle_s or self.idle_timeout_s) * 1000))
         self._idle_timer.start()
+        self._countdown_timer.start()
+        self.reset_banner.hide()
 
     @Slot()
     def _poke(self, *_args) -> None:
         """Someone is using the screen: restart the idle countdown."""
         if self._idle_timer.isActive():
             self._idle_timer.start()
+            self.reset_banner.hide()
+
+    def _stop_idle(self) -> None:
+        self._idle_timer.stop()
+        self._countdown_timer.stop()
+        self.reset_banner.hide()
+
+    @Slot()
+    def _on_countdown(self) -> None:
+        """The last seconds before the idle reset: say so, so a slow reader can keep going."""
+        left = self._idle_timer.remainingTime() / 1000 if self._idle_timer.isActive() else -1
+        warn = min(RESET_WARNING_S, self._idle_timer.interval() / 3000)
+        if 0 < left <= warn and self.current_screen() is not self.admin_screen:
+            self.reset_banner.show_seconds(max(1, round(left)), self._lang)
+            self.reset_banner.raise_()
+        else:
+            self.reset_banner.hide()
+
+    @Slot(int)
+    def _on_screen_changed(self, index: int) -> None:
+        self.tap_guard.arm()  # the finger that changed the screen must not also answer the next one
+        self.sig_screen_changed.emit(self.stack.widget(index).objectName())
 
     @Slot()
     def show_start(self) -> None:
@@ -511,160 +682,106 @@ class KioskWindow(QMainWindow):
         The language and text size go back to the kiosk's defaults: the next citizen starts afresh.
         """
         self._return_timer.stop()
-        self._idle_timer.stop()
-        self._flow = None
-        self._draft_id = None
+        self._stop_idle()
+        self.answering.forget()
         if self._lang != self._default_lang:
             self._apply_lang(self._default_lang)
         if self._large:
             self._apply_large(False)
         open_now = hours.is_open(self.office_hours, self._clock())
         self.stack.setCurrentWidget(self.start_screen if open_now else self.after_hours_screen)
+        if self._cycle_done and open_now:
+            self._say("invitation")
+        self._cycle_done = False
         self.sig_start_shown.emit()
 
     def is_after_hours(self) -> bool:
         return self.current_screen() is self.after_hours_screen
 
-    def _officer_group(self, officer_id: str | None) -> str | None:
-        """The procedure group (lĩnh vực) of the officer on duty, as the config gives it; else None."""
-        if not officer_id:
-            return None
-        officer = next((o for o in roster(self._config) if o["id"] == officer_id), None)
-        group = (officer or {}).get("procedure_group")
-        return group if valid_code(group) else None
+    def _say(self, prompt: str) -> None:
+        try:
+            self.voice.say(prompt, self._lang)
+        except Exception:  # noqa: BLE001 - a prompt must never stop a citizen's answer
+            log.exception("voice prompt %s failed", prompt)
 
     @Slot(int)
     def _on_level_chosen(self, value: int) -> None:
         current = self.current_screen()
         if current is not self.start_screen and current is not self.after_hours_screen:
             return  # a late tap from another screen: never a second answer
-        flags = [FLAG_AFTER_HOURS] if current is self.after_hours_screen else []
-        questionnaire = self.questionnaire
-        flow = CitizenFlow(questionnaire, value, ask_criteria=self._settings.ask_criteria)
-        try:
-            # Read per tap: enrolment may set the unit code while the window is open.
-            unit_code = self._store.get_meta("unit_code") or ""
-            session = self.refresh_officer()
-            officer_id = (session or {}).get("officer_id")
-            fields = dict(unit_code=unit_code, questionnaire=questionnaire.ref, answers=dict(flow.answers),
-                          officer_id=officer_id, flags=flags, misuse=self.rules, procedure_group=self._officer_group(officer_id))
-            if flow.finished:
-                record = self._store.record_response(**fields)
-            else:
-                record = self._store.begin_response(**fields)
-        except StoreError as exc:
-            self._fail(exc, f"level {value} of {questionnaire.overall.id}")
-            return
-        if flow.finished:
-            self._thank(record)
-            return
-        self._flow, self._draft_id = flow, record["id"]
-        self._show_followup()
-        self.sig_answer_started.emit(record["id"])
+        step = self.answering.tap(value, after_hours=current is self.after_hours_screen)
+        self._show_step(step)
+        if step.kind == "followup":
+            self.sig_answer_started.emit(self.answering.draft_id)
 
-    def _show_followup(self) -> None:
-        flow = self._flow
-        self.followup_screen.set_question(self.unit_name(), flow.current, last=flow.remaining() == 0,
-                                          selected=flow.answers.get(flow.current.id))
-        self._go(self.followup_screen)
+    def _show_step(self, step: Step, *, updated: str | None = None) -> None:
+        """Show what the answer's logic said comes next; ``updated`` is the draft a follow-up changed."""
+        if step.kind == "error":
+            self._cycle_done = True
+            self._show_for_a_while(self.error_screen)
+            self.sig_rating_failed.emit(step.error or "")
+            return
+        if updated is not None:
+            self.sig_answer_updated.emit(updated)
+        if step.kind == "followup":
+            first = step.step == 1
+            self.followup_screen.set_question(self.unit_name(), step.question, last=step.step >= step.total,
+                                              selected=step.selected, step=step.step, total=step.total)
+            self._go(self.followup_screen)
+            if first:
+                self._say("question")
+        elif step.kind == "thanks":
+            self._cycle_done = True
+            self.thanks_screen.set_thanks(step.link, apology=step.apology, hotline=step.hotline)
+            self._show_for_a_while(self.thanks_screen)
+            self._say("apology" if step.apology else "thanks")
+            self.sig_rating_saved.emit(step.record["id"])
 
-    def _update_draft(self, answers: dict) -> bool:
-        try:
-            self._store.update_draft(self._draft_id, answers)
-        except StoreError as exc:
-            self._fail(exc, "follow-up answer")
-            return False
-        self.sig_answer_updated.emit(self._draft_id)
-        return True
+    def _on_followup_screen(self) -> bool:
+        return self.answering.in_progress and self.current_screen() is self.followup_screen
 
     @Slot(object)
     def _on_followup_answered(self, value) -> None:
-        if self._flow is None or self.current_screen() is not self.followup_screen:
+        if not self._on_followup_screen():
             return
-        self._flow.answer(value)
-        if self._update_draft(dict(self._flow.answers)):
-            self._advance()
+        draft = self.answering.draft_id
+        self._show_step(self.answering.answer(value), updated=draft)
 
     @Slot(list)
     def _on_selection_changed(self, selection: list) -> None:
-        if self._flow is None or self._flow.current is None:
+        if not self._on_followup_screen():
             return
         self._poke()
-        answers = dict(self._flow.answers)
-        if selection:
-            answers[self._flow.current.id] = selection
-        self._update_draft(answers)
+        draft = self.answering.draft_id
+        step = self.answering.select(selection)
+        if step is not None:
+            self._show_step(step)
+        else:
+            self.sig_answer_updated.emit(draft)
 
     @Slot()
     def _on_followup_next(self) -> None:
-        if self._flow is None or self._flow.current is None:
+        if not self._on_followup_screen():
             return
+        draft = self.answering.draft_id
         selection = [c.option_id for c in self.followup_screen.chips() if c.isChecked()]
-        self._flow.answer(selection)
-        self._advance()
+        self._show_step(self.answering.next(selection), updated=draft)
 
     @Slot()
     def _on_followup_skip(self) -> None:
-        if self._flow is None or self._flow.current is None:
+        if not self._on_followup_screen():
             return
-        skipped = self._flow.current.id
-        self._flow.skip()
-        if any(c.isChecked() for c in self.followup_screen.chips()):
-            # Chips were stored as they were tapped; a skip takes them back out.
-            answers = {k: v for k, v in self._flow.answers.items() if k != skipped}
-            if not self._update_draft(answers):
-                return
-        self._advance()
+        stored = any(c.isChecked() for c in self.followup_screen.chips())  # chips were stored as tapped
+        self._show_step(self.answering.skip(stored_selection=stored))
 
     @Slot()
     def _on_followup_finish(self) -> None:
-        if self._flow is None:
+        if not self._on_followup_screen():
             return
-        self._flow.finish()
-        self._complete()
-
-    def _advance(self) -> None:
-        if self._flow.finished:
-            self._complete()
-        else:
-            self._show_followup()
-
-    def _complete(self, flags: tuple[str, ...] = ()) -> None:
-        draft_id = self._draft_id
-        try:
-            record = self._store.finalise(draft_id, flags)
-            if record is None:  # finalised meanwhile (a sweep): it is stored all the same
-                record = self._store.get_record(draft_id)["record"]
-        except StoreError as exc:
-            self._fail(exc, "finishing an answer")
-            return
-        self._thank(record)
-
-    def _thank(self, record: dict) -> None:
-        self._flow, self._draft_id = None, None
-        self.thanks_screen.set_link(self._comment_link(record))
-        self._show_for_a_while(self.thanks_screen)
-        self.sig_rating_saved.emit(record["id"])
-
-    def _comment_link(self, record: dict) -> str | None:
-        """``<server>/s/<unit>?r=<id>``: the phone form adds a comment to this same answer."""
-        try:
-            server = self._store.get_meta("server_url")
-        except StoreError:
-            server = None
-        if not server or not record.get("unit_code"):
-            return None
-        return f"{server.rstrip('/')}/s/{record['unit_code']}?r={record['id']}"
-
-    def _fail(self, exc: StoreError, what: str) -> None:
-        log.error("answer not stored (%s): %s", what, exc)
-        # A draft already committed stays a draft; the sweep finalises it (incomplete) later.
-        self._flow, self._draft_id = None, None
-        self._show_for_a_while(self.error_screen)
-        self.sig_rating_failed.emit(str(exc))
+        self._show_step(self.answering.finish())
 
     def _show_for_a_while(self, screen: QWidget) -> None:
-        self._idle_timer.stop()
+        self._stop_idle()
         self.stack.setCurrentWidget(screen)
         self._return_timer.start()
 
@@ -673,28 +790,16 @@ class KioskWindow(QMainWindow):
     @Slot()
     def _on_idle(self) -> None:
         """Nobody touched the screen for the idle timeout: keep what was answered, start over."""
-        draft_id = self._draft_id
+        draft_id = self.answering.walk_away()
         if draft_id is not None:
-            try:
-                self._store.finalise(draft_id, (FLAG_INCOMPLETE,))
-            except StoreError:
-                log.exception("could not finalise an abandoned answer; the sweep will")
+            self._cycle_done = True
             self.sig_answer_abandoned.emit(draft_id)
         self.show_start()
-
-    def _sweep_drafts(self, older_than_s: float) -> None:
-        try:
-            swept = self._store.finalise_stale_drafts(older_than_s, exclude=self._draft_id)
-        except StoreError:
-            log.exception("could not finalise stale drafts")
-            return
-        if swept:
-            log.info("finalised %d abandoned answer(s) as incomplete", swept)
 
     @Slot()
     def _on_tick(self) -> None:
         """Now and then: stale drafts, the officer's end of day, office hours opening or closing."""
-        self._sweep_drafts(self.idle_timeout_s + 5)
+        self.answering.sweep(self.idle_timeout_s + 5)
         self.refresh_officer()
         self.after_hours_screen.set_hours_text(hours.describe(self.office_hours, self._clock()))
         current = self.current_screen()

@@ -1,4 +1,8 @@
-"""The base of every kiosk screen: a language, a text size, and sizes that follow the window."""
+"""The base of every kiosk screen: a language, a text size, and sizes that follow the window.
+
+Sizes have millimetre floors (:func:`kiosk.ui.style.px_per_mm`): a touch target is never under
+15 mm and no text has a cap height under 2.5 mm, whatever the window's pixel count.
+"""
 
 from __future__ import annotations
 
@@ -22,6 +26,14 @@ class Screen(QWidget):
         self.lang = DEFAULT_LANG
         self.text_scale = 1.0
 
+    def fit_any_window(self) -> None:
+        """Never ask the window to grow: the page sizes itself from the window instead.
+
+        For pages that do (start, follow-up, messages). A hidden page of the stack keeps its old
+        size until shown, and its layout must not push the window past the screen meanwhile.
+        """
+        self.setMinimumSize(1, 1)
+
     def tr(self, key: str, **values) -> str:
         return tr(key, self.lang, **values)
 
@@ -39,13 +51,22 @@ class Screen(QWidget):
     def unit(self) -> float:
         return style.unit_of(self)
 
-    def px(self, fraction: float) -> float:
-        """A type size: ``fraction`` of the unit, times the text scale."""
-        return self.unit() * fraction * self.text_scale
+    def mm(self, millimetres: float) -> float:
+        """``millimetres`` on the glass, in this screen's pixels."""
+        return style.mm(self, millimetres)
 
-    def touch(self, fraction: float) -> int:
-        """A touch-target height: ``fraction`` of the unit, never under the touch minimum."""
-        return max(style.min_touch_px(self), int(self.unit() * fraction))
+    def px(self, fraction: float, min_cap_mm: float = style.MIN_CAP_MM, *, grow: float = 1.0) -> float:
+        """A type size: ``fraction`` of the unit (but capitals at least ``min_cap_mm`` tall), times the text scale.
+
+        ``grow`` < 1 damps the larger-text mode for type that is large already (a question, a title).
+        """
+        scale = 1.0 + (self.text_scale - 1.0) * grow
+        return max(self.unit() * fraction, style.cap_px(self, min_cap_mm)) * scale
+
+    def touch(self, fraction: float, min_mm: float = style.MIN_TOUCH_MM) -> int:
+        """A touch-target height: ``fraction`` of the unit, never under ``min_mm`` (at least 15 mm)."""
+        floor = max(style.min_touch_px(self), int(self.mm(min_mm) + 0.999))
+        return max(floor, int(self.unit() * fraction))
 
     def retranslate(self) -> None:
         """Set every text in :attr:`lang`."""

@@ -1,5 +1,9 @@
 """Message screens: thank-you (with the QR code for a comment by phone) and the polite error.
 
+After a dissatisfied answer the thank-you becomes a sincere apology, with the unit's hotline in
+large type when the config gives one. A tap anywhere returns to the start, except on the QR
+code: a citizen aiming a phone at it often touches the glass. Taps act on release.
+
 Screens only show things and emit signals; they never touch the store.
 """
 
@@ -60,11 +64,14 @@ class _MessageScreen(Screen):
     def __init__(self, name: str, kind: str, colour: QColor, keys: tuple[str, str, str], parent: QWidget | None = None):
         super().__init__(name, parent)
         self._keys = keys
+        self.fit_any_window()
         self.badge = _Badge(kind, colour)
         self.title_label = style.label()
         self.title_label.setObjectName("title_label")
         self.body_label = style.label(colour=style.MUTED)
+        self.body_label.setObjectName("body_label")
         self.footer_label = style.label(colour=style.MUTED)
+        self.footer_label.setObjectName("footer_label")
         self.footer_label.setVisible(bool(keys[2]))
         self._text = QVBoxLayout()
         self._text.addStretch(3)
@@ -84,7 +91,11 @@ class _MessageScreen(Screen):
         self.retranslate()
 
     def mousePressEvent(self, event) -> None:  # noqa: N802 - Qt API
-        self.sig_tapped.emit()
+        event.accept()  # the release decides, as for every button of the kiosk
+
+    def mouseReleaseEvent(self, event) -> None:  # noqa: N802 - Qt API
+        if self.rect().contains(event.position().toPoint()):
+            self.sig_tapped.emit()
         event.accept()
 
     def retranslate(self) -> None:
@@ -101,9 +112,9 @@ class _MessageScreen(Screen):
         w = self.width()
         unit = self.unit()
         self.badge.setFixedHeight(int(unit * 0.20))
-        style.set_px(self.title_label, self.px(0.064), bold=True)
-        style.set_px(self.body_label, self.px(0.040))
-        style.set_px(self.footer_label, self.px(0.030))
+        style.set_px(self.title_label, self.px(0.064, 5.0, grow=0.5), bold=True)
+        style.set_px(self.body_label, self.px(0.040, 3.5))
+        style.set_px(self.footer_label, self.px(0.030, 3.0))
         for gap in self._gaps:
             gap.changeSize(0, int(unit * 0.03))
         margin = int(w * 0.06)
@@ -114,14 +125,31 @@ class _MessageScreen(Screen):
         self.layout().invalidate()
 
 
+QR_MM = 35.0  # a phone at 30–40 cm reads a ~40-module code of this size easily (≥ 30 mm asked)
+
+
 class ThankYouScreen(_MessageScreen):
-    """Shown only after the answer committed (contract 1), with a QR code for a comment by phone."""
+    """Shown only after the answer committed (contract 1), with a QR code for a comment by phone.
+
+    :meth:`set_thanks` picks the thank-you (satisfied) or the apology (dissatisfied, with the
+    unit's hotline when known); both show the QR code when there is a link.
+    """
 
     def __init__(self, parent: QWidget | None = None):
         super().__init__("thanks_screen", "check", OK_GREEN, ("thanks_title", "thanks_body", "thanks_footer"), parent)
+        self.apology = False
+        self.hotline: str | None = None
+        self.hotline_label = style.label(colour=style.HEADER)
+        self.hotline_label.setObjectName("hotline_label")
+        self.hotline_label.hide()
+        self._hotline_gap = QSpacerItem(0, 0)
+        index = self._text.indexOf(self.body_label) + 1
+        self._text.insertItem(index, self._hotline_gap)
+        self._text.insertWidget(index + 1, self.hotline_label, 0, Qt.AlignmentFlag.AlignHCenter)
         self.qr = QrWidget()
         self.qr.setObjectName("thanks_qr")
         self.qr_label = style.label(colour=style.INK_HEX)
+        self.qr_label.setObjectName("qr_label")
         self._qr_box = QVBoxLayout()
         self._qr_box.addStretch(1)
         self._qr_box.addWidget(self.qr, 0, Qt.AlignmentFlag.AlignHCenter)
@@ -130,22 +158,40 @@ class ThankYouScreen(_MessageScreen):
         self._row.addLayout(self._qr_box, 2)
         self.retranslate()
 
+    def set_thanks(self, link: str | None, *, apology: bool, hotline: str | None) -> None:
+        """The thank-you (``apology=False``) or the apology, the QR of ``link`` (None: no QR) and,
+        with the apology, the unit's ``hotline`` (None or empty: not shown)."""
+        self.apology = bool(apology)
+        self.hotline = (hotline or "").strip() or None
+        self.badge.colour = NOTICE_BLUE if self.apology else OK_GREEN
+        self.badge.update()
+        self.qr.set_text(link or "")
+        self.qr.setVisible(bool(link))
+        self.qr_label.setVisible(bool(link))
+        self.hotline_label.setVisible(self.apology and self.hotline is not None)
+        self.retranslate()
+        self.relayout()  # the text gets the whole width without a QR, less with one
+
     def set_link(self, url: str | None) -> None:
-        """The comment link for this answer (``<server>/s/<unit>?r=<id>``), or None to hide the QR."""
-        self.qr.set_text(url or "")
-        if self.qr.isVisibleTo(self) != bool(url):
-            self.qr.setVisible(bool(url))
-            self.qr_label.setVisible(bool(url))
-            self.relayout()  # the text gets the whole width without a QR, less with one
+        """The comment link for this answer (``<server>/s/<unit>?r=<id>``), or None to hide the QR.
+
+        The plain thank-you; :meth:`set_thanks` also offers the apology and the hotline.
+        """
+        self.set_thanks(url, apology=False, hotline=None)
 
     def retranslate(self) -> None:
         super().retranslate()
-        if hasattr(self, "qr_label"):
-            self.qr_label.setText(self.tr("thanks_qr"))
+        if not hasattr(self, "qr_label"):
+            return
+        if self.apology:
+            self.title_label.setText(self.tr("apology_title"))
+            self.body_label.setText(self.tr("apology_body"))
+        self.hotline_label.setText(self.tr("hotline", number=self.hotline) if self.hotline else "")
+        self.qr_label.setText(self.tr("thanks_qr_apology" if self.apology else "thanks_qr"))
 
     def _text_width(self) -> int:
         full = super()._text_width()
-        if not hasattr(self, "qr") or not self.qr.isVisibleTo(self) or self.width() < self.height():
+        if not hasattr(self, "qr") or self.qr.isHidden() or self.width() < self.height():
             return full
         return int(full * 0.58)
 
@@ -155,11 +201,18 @@ class ThankYouScreen(_MessageScreen):
         portrait = self.width() < self.height()
         self._row.setDirection(QBoxLayout.Direction.TopToBottom if portrait else QBoxLayout.Direction.LeftToRight)
         unit = self.unit()
-        side = int(unit * (0.34 if not portrait else 0.5))
+        side = int(max(self.mm(QR_MM), unit * (0.34 if not portrait else 0.45)))
         self.qr.setFixedSize(side, side)
-        style.set_px(self.qr_label, self.px(0.030))
-        style.balance(self.qr_label, int(side * 1.3))
+        style.set_px(self.qr_label, self.px(0.030, 3.0))
+        style.balance(self.qr_label, int(side * 1.4))
+        style.set_px(self.hotline_label, self.px(0.056, 5.0), bold=True)
+        self._hotline_gap.changeSize(0, int(unit * 0.03) if not self.hotline_label.isHidden() else 0)
         super().relayout()
+        if self.apology:
+            # The apology is longer than "Cảm ơn Ông/Bà!": a little smaller, so it stays two lines.
+            style.set_px(self.title_label, self.px(0.050, 4.5, grow=0.5), bold=True)
+            style.balance(self.title_label, self._text_width())
+        style.balance(self.hotline_label, self._text_width())
 
 
 class ErrorScreen(_MessageScreen):

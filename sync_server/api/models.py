@@ -165,3 +165,5 @@ class ConfigOut(BaseModel):
     officers: list[dict]
     questionnaire: dict = Field(description="The active questionnaire document: {id, version, title, criteria, questions}.")
     settings: dict
+    prompts: list[dict] = Field(default_factory=list, description="Recorded voice prompts: {name, lang, sha256, bytes, duration_ms, "
+                                "path}; fetch each from `path` with the device token (docs/voice.md).")

@@ -9,6 +9,10 @@ feed, and none is returned twice or skipped. On SQLite, server_seq is assigned i
 A token reads what a person of its unit would: a province token or one scoped to a district gets
 ``officer_id`` with each answer (their viewers see officer results); a token scoped to a commune
 or a point gets answers without the ``officer_id`` key (see docs/results.md).
+
+Aggregates count answers whose follow-ups were left (flag ``incomplete``) like any other; each unit
+says how many there were (``followups_left``). ``include=incomplete`` is still accepted and changes
+nothing, and ``left_out`` keeps its ``incomplete`` key (always 0) for the clients that read it.
 """
 
 from __future__ import annotations
@@ -86,13 +90,14 @@ def pull_aggregates(request: Request, campaign: Annotated[int | None, Query(ge=1
                     channel: str | None = None) -> dict:
     client, allowed = client_scope(request)
     state = request.app.state.hailong
+    # "incomplete" is a fixed part of this interface: accepted, a no-op now (those answers always count).
     if channel not in (None, "kiosk", "qr") or not set(include) <= {"misuse", "incomplete"}:
         raise ApiError("invalid_body", "channel is kiosk or qr; include is misuse and/or incomplete")
     try:
         window = resolve_window(state.storage, state.settings, campaign, date_from, date_to)
     except WindowError as exc:
         raise ApiError("invalid_body", str(exc)) from None
-    report = Report.build(state, allowed, window, Filters("incomplete" in include, "misuse" in include, channel), complete=True)
+    report = Report.build(state, allowed, window, Filters("misuse" in include, channel), complete=True)
     units = []
     for code in report.tree.order:
         if not report.visible(code):
@@ -102,7 +107,7 @@ def pull_aggregates(request: Request, campaign: Annotated[int | None, Query(ge=1
         units.append({"code": code, "name": row["name"], "level": row["level"], "parent_code": row["parent_code"],
                       "answers": s.n, "satisfied": s.satisfied, "share_satisfied": s.headline_share, "index": s.index,
                       "wilson_low": s.low, "wilson_high": s.high, "enough_answers": s.n >= state.settings.report_min_answers,
-                      "left_out": s.left_out,
+                      "left_out": {"incomplete": 0, **s.left_out}, "followups_left": s.followups_left,
                       "criteria": {c["id"]: {"index": c["index"], "share_satisfied": c["share"]} for c in s.criteria}})
     roots = report.roots(client["unit_code"])
     groups = [{"code": g["code"], "label": g["label"], "answers": g["score"].n, "satisfied": g["score"].satisfied,

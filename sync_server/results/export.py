@@ -1,9 +1,11 @@
 """The official report as XLSX (openpyxl) and CSV, and raw answers as CSV, for one viewer's scope.
 
 XLSX: a summary sheet, one sheet per level (districts, communes), one by procedure group
-(lĩnh vực), officers when the viewer may see them, and for a campaign the recognition list with the earlier campaigns' indices and lines to
-sign. Headers are Vietnamese (the report goes upward as it is); numbers are real numbers with
-formats, not text, so the province can re-sort and sum them in Excel.
+(lĩnh vực), the reasons given ("Lý do", with the "Không nêu lý do" row), officers when the viewer may
+see them, and for a campaign the recognition list with the earlier campaigns' indices and lines to
+sign. Answers whose follow-ups were left count in every figure; their number has its own column.
+Headers are Vietnamese (the report goes upward as it is); numbers are real numbers with formats,
+not text, so the province can re-sort and sum them in Excel.
 
 Every text cell is written formula-safe (issue 11): an officer id, a unit or option name, a comment
 is data, never a formula. The XLSX stores text as plain strings (the value exact, ``data_type`` "s",
@@ -25,11 +27,12 @@ from openpyxl.utils import get_column_letter
 
 from sync_server.accounts import OFFICER_ROLES
 from sync_server.results.model import Score
-from sync_server.results.report import Report
+from sync_server.results.report import NO_REASON, Report
 
 LEVEL_SHEETS = (("district", "Cấp huyện"), ("commune", "Cấp xã"))
+FOLLOWUPS_LEFT = "Phiếu bỏ dở phần hỏi thêm (vẫn tính câu đã trả lời)"  # counted: only the follow-ups were left
 UNIT_HEADERS = ["Xếp hạng", "Mã", "Đơn vị", "Thuộc", "Số phiếu tính", "Hài lòng", "Tỷ lệ hài lòng", "Chỉ số hài lòng (0–100)",
-                "Cận dưới Wilson 95%", "Cận trên Wilson 95%", "Ghi chú", "Phiếu bị loại (lạm dụng)", "Phiếu chưa hoàn thành"]
+                "Cận dưới Wilson 95%", "Cận trên Wilson 95%", "Ghi chú", "Phiếu bị loại (lạm dụng)", FOLLOWUPS_LEFT]
 NOT_ENOUGH = "chưa đủ số phiếu"
 HEAD_FILL = PatternFill("solid", fgColor="DCE8EF")
 # What spreadsheets read as the start of a formula (OWASP "CSV injection").
@@ -63,7 +66,7 @@ def unit_values(row: dict, parent_name: str | None) -> list:
     s: Score = row["score"]
     return [row.get("rank"), row["code"], row["name"], parent_name or "", s.n, s.satisfied,
             s.headline_share, None if s.index is None else round(s.index, 2), round(s.low, 4), round(s.high, 4),
-            "" if row.get("enough", True) else NOT_ENOUGH, s.flagged.get("misuse", 0), s.flagged.get("incomplete", 0)]
+            "" if row.get("enough", True) else NOT_ENOUGH, s.flagged.get("misuse", 0), s.followups_left]
 
 
 def report_rows(report: Report, focus: str) -> list[tuple[str, list[dict]]]:
@@ -115,8 +118,22 @@ def group_values(row: dict, min_answers: int) -> list:
             "" if s.n >= min_answers else NOT_ENOUGH]
 
 
+REASON_HEADERS = ["Câu hỏi", "Lý do", "Mã lý do", "Số phiếu"]
+
+
+def reason_values(reasons: list[dict]) -> list[list]:
+    """``Report.reasons`` as sheet rows: each question's options chosen, then "Không nêu lý do"."""
+    rows = []
+    for r in reasons:
+        question = r["text"].vi
+        rows.extend([question, o["label"].vi if o["label"] else o["id"], o["id"], o["n"]] for o in r["options"])
+        if r["no_reason"] is not None:
+            rows.append([question, NO_REASON.vi, "", r["no_reason"]])
+    return rows
+
+
 def xlsx(report: Report, focus: str, *, officers: list[dict] | None = None, recognition: list[dict] | None = None,
-         groups: list[dict] | None = None, title: str = "") -> bytes:
+         groups: list[dict] | None = None, reasons: list[dict] | None = None, title: str = "") -> bytes:
     wb = Workbook()
     summary = wb.active
     summary.title = "Tổng hợp"
@@ -129,9 +146,9 @@ def xlsx(report: Report, focus: str, *, officers: list[dict] | None = None, reco
              ("Đợt khảo sát", w.campaign["name"] if w.campaign else ""),
              ("Kênh", report.filters.channel or "kiosk + QR"),
              ("Số phiếu tính", s.n), ("Tỷ lệ hài lòng", s.headline_share), ("Chỉ số hài lòng (0–100)", s.index),
-             ("Phiếu bị loại (lạm dụng)", s.flagged.get("misuse", 0)), ("Phiếu chưa hoàn thành", s.flagged.get("incomplete", 0)),
+             ("Phiếu bị loại (lạm dụng)", s.flagged.get("misuse", 0)),
+             (FOLLOWUPS_LEFT, s.followups_left),
              ("Tính cả phiếu lạm dụng", "có" if report.filters.include_misuse else "không"),
-             ("Tính cả phiếu chưa hoàn thành", "có" if report.filters.include_incomplete else "không"),
              ("Số phiếu tối thiểu để xếp hạng", report.settings.report_min_answers),
              ("Ngưỡng công nhận: chỉ số", report.settings.recognition_min_index),
              ("Ngưỡng công nhận: số phiếu", report.settings.recognition_min_answers),
@@ -159,6 +176,8 @@ def xlsx(report: Report, focus: str, *, officers: list[dict] | None = None, reco
         _sheet(wb, sheet_title, UNIT_HEADERS + [f"Tiêu chí: {label}" for _, label in crit], values)
     if groups is not None:
         _sheet(wb, "Theo lĩnh vực", GROUP_HEADERS, [group_values(g, report.settings.report_min_answers) for g in groups])
+    if reasons is not None:
+        _sheet(wb, "Lý do", REASON_HEADERS, reason_values(reasons))
     if officers is not None:
         _sheet(wb, "Cán bộ", ["Xếp hạng", "Mã", "Cán bộ", "Đơn vị", "Số phiếu tính", "Hài lòng", "Tỷ lệ hài lòng",
                               "Chỉ số hài lòng (0–100)", "Cận dưới Wilson 95%", "Cận trên Wilson 95%", "Ghi chú"],
@@ -246,4 +265,5 @@ def build_xlsx(state, report: Report, focus: str, role: str | None) -> bytes:
     recognition = None
     if report.window.campaign is not None:
         recognition = report.recognition(report.window.campaign, report.earlier_campaigns(state, report.window.campaign))
-    return xlsx(report, focus, officers=officers, recognition=recognition, groups=report.procedure_groups(focus))
+    return xlsx(report, focus, officers=officers, recognition=recognition, groups=report.procedure_groups(focus),
+                reasons=report.reasons(focus))

@@ -1,6 +1,18 @@
 """Counting stored answers into the rollups' keys: the flag classes, where an answer is placed in
 time, and the fold of a chunk of rows (:class:`Fold`). No SQL here: :mod:`sync_server.results.rollups`
 reads the rows and writes the counts through the storage.
+
+Flag classes describe *why* an answer might not count, not whether it does: ``misuse`` (cool-down,
+burst, repeats) is left out of reports by default; ``incomplete`` (the citizen walked away during the
+follow-ups) always counts for every question it answered, the headline first (DESIGN.md contract 11:
+a headline answer that was given counts). The class is kept so reports can say how many answers
+left their follow-ups.
+
+Choice questions are counted in the ``rollup_day`` grain too, by channel (no schema change): the row
+of a choice question ``q`` holds ``n`` = answers that gave ``q`` and ``c1`` = answers to which ``q``
+was shown (its ``show_if`` held, on a channel that asks it) but that did not give it: the reasons
+table's "Không nêu lý do" row. Rows ``q:<option id>`` count how often each option was chosen
+(question ids cannot hold ``:``, so these keys never meet a real question).
 """
 
 from __future__ import annotations
@@ -14,7 +26,10 @@ FLAG_CLASSES = ("ok", "incomplete", "misuse")
 
 
 def flag_class(flags: list) -> str:
-    """``misuse`` (cooldown, burst, repeat, rate limited) over ``incomplete`` over ``ok``; other flags count."""
+    """``misuse`` (cooldown, burst, repeat, rate limited) over ``incomplete`` over ``ok``; other flags count.
+
+    Only ``misuse`` is left out by default; ``incomplete`` (follow-ups left) counts, its number is shown apart.
+    """
     if not flags:
         return "ok"
     if MISUSE_FLAGS.intersection(flags):
@@ -42,7 +57,6 @@ class Fold:
         self.offset = offset_ms
         self.kinds = kinds
         self.day: dict[tuple, list[int]] = {}
-        self.choice: dict[tuple, int] = {}
         self.officer: dict[tuple, list[int]] = {}
         self.hour: dict[tuple, list[int]] = {}
         self.group: dict[tuple, list[int]] = {}
@@ -80,7 +94,7 @@ class Fold:
                 group_t[k] = [1, 0, 0, 0, 0, 0]
             else:
                 row[0] += 1
-        kinds, headline = self.kinds.get((qid, ver), _NO_KINDS)
+        kinds, headline, followups = self.kinds.get((qid, ver), _NO_KINDS)
         # The counting below is written out per table on purpose: it runs for every scale answer of
         # every response (a 5 M-answer rebuild), where a helper call per table costs seconds.
         day_t, officer_t = self.day, self.officer
@@ -117,12 +131,36 @@ class Fold:
                     row[0] += 1
                     row[value] += 1
             elif kind == "single" or kind == "multi":
-                for option in (value if isinstance(value, list) else (value,)):
-                    k = (day, unit, qid, ver, question, str(option), fc)
-                    self.choice[k] = self.choice.get(k, 0) + 1
+                options = value if isinstance(value, list) else (value,)
+                if not options:
+                    continue  # an empty choice is no answer (the protocol refuses one; the kiosk calls it a skip)
+                k = (day, unit, channel, qid, ver, question, fc)
+                row = day_t.get(k)
+                if row is None:
+                    row = day_t[k] = [0, 0, 0, 0, 0, 0]
+                row[0] += 1
+                for option in options:
+                    k = (day, unit, channel, qid, ver, f"{question}:{option}", fc)
+                    row = day_t.get(k)
+                    if row is None:
+                        row = day_t[k] = [0, 0, 0, 0, 0, 0]
+                    row[0] += 1
+        for question, (target, values, channels) in followups.items():
+            if parsed.get(question) or channel not in channels:
+                continue
+            given = parsed.get(target)
+            if given is None:
+                continue
+            # ShowIf.holds on the stored value; ``in`` on a tuple compares, so no stored value can raise here.
+            if any(v in values for v in given) if isinstance(given, list) else given in values:
+                k = (day, unit, channel, qid, ver, question, fc)
+                row = day_t.get(k)
+                if row is None:
+                    row = day_t[k] = [0, 0, 0, 0, 0, 0]
+                row[1] += 1  # shown, not answered: "không nêu lý do"
 
 
-_NO_KINDS: tuple[dict, None] = ({}, None)
+_NO_KINDS: tuple[dict, None, dict] = ({}, None, {})
 
 
 def _add_into(table: dict[tuple, list[int]], key: tuple, counts: list[int]) -> None:
@@ -134,20 +172,16 @@ def _add_into(table: dict[tuple, list[int]], key: tuple, counts: list[int]) -> N
             row[i] += counts[i]
 
 
-def coarser(fold: Fold) -> tuple[dict, dict, dict, dict]:
+def coarser(fold: Fold) -> tuple[dict, dict, dict]:
     """Month and province-total grains (and groups by month), summed from a chunk's daily counts."""
     month: dict[tuple, list[int]] = {}
     total: dict[tuple, list[int]] = {}
     for (day, *rest), counts in fold.day.items():
         _add_into(month, (fold.month(day), *rest), counts)
         _add_into(total, (day, *rest[1:]), counts)
-    choice: dict[tuple, int] = {}
-    for (day, *rest), n in fold.choice.items():
-        key = (fold.month(day), *rest)
-        choice[key] = choice.get(key, 0) + n
     group: dict[tuple, list[int]] = {}
     for (day, *rest), counts in fold.group.items():
         _add_into(group, (fold.month(day), *rest), counts)
-    return month, choice, total, group
+    return month, total, group
 
 

@@ -10,8 +10,11 @@
 - Rankings: by the lower bound of the 95 % Wilson interval of the share satisfied on the headline
   question (one answer per citizen, so ``n`` counts people, not questions); ties share a rank;
   fewer counted headline answers than the minimum → "not enough answers", not ranked.
-- Flag classes: ``ok`` always counts; ``incomplete`` and ``misuse`` are left out unless asked for,
-  and the number left out is reported.
+- Flag classes: ``ok`` and ``incomplete`` always count: an answer whose follow-ups were left
+  (the citizen walked away after the face) counts for every question it answered, the headline
+  first, so the headline does not lean towards the one-tap satisfied answers; reports show how
+  many answers left their follow-ups. ``misuse`` is left out unless asked for, and the number left
+  out is reported.
 """
 
 from __future__ import annotations
@@ -30,22 +33,26 @@ def wilson_upper_bound(successes: int, n: int, z: float = Z_95) -> float:
     return 1.0 - wilson_lower_bound(n - successes, n, z) if n > 0 else 1.0
 
 
+COUNTED = ("ok", "incomplete")  # flag classes every report counts; "misuse" only on request
+
+
 @dataclass(frozen=True)
 class Filters:
-    """What counts: the channel (None = both) and whether flagged answers are let in."""
+    """What counts: the channel (None = both) and whether misuse-flagged answers are let in.
 
-    include_incomplete: bool = False
+    There is no choice for ``incomplete`` answers: they always count (``include=incomplete`` is still
+    accepted by the pages, the pull API and the CLI, and changes nothing).
+    """
+
     include_misuse: bool = False
     channel: str | None = None
 
     @property
     def classes(self) -> frozenset[str]:
-        return frozenset(("ok",) + (("incomplete",) if self.include_incomplete else ()) + (("misuse",) if self.include_misuse else ()))
+        return frozenset(COUNTED + (("misuse",) if self.include_misuse else ()))
 
     def query(self) -> str:
         parts = []
-        if self.include_incomplete:
-            parts.append("include=incomplete")
         if self.include_misuse:
             parts.append("include=misuse")
         if self.channel:
@@ -167,6 +174,11 @@ class Score:
     @property
     def headline_share(self) -> float | None:
         return self.satisfied / self.n if self.n else None
+
+    @property
+    def followups_left(self) -> int:
+        """Counted responses whose citizen left the follow-ups (flag ``incomplete``)."""
+        return self.flagged.get("incomplete", 0)
 
 
 def score(tally: Tally, book: Book, filters: Filters) -> Score:

@@ -2,6 +2,9 @@
 
 Every query reads the rollups (brought up to date first: cheap when little is new); nothing here
 scans raw answers except :func:`alerts`, which reads only the answers received in its short window.
+
+Answers whose follow-ups were left (flag ``incomplete``) count in every figure here, as the answers
+they are; only misuse is left out by default (:mod:`sync_server.results.model`).
 """
 
 from __future__ import annotations
@@ -11,6 +14,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
 
 from hailong_core import procedure_groups as groups_catalogue
+from hailong_core.questionnaire import Text
 from hailong_core.timeutil import parse_day
 from sync_server.days import local_today, offset_ms
 from sync_server.results import recognition, rollups
@@ -18,6 +22,7 @@ from sync_server.results.fold import flag_class
 from sync_server.results.model import (Book, Filters, Score, Tally, Tree, Window, day_number, day_of, rank, score,
                                        tally_by_code)
 
+NO_REASON = Text("Không nêu lý do", "No reason given")
 ALERT_LAG_MS = 300_000  # answers created in the window may be received up to this much later (clock tolerance)
 WEEKDAYS = 7
 
@@ -144,7 +149,7 @@ class Report:
         return found
 
     def channels(self, code: str) -> dict[str, Score]:
-        return {ch: score(t, self.book, Filters(self.filters.include_incomplete, self.filters.include_misuse))
+        return {ch: score(t, self.book, Filters(self.filters.include_misuse))
                 for ch, t in sorted(self.channel_tallies(code).items())}
 
     # --- detail for one unit ---------------------------------------------------------------------
@@ -180,21 +185,37 @@ class Report:
         return {"unit": unit, "points": points}
 
     def reasons(self, code: str) -> list[dict]:
-        """Choice questions (the "why" follow-up) with their options' counts, most chosen first."""
+        """Choice questions (the "why" follow-up) with their options' counts, most chosen first, on
+        the channel filtered for.
+
+        Each entry: ``id``, ``text``, ``options`` (``id``, ``label``, ``n``), ``answered`` (counted
+        answers that gave the question) and, for a follow-up (``show_if``), ``no_reason``: counted
+        answers to which it was shown (the headline level asked why) but that gave none, the same
+        rule on the kiosk and the phone form; None for a question that is not a follow-up.
+        """
         out: dict[str, dict] = {}
         classes = self.filters.classes
-        for qid, version, question, option, fc, n in self.storage.rollup_choice_counts(
-                self.window.day_from, self.window.day_to, self.codes_for(code)):
-            if fc not in classes:
+        for (qid, version, key, fc), counts in self._unit_tally(code).counts.items():
+            if not key or fc not in classes:
                 continue
+            question, option_key, option = key.partition(":")
             qn = self.book.get(qid, version)
             q = qn.question(question) if qn else None
-            if q is None:
+            if q is None or q.kind not in ("single", "multi"):
                 continue
-            entry = out.setdefault(question, {"id": question, "text": q.text, "options": {}})
-            label = next((o.label for o in q.options if o.id == option), None)
-            opt = entry["options"].setdefault(option, {"id": option, "label": label, "n": 0})
-            opt["n"] += n
+            entry = out.get(question)
+            if entry is None:
+                entry = out[question] = {"id": question, "text": q.text, "options": {}, "answered": 0, "no_reason": None}
+            if q.show_if is not None and entry["no_reason"] is None:
+                entry["no_reason"] = 0
+            if option_key:
+                label = next((o.label for o in q.options if o.id == option), None)
+                opt = entry["options"].setdefault(option, {"id": option, "label": label, "n": 0})
+                opt["n"] += counts[0]
+            else:
+                entry["answered"] += counts[0]
+                if entry["no_reason"] is not None:
+                    entry["no_reason"] += counts[1]
         for entry in out.values():
             entry["options"] = sorted(entry["options"].values(), key=lambda o: (-o["n"], o["id"]))
         return list(out.values())

@@ -383,3 +383,24 @@ class ResultsArea(ABC):
 
     @abstractmethod
     def revoke_api_token(self, name: str, now: datetime) -> bool: ...
+
+
+class PromptsArea(ABC):
+    """Recorded voice prompts (issue 12): one WAV per prompt name and language, for the kiosks."""
+
+    @abstractmethod
+    def prompts(self) -> list[dict]:
+        """``name, lang, sha256, bytes, duration_ms, uploaded_at, uploaded_by`` of each recording (no content), by name then language."""
+
+    @abstractmethod
+    def prompt(self, name: str, lang: str) -> dict | None:
+        """One recording with its ``content`` (bytes), or None."""
+
+    @abstractmethod
+    def put_prompt(self, name: str, lang: str, content: bytes, sha256: str, duration_ms: int, now: datetime,
+                   by: str | None) -> bool:
+        """Store (or replace) the recording; True when it replaced one."""
+
+    @abstractmethod
+    def delete_prompt(self, name: str, lang: str) -> bool:
+        """False when there was none."""

@@ -11,7 +11,8 @@ from __future__ import annotations
 
 from abc import abstractmethod
 
-from sync_server.storage.areas import DutiesArea, FleetArea, OfficersArea, PeopleArea, PhoneArea, ResultsArea, SurveysArea, UnitsArea
+from sync_server.storage.areas import (DutiesArea, FleetArea, OfficersArea, PeopleArea, PhoneArea, PromptsArea, ResultsArea,
+                                       SurveysArea, UnitsArea)
 from sync_server.storage.types import (Device, EnrollRefused, ImportReport, PreparedResponse, Session, StorageRefused,
                                        UnitRelease, User)
 
@@ -19,7 +20,7 @@ __all__ = ["Device", "EnrollRefused", "ImportReport", "PreparedResponse", "Sessi
            "UnitRelease", "User"]
 
 
-class Storage(UnitsArea, OfficersArea, SurveysArea, FleetArea, PeopleArea, PhoneArea, ResultsArea, DutiesArea):
+class Storage(UnitsArea, OfficersArea, SurveysArea, FleetArea, PeopleArea, PhoneArea, ResultsArea, DutiesArea, PromptsArea):
     """The server's database."""
 
     @abstractmethod

@@ -254,4 +254,18 @@ MIGRATIONS: tuple[tuple[str | PerDialect, ...], ...] = (
         """CREATE TABLE duties (
             name TEXT PRIMARY KEY, last_started_at TEXT, last_done_at TEXT, last_error TEXT, detail TEXT)""",
     ),
+    # 8 (issue 12): the voice prompts the province recorded, one per prompt name and language; kiosks
+    # learn them (name, lang, sha256, bytes) from the config and download the content with their token.
+    # The content lives in the database: every server process and the backups see the same files.
+    (
+        PerDialect(
+            sqlite="""CREATE TABLE prompts (
+            name TEXT NOT NULL, lang TEXT NOT NULL, sha256 TEXT NOT NULL, bytes INTEGER NOT NULL,
+            duration_ms INTEGER NOT NULL, content BLOB NOT NULL, uploaded_at TEXT NOT NULL, uploaded_by TEXT,
+            PRIMARY KEY (name, lang))""",
+            postgres="""CREATE TABLE prompts (
+            name TEXT NOT NULL, lang TEXT NOT NULL, sha256 TEXT NOT NULL, bytes INTEGER NOT NULL,
+            duration_ms INTEGER NOT NULL, content BYTEA NOT NULL, uploaded_at TEXT NOT NULL, uploaded_by TEXT,
+            PRIMARY KEY (name, lang))"""),
+    ),
 )

@@ -1,6 +1,10 @@
 """Results pages: province overview, drill-down to a district, a commune, an officer; recognition
 list; XLSX/CSV exports. Everything is filtered by the viewer's scope and rendered on the server
-(SVG charts from :mod:`sync_server.web.charts`, no script)."""
+(SVG charts from :mod:`sync_server.web.charts`, no script).
+
+Answers whose follow-ups were left count everywhere; the query string's ``include=incomplete``
+(old links, other programs) is accepted and changes nothing. Only ``include=misuse`` is a choice.
+"""
 
 from __future__ import annotations
 
@@ -10,10 +14,11 @@ from urllib.parse import quote
 from fastapi import Request
 from fastapi.responses import Response, StreamingResponse
 
+from hailong_core.questionnaire import Text
 from sync_server.accounts import OFFICER_ROLES
 from sync_server.results import export
 from sync_server.results.model import Filters
-from sync_server.results.report import Report, WindowError, alerts, resolve_window
+from sync_server.results.report import NO_REASON, Report, WindowError, alerts, resolve_window
 from sync_server.web import charts
 from sync_server.web.access import Forbidden, FormError, Pages, PageNotFound, ensure_scope, scope, viewer
 from sync_server.web.i18n import request_lang, translator
@@ -21,14 +26,35 @@ from sync_server.web.render import render
 
 pages = Pages()
 WEEKDAYS = {"vi": ["T2", "T3", "T4", "T5", "T6", "T7", "CN"], "en": ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"]}
+# Texts of issue 12 (what the citizen meant), used by the results templates as ``rtext.<name>.get(lang)``.
+# They replace the catalogue's res_incomplete / res_include_incomplete / res_method until those are edited.
+TEXTS = {
+    "followups_left": Text("Phiếu bỏ dở phần hỏi thêm", "Answers with follow-ups left"),
+    "followups_left_note": Text("vẫn tính câu đã trả lời", "answered questions still count"),
+    "reason": Text("Lý do", "Reason"),
+    "answers": Text("Số phiếu", "Answers"),
+    "no_reason": NO_REASON,
+    "no_reason_help": Text("Không nêu lý do: phiếu được hỏi lý do (theo mức đánh giá ở câu hỏi chính) nhưng không "
+                           "chọn lý do nào, trên kiosk cũng như trên điện thoại.",
+                           "No reason given: answers that were asked why (by their headline level) and chose no "
+                           "reason, on the kiosk as on the phone."),
+    "method": Text("Cách tính: chỉ số = trung bình điểm các mức (0–100) theo câu hỏi, rồi theo tiêu chí, rồi theo "
+                   "đơn vị; xếp hạng theo cận dưới khoảng tin cậy Wilson 95% của tỷ lệ hài lòng ở câu hỏi chính; "
+                   "đơn vị dưới {n} phiếu không xếp hạng. Phiếu lạm dụng không tính trừ khi chọn; phiếu bỏ dở "
+                   "phần hỏi thêm vẫn tính mọi câu đã trả lời.",
+                   "Method: index = mean level score (0–100) per question, then per criterion, then per unit; "
+                   "ranking by the lower bound of the 95% Wilson interval of the share satisfied on the headline "
+                   "question; units under {n} answers are not ranked. Misuse-flagged answers are left out unless "
+                   "chosen; answers whose follow-ups were left count for every question they answered."),
+}
 
 
 def _filters(request: Request) -> Filters:
-    include = set(request.query_params.getlist("include"))
+    include = set(request.query_params.getlist("include"))  # "incomplete" may be there: it always counts now
     channel = request.query_params.get("channel") or None
     if channel not in (None, "kiosk", "qr"):
         raise FormError("channel: kiosk or qr")
-    return Filters("incomplete" in include, "misuse" in include, channel)
+    return Filters("misuse" in include, channel)
 
 
 def _window(request: Request):
@@ -72,6 +98,20 @@ def _bar_rows(rows: list[dict], href) -> list[dict]:
              "note": f"n={r['score'].n}", "href": href(r)} for r in rows]
 
 
+def _reason_rows(r: dict, lang: str) -> list[dict]:
+    """The reasons of one choice question as table rows: the options chosen, then "Không nêu lý do"."""
+    rows = [{"label": o["label"].get(lang) if o["label"] else o["id"], "n": o["n"], "no_reason": False} for o in r["options"]]
+    if r["no_reason"] is not None:
+        rows.append({"label": NO_REASON.get(lang), "n": r["no_reason"], "no_reason": True})
+    return rows
+
+
+def _reason_chart(r: dict, rows: list[dict], lang: str):
+    return charts.bars([{"label": row["label"], "value": row["n"], "note": "", "colour": charts.MUTED if row["no_reason"] else None}
+                        for row in rows], label=r["text"].get(lang), scale_max=max(row["n"] for row in rows) or 1,
+                       fmt="{:.0f}", label_width=250)
+
+
 def _page(request: Request, code: str | None):
     state = request.app.state.hailong
     lang = request_lang(request)
@@ -109,9 +149,8 @@ def _page(request: Request, code: str | None):
         "groups": charts.bars([{"label": g["label"][lang], "value": g["score"].index, "low": g["score"].low * 100,
                                 "high": g["score"].high * 100, "note": f"n={g['score'].n}"} for g in groups],
                               label=t("res_groups"), label_width=250) if groups else None,
-        "reasons": [(r, charts.bars([{"label": o["label"].get(lang) if o["label"] else o["id"], "value": o["n"], "note": ""}
-                                     for o in r["options"]], label=r["text"].get(lang), scale_max=max(o["n"] for o in r["options"]) or 1,
-                                    fmt="{:.0f}", label_width=250)) for r in reasons if r["options"]],
+        "reasons": [(r, _reason_chart(r, rows, lang), rows) for r in reasons if r["options"] or r["no_reason"]
+                    for rows in [_reason_rows(r, lang)]],
     }
     names = {u: report.tree.units[u]["name"] for u in report.tree.units}
     found = alerts(state, scope(request), report.codes_for(focus))
@@ -122,7 +161,7 @@ def _page(request: Request, code: str | None):
                   channels=report.channels(focus), alerts=found,
                   crumbs=[(c, names[c]) for c in report.tree.path(focus) if report.visible(c)], query=query,
                   campaigns=state.storage.campaigns(), pct=_pct, export_query=_query(report, unit=focus),
-                  min_answers=state.settings.report_min_answers)
+                  min_answers=state.settings.report_min_answers, rtext=TEXTS)
 
 
 @pages.get("/results", access="user")
@@ -150,7 +189,7 @@ def results_officer(request: Request, officer_id: str):
         rows = [o for o in _officer_anywhere(report, officer_id)]
     return render(request, "results_officer.html", officer=officer, row=rows[0] if rows else None, report=report,
                   query=_query(report), unit=state.storage.unit(officer["unit_code"]), pct=_pct,
-                  min_answers=state.settings.report_min_answers)
+                  min_answers=state.settings.report_min_answers, rtext=TEXTS)
 
 
 def _officer_anywhere(report: Report, officer_id: str) -> list[dict]:

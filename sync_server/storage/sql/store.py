@@ -25,6 +25,7 @@ from sync_server.storage.sql.fleet import SQLFleet
 from sync_server.storage.sql.officers import SQLOfficers
 from sync_server.storage.sql.people import SQLPeople
 from sync_server.storage.sql.phone import SQLPhone
+from sync_server.storage.sql.prompts import SQLPrompts
 from sync_server.storage.sql.results import SQLResults
 from sync_server.storage.sql.surveys import SQLSurveys
 from sync_server.storage.sql.units import SQLUnits
@@ -36,7 +37,7 @@ UNITS_ASSET = ("units", "bac_giang_2023.json")
 QUESTIONNAIRE_ASSET = ("questionnaires", "default.json")
 
 
-class SQLStorage(SQLUnits, SQLOfficers, SQLSurveys, SQLFleet, SQLPeople, SQLPhone, SQLResults, SQLDuties, Storage):
+class SQLStorage(SQLUnits, SQLOfficers, SQLSurveys, SQLFleet, SQLPeople, SQLPhone, SQLResults, SQLDuties, SQLPrompts, Storage):
     """Everything both back ends share. Subclasses call ``super().__init__()`` and fill the hooks."""
 
     #: The statement that opens a write transaction.
