@@ -354,3 +354,51 @@ def test_the_reset_is_announced_and_a_tap_on_the_banner_keeps_the_answer_going(q
         pass
     worker.stop()
     store.close()
+
+
+FULL_SCREEN_PROBE = r'''
+import pathlib, sys, time
+from PySide6.QtWidgets import QApplication
+app = QApplication([])
+from kiosk import settings as ks
+from kiosk.app import build
+from kiosk.store import Store
+d = pathlib.Path(sys.argv[1])
+store = Store(d / "k.sqlite3")
+store.set_meta(unit_code="7201")
+w, worker = build(store, ks.load(d))
+w.lock_down()
+end = time.monotonic() + 2
+while time.monotonic() < end:
+    app.processEvents()
+    time.sleep(0.02)
+print(w.geometry().width(), w.geometry().height())
+'''
+
+
+def test_full_screen_on_bare_x_without_a_window_manager(tmp_path):
+    """Xvfb with no window manager: the full-screen request alone left the window at 894×396."""
+    import shutil
+    import subprocess
+    import sys
+
+    if shutil.which("Xvfb") is None:
+        pytest.skip("Xvfb is not installed (scripts/setup.sh installs it)")
+    display = f":{90 + __import__('os').getpid() % 100}"
+    xvfb = subprocess.Popen(["Xvfb", display, "-screen", "0", "1280x800x24", "-nolisten", "tcp"],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        import os
+        import time
+
+        deadline = time.monotonic() + 10
+        while not os.path.exists(f"/tmp/.X11-unix/X{display[1:]}") and time.monotonic() < deadline:
+            time.sleep(0.05)
+        env = {**os.environ, "DISPLAY": display, "QT_QPA_PLATFORM": "xcb"}
+        out = subprocess.run([sys.executable, "-c", FULL_SCREEN_PROBE, str(tmp_path)], env=env, capture_output=True,
+                             text=True, timeout=60, cwd=str(__import__("pathlib").Path(__file__).resolve().parent.parent))
+        assert out.returncode == 0, out.stderr[-2000:]
+        assert out.stdout.split()[-2:] == ["1280", "800"], out.stdout
+    finally:
+        xvfb.terminate()
+        xvfb.wait(10)
