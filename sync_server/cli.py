@@ -12,8 +12,10 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 from hailong_core.questionnaire import QuestionnaireError, parse_questionnaire
+from hailong_core.timeutil import parse_day
 from sync_server import accounts, security
 from sync_server import cli_phone, cli_review, maintenance
+from sync_server.kiosk_config import province_today
 from sync_server import settings as server_settings
 from sync_server.settings import default_db_path
 from sync_server.storage import StorageRefused, open_storage
@@ -31,8 +33,24 @@ def _parser() -> argparse.ArgumentParser:
     code = sub.add_parser("enroll-code", help="print a single-use enrolment code for a unit (alone on the last line)")
     code.add_argument("--unit", required=True, help="unit code, e.g. 7201")
     code.add_argument("--ttl-hours", type=float, help="hours the code stays valid (default: the enroll_code_ttl_h setting)")
-    units = sub.add_parser("units", help="list the unit registry")
+    code.add_argument("--site", type=int, help="site id (see 'hailong-server sites'); default: the unit's first site")
+    code.add_argument("--counter", help="counter (quầy) code of the site the kiosk stands at")
+    units = sub.add_parser("units", help="list the unit registry: every unit version, or those in force on a day")
     units.add_argument("--json", action="store_true")
+    units.add_argument("--on", help="only the units in force that day (YYYY-MM-DD or DD/MM/YYYY)")
+    sites = sub.add_parser("sites", help="list sites (điểm tiếp nhận) and their counters")
+    sites.add_argument("--json", action="store_true")
+    sites.add_argument("--unit", help="only this unit's sites")
+    sadd = sub.add_parser("site-add", help="add a site to the version of a unit in force today; prints its id on the last line")
+    sadd.add_argument("--unit", required=True)
+    sadd.add_argument("--name", required=True)
+    sadd.add_argument("--address")
+    sadd.add_argument("--hotline")
+    sadd.add_argument("--public-url", dest="public_url", help="the address phones reach this site's QR links at")
+    cadd = sub.add_parser("counter-add", help="add (or rename) a counter (quầy) of a site")
+    cadd.add_argument("--site", type=int, required=True)
+    cadd.add_argument("--code", required=True, help="e.g. 1, 2, A3")
+    cadd.add_argument("--name", required=True, help="e.g. 'Quầy 1 — Tư pháp, hộ tịch'")
     stats = sub.add_parser("stats", help="answers per unit")
     stats.add_argument("--json", action="store_true")
     devices = sub.add_parser("devices", help="enrolled kiosks")
@@ -125,23 +143,95 @@ def _enroll_code(storage, settings, args) -> int:
         print(f"hailong-server: no unit with code {args.unit!r} (see 'hailong-server units')", file=sys.stderr)
         return 2
     ttl = args.ttl_hours if args.ttl_hours is not None else settings.enroll_code_ttl_h
+    site = storage.site(args.site) if args.site is not None else storage.first_site(unit["code"], province_today(settings.utc_offset_h))
+    if site is None or site["unit_code"] != unit["code"] or site["closed_at"]:
+        print(f"hailong-server: site {args.site} is not an open site of unit {unit['code']} (see 'hailong-server sites --unit "
+              f"{unit['code']}')", file=sys.stderr)
+        return 2
+    if args.counter is not None and args.counter not in {c["code"] for c in site["counters"]}:
+        print(f"hailong-server: site {site['id']} has no counter {args.counter!r} (add it with 'hailong-server counter-add')",
+              file=sys.stderr)
+        return 2
     code = security.new_enroll_code()
     expires = datetime.now(timezone.utc) + timedelta(hours=ttl)
-    storage.create_enroll_code(unit["code"], security.digest(security.normalise_code(code)), expires)
-    print(f"Mã đăng ký kiosk cho {unit['name']} ({unit['code']}), dùng một lần, hết hạn {expires.astimezone():%d/%m/%Y %H:%M}:")
+    storage.create_enroll_code(unit["code"], security.digest(security.normalise_code(code)), expires, site_id=site["id"],
+                               counter=args.counter)
+    where = site["name"] + (f", quầy {args.counter}" if args.counter else "")
+    print(f"Mã đăng ký kiosk cho {unit['name']} ({unit['code']}) tại {where}, dùng một lần, hết hạn {expires.astimezone():%d/%m/%Y %H:%M}:")
     print(f"Enrolment code for {unit['code']}, single use, expires {expires.isoformat(timespec='minutes')}:")
     print(code)
     return 0
 
 
 def _units(storage, settings, args) -> int:
-    rows = [{k: u[k] for k in ("code", "name", "level", "parent_code")} for u in storage.units()]
+    if args.on:
+        try:
+            day = parse_day(args.on).isoformat()
+        except ValueError as exc:
+            print(f"hailong-server: --on: {exc}", file=sys.stderr)
+            return 2
+    rows = unit_listing(storage, day if args.on else None)
     if args.json:
         print(json.dumps(rows, ensure_ascii=False, indent=1))
     else:
         for u in rows:
-            print(f"{u['code']:>8}  {u['level']:<9} {u['parent_code'] or '':>4}  {u['name']}")
+            until = f"{u['valid_from']}→{u['valid_to'] or ''}"
+            print(f"{u['code']:>8}  {u['level']:<9} {u['parent_code'] or '':>4}  {until:<23} {u['name']}")
     return 0
+
+
+def _sites(storage, settings, args) -> int:
+    rows = [{k: s[k] for k in ("id", "unit_code", "unit_valid_from", "position", "name", "address", "hotline",
+                                "public_base_url", "counters")} for s in storage.sites(args.unit)]
+    if args.json:
+        print(json.dumps(rows, ensure_ascii=False, indent=1))
+    else:
+        for s in rows:
+            counters = ", ".join(c["code"] for c in s["counters"]) or "—"
+            print(f"{s['id']:>6}  {s['unit_code']:>8}  {s['unit_valid_from']}  #{s['position']}  {s['name']}  (quầy: {counters})")
+    return 0
+
+
+def _site_add(storage, settings, args) -> int:
+    if storage.unit(args.unit) is None:
+        print(f"hailong-server: no unit with code {args.unit!r} (see 'hailong-server units')", file=sys.stderr)
+        return 2
+    try:
+        site = storage.add_site(args.unit, args.name.strip(), datetime.now().astimezone(), address=args.address,
+                                hotline=args.hotline, public_base_url=args.public_url)
+    except ValueError as exc:
+        print(f"hailong-server: {exc}", file=sys.stderr)
+        return 2
+    print(f"Đã thêm điểm tiếp nhận «{site['name']}» cho đơn vị {args.unit} / site added:")
+    print(site["id"])
+    return 0
+
+
+def _counter_add(storage, settings, args) -> int:
+    try:
+        storage.add_counter(args.site, args.code.strip(), args.name.strip())
+    except ValueError as exc:
+        print(f"hailong-server: {exc}", file=sys.stderr)
+        return 2
+    print(f"Đã thêm quầy {args.code} vào điểm {args.site} / counter added")
+    return 0
+
+
+def unit_listing(storage, day: str | None) -> list[dict]:
+    """Unit versions (all, or those in force on ``day``) with their predecessors: the ``units --json`` shape."""
+    versions = storage.unit_versions() if day is None else storage.units_as_of(day)
+    ends: dict[tuple[str, str], str] = {}
+    for v in storage.unit_versions():
+        if v["valid_to"]:
+            ends[(v["code"], v["valid_to"])] = v["valid_from"]
+    preds: dict[tuple[str, str], list[dict]] = {}
+    for link in storage.unit_links():
+        key = (link["to_code"], link["on_date"])
+        preds.setdefault(key, []).append({"code": link["from_code"], "valid_from": ends.get((link["from_code"], link["on_date"])),
+                                          "partial": bool(link.get("partial"))})
+    return [{"code": v["code"], "name": v["name"], "level": v["level"], "parent_code": v["parent_code"],
+             "valid_from": v["valid_from"], "valid_to": v["valid_to"], "predecessors": preds.get((v["code"], v["valid_from"]), [])}
+            for v in versions]
 
 
 def _stats(storage, settings, args) -> int:
@@ -306,7 +396,8 @@ def _maintain(storage, settings, args) -> int:
     return 1 if any("error" in r for r in done.values()) else 0
 
 
-COMMANDS = {"import-responses": _import_responses, "enroll-code": _enroll_code, "units": _units, "stats": _stats, "devices": _devices, "revoke-device": _revoke,
+COMMANDS = {"import-responses": _import_responses, "enroll-code": _enroll_code, "units": _units, "sites": _sites,
+            "site-add": _site_add, "counter-add": _counter_add, "stats": _stats, "devices": _devices, "revoke-device": _revoke,
             "users": _users, "import-units": _import_units, "questionnaire": _questionnaire,
             "export": _export, "api-tokens": _api_tokens, "refresh-results": _refresh_results,
             "maintain": _maintain}

@@ -65,12 +65,17 @@ def clock_offset(device_time: str | None, received: datetime) -> float | None:
 def ingest(storage: Storage, device: Device | None, body: Any, *, max_items: int, skew_s: float,
            questionnaires: dict[tuple[str, int], Questionnaire], unit_code: str | None = None,
            now: datetime | None = None, on_roster: Callable[[str, str], bool] | None = None,
-           created_floor: str = "2024-01-01") -> dict:
+           created_floor: str = "2024-01-01", site_id: int | None = None, utc_offset_h: float = 7.0) -> dict:
     """Store what is valid; return ``{"results": [...], "server_time": ...}`` in item order.
 
     ``device`` decides the unit and the channel (``kiosk``); without one (the phone form),
     ``unit_code`` is the unit and the channel is ``qr``. ``on_roster(unit, officer_id)`` answers
     whether the officer belongs to the unit (default: ask the storage).
+
+    The site each answer was given at (issue 13): the kiosk's own site (from its enrolment), else
+    ``site_id`` (the phone form's point), else the first site of the unit version in force on the
+    answer's day at the province (``utc_offset_h``), so an answer under a reused code stays with
+    the unit that had the code that day.
     """
     received = now or datetime.now(timezone.utc)
     items, device_time = check_batch_shape(body, max_items)
@@ -89,6 +94,18 @@ def ingest(storage: Storage, device: Device | None, body: Any, *, max_items: int
     if device is not None and "boot_id" in body:
         boot = (body["boot_id"], clock_check.anchor(received_ms, int(body["mono_ms"])))
     anchors: dict[str, int] | None = None
+    fixed_site = device.site_id if device is not None and device.site_id is not None else site_id
+    day_sites: dict[str, int | None] = {}
+    offset_ms = int(utc_offset_h * 3_600_000)
+
+    def site_on(placed_ms: int) -> int | None:
+        if fixed_site is not None:
+            return fixed_site
+        day = datetime.fromtimestamp((placed_ms + offset_ms) / 1000, timezone.utc).date().isoformat()
+        if day not in day_sites:
+            site = storage.first_site(owner_unit, day)
+            day_sites[day] = site["id"] if site else None
+        return day_sites[day]
 
     results: list[dict | None] = [None] * len(items)
     prepared: list[PreparedResponse] = []
@@ -129,7 +146,7 @@ def ingest(storage: Storage, device: Device | None, body: Any, *, max_items: int
             record["unit_code"], officer, qref["id"], qref["version"], record["channel"], record["seq"],
             record["created_at"], created_ms, canonical_json(record["answers"]).decode(),
             canonical_json(record["flags"]).decode(), int(item_suspect), record.get("procedure_group"),
-            placed, boot_id, mono,
+            placed, boot_id, mono, site_on(placed),
         ), canonical))
         positions.append(index)
     if prepared or boot is not None:

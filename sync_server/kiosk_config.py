@@ -56,21 +56,34 @@ def retire_province_pin(storage: Storage, now: datetime | None = None) -> bool:
     return True
 
 
-def build_config(storage: Storage, settings, unit_code: str, day: str | None = None) -> dict:
+def build_config(storage: Storage, settings, unit_code: str, day: str | None = None, *, site_id: int | None = None,
+                 counter: str | None = None) -> dict:
+    """The config of a kiosk of ``unit_code`` standing at site ``site_id`` (its enrolment's), counter ``counter``.
+
+    The site (issue 13) names the kiosk's header and gives the thank-you its hotline and public
+    address, and the office its hours, each falling back to the unit's (hours) or the server's
+    settings when the site has none.
+    """
     retire_province_pin(storage)
     unit = storage.unit(unit_code)
     day = day or province_today(settings.utc_offset_h)
+    site = storage.site(site_id) if site_id is not None else storage.first_site(unit_code, day)
+    site = site or {}
+    counter_name = next((c["name"] for c in site.get("counters", ()) if c["code"] == counter), None)
     return {
         "unit": {k: unit[k] for k in ("code", "name", "level", "parent_code")},
+        "site": {"id": site.get("id"), "name": site.get("name") or unit["name"], "address": site.get("address"),
+                 "counter": counter, "counter_name": counter_name},
         "officers": storage.kiosk_officers(unit_code),
         "questionnaire": storage.active_questionnaire(unit_code, day),
         "prompts": prompts.config_entries(storage),
         "settings": {"cooldown_s": settings.kiosk_cooldown_s, "idle_timeout_s": settings.kiosk_idle_timeout_s,
                      "burst_count": settings.kiosk_burst_count, "burst_window_s": settings.kiosk_burst_window_s,
-                     "office_hours": storage.office_hours(unit_code),
+                     "office_hours": site.get("office_hours") or storage.office_hours(unit_code),
                      "admin_pin_hash": unit_admin_pin(storage, unit_code),
                      "time_zone": settings.time_zone, "utc_offset_h": settings.utc_offset_h,
-                     "public_base_url": settings.public_base_url, "hotline": settings.kiosk_hotline},
+                     "public_base_url": site.get("public_base_url") or settings.public_base_url,
+                     "hotline": site.get("hotline") or settings.kiosk_hotline},
     }
 
 

@@ -224,7 +224,8 @@ def submit_answer(storage, settings, questionnaires, questionnaire: Questionnair
     if procedure_group:
         record["procedure_group"] = procedure_group
     result = ingest(storage, None, {"responses": [record]}, max_items=1, skew_s=settings.clock_skew_s, created_floor=settings.created_at_floor,
-                    questionnaires=questionnaires, unit_code=unit_code, now=now)["results"][0]
+                    questionnaires=questionnaires, unit_code=unit_code, now=now,
+                    utc_offset_h=settings.utc_offset_h)["results"][0]
     if result["status"] != "accepted":
         # The server built this record itself: a refusal is a bug, never the citizen's fault.
         storage.settle_phone_submission(row_id, "failed", None)

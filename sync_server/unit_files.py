@@ -60,7 +60,26 @@ def _clean_unit(raw: dict, where: str) -> dict:
     preds = raw.get("predecessors") or []
     if isinstance(preds, str):
         preds = [p for p in re.split(r"[;\s]+", preds) if p]
-    return {"code": code, "name": name, "level": level, "parent_code": parent, "predecessors": [str(p) for p in preds]}
+    if not isinstance(preds, list):
+        raise ReleaseError(f"{where} ({code}): predecessors must be a list")
+    return {"code": code, "name": name, "level": level, "parent_code": parent,
+            "predecessors": [_clean_predecessor(p, f"{where} ({code})") for p in preds]}
+
+
+def _clean_predecessor(raw, where: str) -> dict:
+    """A predecessor as a code (``"7201"``, a whole merge) or ``{"code", "valid_from"?, "partial"?}``
+    (issue 13: ``partial`` when the old unit was split among several new ones)."""
+    if isinstance(raw, dict):
+        code, partial = str(raw.get("code") or "").strip(), raw.get("partial", False)
+        if not isinstance(partial, bool):
+            raise ReleaseError(f"{where}: predecessor {code!r}: partial must be true or false")
+        if raw.get("valid_from") is not None:
+            _check_date(str(raw["valid_from"]), f"{where}: predecessor {code!r} valid_from")
+    else:
+        code, partial = str(raw).strip(), False
+    if not _CODE_RE.match(code):
+        raise ReleaseError(f"{where}: predecessor {code!r} is not a unit code")
+    return {"code": code, "partial": partial}
 
 
 def check_release(release: UnitRelease) -> UnitRelease:
@@ -149,7 +168,7 @@ class ReleasePlan:
     day: str
     open_versions: list[dict] = field(default_factory=list)
     close_codes: list[str] = field(default_factory=list)
-    links: list[tuple[str, str]] = field(default_factory=list)
+    links: list[tuple[str, str, bool]] = field(default_factory=list)  # (from, to, partial)
     report: ImportReport = field(default_factory=ImportReport)
 
 
@@ -192,14 +211,15 @@ def plan_release(current: list[dict], existing_links: set[tuple[str, str, str]],
         plan.close_codes.append(code)
         plan.report.closed.append(code)
     ending = set(plan.close_codes)
-    wanted = [(p, u["code"]) for u in release.units for p in u.get("predecessors", [])] + list(release.links)
-    for old, new in wanted:
+    wanted = [(p["code"], u["code"], p["partial"]) for u in release.units for p in u.get("predecessors", [])]
+    wanted += [(a, b, False) for a, b in release.links]
+    for old, new, partial in wanted:
         if (old, new, day) in existing_links or (old == new and old not in ending):
             continue
         if old not in ending:
             raise ReleaseError(f"predecessor {old} of {new}: no version of {old} ends on {day}")
         if new not in listed:
             raise ReleaseError(f"successor {new} of {old} is not in the release")
-        plan.links.append((old, new))
+        plan.links.append((old, new, partial))
     plan.report.links = len(plan.links)
     return plan

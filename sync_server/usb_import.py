@@ -40,7 +40,7 @@ def import_export(storage: Storage, path: Path, *, batch: int, skew_s: float, cr
     row = storage.device(doc.get("device_id") or "")
     if row is None:
         raise UsbImportError(f"device {doc.get('device_id')!r} is not enrolled on this server")
-    device = Device(row["id"], row["unit_code"], row.get("name"), False)
+    device = Device(row["id"], row["unit_code"], row.get("name"), False, row.get("site_id"), row.get("counter"))
     questionnaires = {key: parse_questionnaire(q) for key, q in storage.questionnaires().items()}
     counts: Counter = Counter()
     items = doc["responses"]

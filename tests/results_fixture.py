@@ -43,12 +43,19 @@ SUSPECT = ("7246", 5)  # created 2023-01-02 by a wrong clock, received on 2023-0
 GROUPS = ["ho_tich"] * 4 + ["dat_dai"] * 3 + [None] * 9 + ["ho_tich"] * 2 + [None] * 5
 
 
-def prepared(unit, level, extra, flags, channel, officer, when, seq, suspect=False, group=None):
+def prepared(unit, level, extra, flags, channel, officer, when, seq, suspect=False, group=None, site=None):
+    """One stored answer as ingest prepares it; ``site`` is the site it was given at (None: none recorded)."""
     answers = {"overall": level, **extra}
     rid = uuid7(int(when.timestamp() * 1000))
     values = (unit, officer, "bg-friendly-gov", 1, channel, seq, when.isoformat(), int(when.timestamp() * 1000),
-              json.dumps(answers, sort_keys=True), json.dumps(flags), int(suspect), group, None, None, None)
+              json.dumps(answers, sort_keys=True), json.dumps(flags), int(suspect), group, None, None, None, site)
     return PreparedResponse(rid, rid[:32], values, b"{}")
+
+
+def first_site(storage, unit: str, when: datetime) -> int | None:
+    """The site ingest would record for an answer of ``unit`` at ``when`` (its first site that day)."""
+    found = storage.first_site(unit, when.astimezone(TZ).date().isoformat())
+    return found["id"] if found else None
 
 
 def load(storage) -> None:
@@ -56,12 +63,15 @@ def load(storage) -> None:
     storage.add_officer("cb-a", "7201", "Nguyễn Văn A", None, None, None, now)
     storage.add_officer("cb-b", "7204", "Trần Thị B", None, None, None, now)
     assert len(GROUPS) == len(ROWS)
-    items = [prepared(*row, DAY + timedelta(minutes=i), i + 1, group=GROUPS[i]) for i, row in enumerate(ROWS)]
+    items = [prepared(*row, DAY + timedelta(minutes=i), i + 1, group=GROUPS[i], site=first_site(storage, row[0], DAY))
+             for i, row in enumerate(ROWS)]
     storage.store_batch(None, items, (DAY + timedelta(hours=1)).isoformat(), None)
     wrong = datetime(2023, 1, 2, 9, 0, tzinfo=TZ)
-    storage.store_batch(None, [prepared(SUSPECT[0], SUSPECT[1], {}, [], "kiosk", None, wrong, 999, suspect=True)],
+    storage.store_batch(None, [prepared(SUSPECT[0], SUSPECT[1], {}, [], "kiosk", None, wrong, 999, suspect=True,
+                                        site=first_site(storage, SUSPECT[0], DAY))],
                         datetime(2023, 6, 28, 10, 0, tzinfo=TZ).isoformat(), None)
     # Outside the window: must not count.
-    storage.store_batch(None, [prepared("7201", 1, {}, [], "kiosk", "cb-a", datetime(2023, 7, 1, 9, 0, tzinfo=TZ), 1000)],
+    july = datetime(2023, 7, 1, 9, 0, tzinfo=TZ)
+    storage.store_batch(None, [prepared("7201", 1, {}, [], "kiosk", "cb-a", july, 1000, site=first_site(storage, "7201", july))],
                         datetime(2023, 7, 1, 9, 5, tzinfo=TZ).isoformat(), None)
     storage.add_campaign(CAMPAIGN[0], CAMPAIGN[1], CAMPAIGN[2], "bg-friendly-gov", 1, ["24"], now)

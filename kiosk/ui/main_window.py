@@ -253,7 +253,11 @@ class KioskWindow(QMainWindow):
         self.refresh_officer()
 
     def unit_name(self) -> str:
-        return (self._config.get("unit") or {}).get("name") or tr("unit_fallback", self._lang)
+        """The header: the site the kiosk stands at (issue 13) and its counter, else the unit's name."""
+        site = self._config.get("site") or {}
+        name = site.get("name") or (self._config.get("unit") or {}).get("name") or tr("unit_fallback", self._lang)
+        counter = site.get("counter_name") or (tr("counter_label", self._lang, code=site["counter"]) if site.get("counter") else "")
+        return f"{name} — {counter}" if counter else name
 
     @Slot(dict)
     def on_sync_finished(self, report: dict) -> None:

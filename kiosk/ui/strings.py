@@ -13,6 +13,7 @@ LANGS = ("vi", "en")
 VI: dict[str, str] = {
     "window_title": "Hài Lòng — Đánh giá sự hài lòng",
     "unit_fallback": "Bộ phận tiếp nhận và trả kết quả",
+    "counter_label": "Quầy {code}",
     "invite": "Mời Ông/Bà đánh giá",
     "tap_hint": "Xin mời chạm vào một khuôn mặt",
     "lang_vi": "Tiếng Việt",
@@ -110,6 +111,7 @@ VI: dict[str, str] = {
 EN: dict[str, str] = {
     "window_title": "Hài Lòng — Satisfaction survey",
     "unit_fallback": "One-stop service counter",
+    "counter_label": "Counter {code}",
     "invite": "Please rate our service",
     "tap_hint": "Please tap a face",
     "lang_vi": "Tiếng Việt",

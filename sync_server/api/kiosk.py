@@ -104,7 +104,8 @@ ETAG_HEADER = {"ETag": {"description": "Hash of the document; send it back in If
 @rule("device")
 def kiosk_config(request: Request, device: Device = Depends(current_device)):
     state = _state(request)
-    payload, etag = config_payload(build_config(state.storage, state.settings, device.unit_code))
+    payload, etag = config_payload(build_config(state.storage, state.settings, device.unit_code,
+                                                   site_id=device.site_id, counter=device.counter))
     if etag in [t.strip() for t in request.headers.get("if-none-match", "").split(",")]:
         return Response(status_code=304, headers={"ETag": etag})
     return Response(payload, media_type="application/json", headers={"ETag": etag, "Cache-Control": "no-cache"})
@@ -121,7 +122,8 @@ async def upload(request: Request, device: Device = Depends(current_device)):
     body = bodies.parse_json(raw)
     answer = await run_in_threadpool(ingest, state.storage, device, body, max_items=settings.max_batch_items,
                                      skew_s=settings.clock_skew_s, questionnaires=state.questionnaires(),
-                                     on_roster=state.rosters.knows, created_floor=settings.created_at_floor)
+                                     on_roster=state.rosters.knows, created_floor=settings.created_at_floor,
+                                     utc_offset_h=settings.utc_offset_h)
     return Response(orjson.dumps(answer), media_type="application/json")
 
 

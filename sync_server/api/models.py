@@ -165,5 +165,7 @@ class ConfigOut(BaseModel):
     officers: list[dict]
     questionnaire: dict = Field(description="The active questionnaire document: {id, version, title, criteria, questions}.")
     settings: dict
+    site: dict | None = Field(None, description="The site (điểm tiếp nhận) the kiosk was enrolled to: {id, name, address, counter, "
+                              "counter_name}; its header shows the site's name and counter (issue 13).")
     prompts: list[dict] = Field(default_factory=list, description="Recorded voice prompts: {name, lang, sha256, bytes, duration_ms, "
                                 "path}; fetch each from `path` with the device token (docs/voice.md).")

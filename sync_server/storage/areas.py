@@ -404,3 +404,36 @@ class PromptsArea(ABC):
     @abstractmethod
     def delete_prompt(self, name: str, lang: str) -> bool:
         """False when there was none."""
+
+
+class SitesArea(ABC):
+    """Service points (issue 13): a unit version's sites (điểm tiếp nhận) and their counters (quầy).
+
+    A site dict: ``id, unit_code, unit_valid_from, position, name, address, office_hours (dict or
+    None), hotline, public_base_url, created_at, closed_at, counters`` (``[{code, name}]``, open ones).
+    """
+
+    @abstractmethod
+    def sites(self, unit_code: str | None = None, *, include_closed: bool = False) -> list[dict]:
+        """Sites (of ``unit_code``'s versions, or all), by unit code, unit version and position."""
+
+    @abstractmethod
+    def site(self, site_id: int) -> dict | None: ...
+
+    @abstractmethod
+    def first_site(self, unit_code: str, day: str) -> dict | None:
+        """The first open site of the version of ``unit_code`` in force on ``day`` (YYYY-MM-DD);
+        before the unit's first version, its earliest site; None for an unknown code."""
+
+    @abstractmethod
+    def add_site(self, unit_code: str, name: str, now: datetime, *, address: str | None = None, hotline: str | None = None,
+                 public_base_url: str | None = None, office_hours: dict | None = None) -> dict:
+        """A new site for the version of ``unit_code`` in force now (the next position); returns it."""
+
+    @abstractmethod
+    def update_site(self, site_id: int, **fields) -> bool:
+        """Change ``name, address, hotline, public_base_url, office_hours`` (given keys only)."""
+
+    @abstractmethod
+    def add_counter(self, site_id: int, code: str, name: str) -> None:
+        """Add (or reopen and rename) counter ``code`` of a site."""

@@ -12,7 +12,7 @@ from __future__ import annotations
 from abc import abstractmethod
 
 from sync_server.storage.areas import (DutiesArea, FleetArea, OfficersArea, PeopleArea, PhoneArea, PromptsArea, ResultsArea,
-                                       SurveysArea, UnitsArea)
+                                       SitesArea, SurveysArea, UnitsArea)
 from sync_server.storage.types import (Device, EnrollRefused, ImportReport, PreparedResponse, Session, StorageRefused,
                                        UnitRelease, User)
 
@@ -20,7 +20,8 @@ __all__ = ["Device", "EnrollRefused", "ImportReport", "PreparedResponse", "Sessi
            "UnitRelease", "User"]
 
 
-class Storage(UnitsArea, OfficersArea, SurveysArea, FleetArea, PeopleArea, PhoneArea, ResultsArea, DutiesArea, PromptsArea):
+class Storage(UnitsArea, OfficersArea, SurveysArea, FleetArea, PeopleArea, PhoneArea, ResultsArea, DutiesArea, PromptsArea,
+              SitesArea):
     """The server's database."""
 
     @abstractmethod

@@ -268,4 +268,51 @@ MIGRATIONS: tuple[tuple[str | PerDialect, ...], ...] = (
             duration_ms INTEGER NOT NULL, content BYTEA NOT NULL, uploaded_at TEXT NOT NULL, uploaded_by TEXT,
             PRIMARY KEY (name, lang))"""),
     ),
+    # 9 (issue 13): service points as they are. A unit (one version of it: a code reused with
+    # another meaning is another unit) has sites (điểm tiếp nhận); a site has counters (quầy).
+    # Kiosks enrol to a site and counter; officers may belong to a site; every answer records the
+    # site it was given at. Each unit version's implicit point becomes its first site, and every
+    # stored answer gains the first site of the unit version in force on its day (UTC+7, the
+    # province's offset, as the rollups use). Successor links say whether a merge was partial.
+    (
+        """CREATE TABLE sites (
+            id INTEGER PRIMARY KEY, unit_code TEXT NOT NULL, unit_valid_from TEXT NOT NULL,
+            position INTEGER NOT NULL DEFAULT 1, name TEXT NOT NULL, address TEXT, office_hours TEXT,
+            hotline TEXT, public_base_url TEXT, created_at TEXT NOT NULL, closed_at TEXT,
+            UNIQUE (unit_code, unit_valid_from, position))""",
+        "CREATE INDEX sites_unit ON sites (unit_code)",
+        """CREATE TABLE counters (
+            site_id INTEGER NOT NULL REFERENCES sites (id), code TEXT NOT NULL, name TEXT NOT NULL,
+            closed_at TEXT, PRIMARY KEY (site_id, code))""",
+        """INSERT INTO sites (unit_code, unit_valid_from, position, name, created_at)
+            SELECT code, valid_from, 1, name, valid_from FROM unit_versions""",
+        "ALTER TABLE responses ADD COLUMN site_id INTEGER",
+        "ALTER TABLE devices ADD COLUMN site_id INTEGER",
+        "ALTER TABLE devices ADD COLUMN counter TEXT",
+        "ALTER TABLE enroll_codes ADD COLUMN site_id INTEGER",
+        "ALTER TABLE enroll_codes ADD COLUMN counter TEXT",
+        "ALTER TABLE officers ADD COLUMN site_id INTEGER",
+        "ALTER TABLE unit_links ADD COLUMN partial INTEGER NOT NULL DEFAULT 0",
+        PerDialect(
+            sqlite="""UPDATE responses SET site_id = (
+                SELECT s.id FROM sites s JOIN unit_versions v ON v.code = s.unit_code AND v.valid_from = s.unit_valid_from
+                WHERE s.unit_code = responses.unit_code AND s.position = 1
+                  AND v.valid_from <= date((COALESCE(responses.placed_ms, responses.created_ms) + 25200000) / 1000, 'unixepoch')
+                ORDER BY v.valid_from DESC LIMIT 1)""",
+            postgres="""UPDATE responses SET site_id = (
+                SELECT s.id FROM sites s JOIN unit_versions v ON v.code = s.unit_code AND v.valid_from = s.unit_valid_from
+                WHERE s.unit_code = responses.unit_code AND s.position = 1
+                  AND v.valid_from <= to_char(to_timestamp((COALESCE(responses.placed_ms, responses.created_ms) + 25200000) / 1000.0)
+                                              AT TIME ZONE 'UTC', 'YYYY-MM-DD')
+                ORDER BY v.valid_from DESC LIMIT 1)"""),
+        # An answer from before its unit's first version (a clock far in the past): the earliest site.
+        """UPDATE responses SET site_id = (SELECT MIN(s.id) FROM sites s WHERE s.unit_code = responses.unit_code)
+            WHERE site_id IS NULL""",
+        # A kiosk belongs to the unit version in force when it enrolled (its local date as stamped).
+        """UPDATE devices SET site_id = COALESCE(
+            (SELECT s.id FROM sites s WHERE s.unit_code = devices.unit_code AND s.position = 1
+               AND s.unit_valid_from <= substr(devices.enrolled_at, 1, 10) ORDER BY s.unit_valid_from DESC LIMIT 1),
+            (SELECT MIN(s.id) FROM sites s WHERE s.unit_code = devices.unit_code))""",
+        "CREATE INDEX responses_site ON responses (site_id)",
+    ),
 )

@@ -12,13 +12,15 @@ class Device:
     unit_code: str
     name: str | None
     revoked: bool
+    site_id: int | None = None  # the site (điểm tiếp nhận) it was enrolled to (issue 13)
+    counter: str | None = None
 
 
 # The columns a stored response is inserted with, in order: id, content_hash, device_id,
 # received_at, then PreparedResponse.values. Both back ends insert exactly these.
 RESPONSE_COLUMNS = ("id, content_hash, device_id, received_at, unit_code, officer_id, questionnaire_id, "
                     "questionnaire_version, channel, seq, created_at, created_ms, answers, flags, clock_suspect, procedure_group, "
-                    "placed_ms, boot_id, mono_ms")
+                    "placed_ms, boot_id, mono_ms, site_id")
 
 
 class PreparedResponse(NamedTuple):
@@ -27,7 +29,8 @@ class PreparedResponse(NamedTuple):
     ``values`` are, in order: unit_code, officer_id, questionnaire_id, questionnaire_version,
     channel, seq, created_at (as sent), created_ms (UTC epoch milliseconds), answers (JSON),
     flags (JSON), clock_suspect (0/1), procedure_group (or None), placed_ms (where reports count it,
-    UTC epoch ms), boot_id and mono_ms (or None): :data:`RESPONSE_COLUMNS` after the first four.
+    UTC epoch ms), boot_id and mono_ms (or None), site_id (the site it was given at):
+    :data:`RESPONSE_COLUMNS` after the first four.
     """
 
     id: str

@@ -26,6 +26,7 @@ from sync_server.storage.sql.officers import SQLOfficers
 from sync_server.storage.sql.people import SQLPeople
 from sync_server.storage.sql.phone import SQLPhone
 from sync_server.storage.sql.prompts import SQLPrompts
+from sync_server.storage.sql.sites import SQLSites
 from sync_server.storage.sql.results import SQLResults
 from sync_server.storage.sql.surveys import SQLSurveys
 from sync_server.storage.sql.units import SQLUnits
@@ -37,7 +38,8 @@ UNITS_ASSET = ("units", "bac_giang_2023.json")
 QUESTIONNAIRE_ASSET = ("questionnaires", "default.json")
 
 
-class SQLStorage(SQLUnits, SQLOfficers, SQLSurveys, SQLFleet, SQLPeople, SQLPhone, SQLResults, SQLDuties, SQLPrompts, Storage):
+class SQLStorage(SQLUnits, SQLOfficers, SQLSurveys, SQLFleet, SQLPeople, SQLPhone, SQLResults, SQLDuties, SQLPrompts, SQLSites,
+                 Storage):
     """Everything both back ends share. Subclasses call ``super().__init__()`` and fill the hooks."""
 
     #: The statement that opens a write transaction.

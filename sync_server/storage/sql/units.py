@@ -54,8 +54,11 @@ class SQLUnits(UnitsArea):
                           "ON CONFLICT (code) DO UPDATE SET name = excluded.name, level = excluded.level, "
                           "parent_code = excluded.parent_code, valid_from = excluded.valid_from, valid_to = NULL",
                           (v["code"], v["name"], v["level"], v["parent_code"], day))
-            c.executemany("INSERT INTO unit_links (from_code, to_code, on_date) VALUES (?, ?, ?)",
-                          [(a, b, day) for a, b in plan.links])
+                # Every unit version has at least one site: its implicit point (issue 13).
+                c.execute("INSERT INTO sites (unit_code, unit_valid_from, position, name, created_at) VALUES (?, ?, 1, ?, ?)",
+                          (v["code"], day, v["name"], day))
+            c.executemany("INSERT INTO unit_links (from_code, to_code, on_date, partial) VALUES (?, ?, ?, ?)",
+                          [(a, b, day, int(partial)) for a, b, partial in plan.links])
             return plan.report
         return self._write(tx)
 
@@ -71,9 +74,9 @@ class SQLUnits(UnitsArea):
 
     def unit_links(self, code: str | None = None) -> list[dict]:
         if code is None:
-            rows = self._conn().execute("SELECT from_code, to_code, on_date FROM unit_links ORDER BY on_date, from_code, to_code")
+            rows = self._conn().execute("SELECT from_code, to_code, on_date, partial FROM unit_links ORDER BY on_date, from_code, to_code")
         else:
-            rows = self._conn().execute("SELECT from_code, to_code, on_date FROM unit_links WHERE from_code = ? OR to_code = ? "
+            rows = self._conn().execute("SELECT from_code, to_code, on_date, partial FROM unit_links WHERE from_code = ? OR to_code = ? "
                                         "ORDER BY on_date, from_code, to_code", (code, code))
         return [dict(r) for r in rows]
 
