@@ -19,7 +19,7 @@ from sync_server.kiosk_config import province_today
 from sync_server import settings as server_settings
 from sync_server.settings import default_db_path
 from sync_server.storage import StorageRefused, open_storage
-from sync_server.unit_files import ReleaseError, load_release
+from sync_server.unit_files import ReleaseError, load_releases
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -300,20 +300,27 @@ def _users(storage, settings, args) -> int:
 
 
 def _import_units(storage, settings, args) -> int:
+    """Import every dated tree of the file, oldest first (one for a CSV or a one-date JSON)."""
     try:
-        release = load_release(args.file, args.valid_from)
-        report = storage.import_unit_release(release, dry_run=args.dry_run)
+        releases = load_releases(args.file, args.valid_from)
     except (ReleaseError, ValueError, OSError) as exc:
         print(f"hailong-server: {args.file}: {exc}", file=sys.stderr)
         return 2
-    if not args.dry_run:
-        storage.audit(datetime.now(timezone.utc), None, "units.import", release.source,
-                      {"valid_from": release.valid_from, "summary": report.summary(), "via": "cli"})
-    if args.json:
-        print(json.dumps({"valid_from": release.valid_from, "added": report.added, "changed": report.changed,
-                          "closed": report.closed, "unchanged": report.unchanged, "links": report.links, "dry_run": args.dry_run}))
-    else:
-        print(f"{release.source} ({release.valid_from}){' [dry run]' if args.dry_run else ''}: {report.summary()}")
+    for release in releases:
+        try:
+            report = storage.import_unit_release(release, dry_run=args.dry_run)
+        except (ReleaseError, ValueError) as exc:
+            print(f"hailong-server: {args.file} ({release.valid_from}): {exc}", file=sys.stderr)
+            return 2
+        if not args.dry_run:
+            storage.audit(datetime.now(timezone.utc), None, "units.import", release.source,
+                          {"valid_from": release.valid_from, "summary": report.summary(), "via": "cli"})
+        if args.json:
+            print(json.dumps({"valid_from": release.valid_from, "added": report.added, "changed": report.changed,
+                              "closed": report.closed, "unchanged": report.unchanged, "links": report.links,
+                              "reused": report.reused, "dry_run": args.dry_run}))
+        else:
+            print(f"{release.source} ({release.valid_from}){' [dry run]' if args.dry_run else ''}: {report.summary()}")
     return 0
 
 

@@ -23,6 +23,7 @@ def _is_zone(name: str) -> bool:
 
 SPEC: tuple[Setting, ...] = (
     Setting("db", str, None, "Database: a SQLite file path (or `sqlite:///PATH`), or `postgresql://USER@HOST:PORT/DB` for PostgreSQL; default `server.sqlite3` in the platformdirs data folder."),
+    Setting("seed_units", str, "all", "Which shipped unit trees a fresh database is seeded with: `all` (the 2023 Bắc Giang tree of the first campaign, valid until 1 July 2025, and today's Bắc Ninh from `assets/units/bac_ninh_2026.json`) or `2023` (the 2023 tree only). Read when a database is first created (environment `HAILONG_SERVER_SEED_UNITS`); later trees are added with `import-units`.", lambda v: v in ("all", "2023"), "must be all or 2023"),
     Setting("host", str, "127.0.0.1", "Address `serve` listens on."),
     Setting("port", int, 8765, "Port `serve` listens on.", lambda v: 0 < v < 65536, "must be a TCP port"),
     Setting("max_body_bytes", int, 4 * 1024 * 1024, "Largest request body as sent (compressed or not); larger → 413 `body_too_large`.", lambda v: v >= 1024, "must be ≥ 1024"),

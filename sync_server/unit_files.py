@@ -73,13 +73,14 @@ def _clean_predecessor(raw, where: str) -> dict:
         code, partial = str(raw.get("code") or "").strip(), raw.get("partial", False)
         if not isinstance(partial, bool):
             raise ReleaseError(f"{where}: predecessor {code!r}: partial must be true or false")
-        if raw.get("valid_from") is not None:
-            _check_date(str(raw["valid_from"]), f"{where}: predecessor {code!r} valid_from")
+        since = raw.get("valid_from")
+        if since is not None:
+            since = _check_date(str(since), f"{where}: predecessor {code!r} valid_from")
     else:
-        code, partial = str(raw).strip(), False
+        code, partial, since = str(raw).strip(), False, None
     if not _CODE_RE.match(code):
         raise ReleaseError(f"{where}: predecessor {code!r} is not a unit code")
-    return {"code": code, "partial": partial}
+    return {"code": code, "partial": partial, "valid_from": since}
 
 
 def check_release(release: UnitRelease) -> UnitRelease:
@@ -112,16 +113,32 @@ def check_release(release: UnitRelease) -> UnitRelease:
 
 
 def load_release_json(text: str, source: str = "") -> UnitRelease:
-    """A release from the JSON shape of ``assets/units/*.json``."""
+    """A release from the JSON shape of ``assets/units/*.json`` (its first tree; see :func:`load_releases_json`)."""
+    return load_releases_json(text, source)[0]
+
+
+def load_releases_json(text: str, source: str = "") -> list[UnitRelease]:
+    """Every dated tree of a unit file, oldest first: the top-level ``valid_from``/``units``, then
+    each of ``releases`` (``[{"valid_from", "units"}]``, issue 13: e.g. the 2026 code corrections
+    and the city status of Bắc Ninh), each a whole tree as of its date."""
     try:
         doc = json.loads(text)
     except ValueError as exc:
         raise ReleaseError(f"not valid JSON: {exc}") from None
     if not isinstance(doc, dict) or not isinstance(doc.get("units"), list):
         raise ReleaseError("a unit file is a JSON object with 'valid_from' and 'units'")
-    units = [_clean_unit(u if isinstance(u, dict) else {}, f"units[{i}]") for i, u in enumerate(doc["units"])]
-    links = [(str(a), str(b)) for a, b in doc.get("links", [])]
-    return check_release(UnitRelease(str(doc.get("valid_from") or ""), units, doc.get("source") or source, links))
+    trees = [doc] + list(doc.get("releases") or [])
+    out = []
+    for t, tree in enumerate(trees):
+        if not isinstance(tree, dict) or not isinstance(tree.get("units"), list):
+            raise ReleaseError(f"releases[{t - 1}]: a release is an object with 'valid_from' and 'units'")
+        where = "units" if t == 0 else f"releases[{t - 1}].units"
+        units = [_clean_unit(u if isinstance(u, dict) else {}, f"{where}[{i}]") for i, u in enumerate(tree["units"])]
+        links = [(str(a), str(b)) for a, b in tree.get("links", [])]
+        out.append(check_release(UnitRelease(str(tree.get("valid_from") or ""), units, doc.get("source") or source, links)))
+    if [r.valid_from for r in out] != sorted(r.valid_from for r in out):
+        raise ReleaseError("the releases of a unit file must be in date order")
+    return out
 
 
 def load_release_csv(text: str, valid_from: str | None, source: str = "") -> UnitRelease:
@@ -148,6 +165,13 @@ def load_release_csv(text: str, valid_from: str | None, source: str = "") -> Uni
     return check_release(UnitRelease(valid_from, units, source))
 
 
+def load_releases(path: Path, valid_from: str | None = None) -> list[UnitRelease]:
+    """Every dated tree in a unit file (JSON: all of them; CSV: its one)."""
+    if path.suffix.lower() == ".json":
+        return load_releases_json(path.read_text(encoding="utf-8"), source=path.name)
+    return [load_release(path, valid_from)]
+
+
 def load_release(path: Path, valid_from: str | None = None) -> UnitRelease:
     """A release from a ``.json`` or ``.csv`` file."""
     text = Path(path).read_text(encoding="utf-8")
@@ -172,8 +196,12 @@ class ReleasePlan:
     report: ImportReport = field(default_factory=ImportReport)
 
 
-def plan_release(current: list[dict], existing_links: set[tuple[str, str, str]], release: UnitRelease) -> ReleasePlan:
-    """Compare the release with the open versions (``current``: rows with ``valid_to`` None)."""
+def plan_release(current: list[dict], existing_links: set[tuple[str, str, str]], release: UnitRelease,
+                 ended_on_day: set[str] = frozenset()) -> ReleasePlan:
+    """Compare the release with the open versions (``current``: rows with ``valid_to`` None).
+
+    ``ended_on_day``: codes with a version that already ended on the release's date (a second
+    import of the same date adding links, e.g. the 2026 file over the 2025 one)."""
     day = release.valid_from
     plan = ReleasePlan(day)
     open_by_code = {v["code"]: v for v in current if v["valid_to"] is None}
@@ -201,6 +229,8 @@ def plan_release(current: list[dict], existing_links: set[tuple[str, str, str]],
                 raise ReleaseError(f"{u['code']}: the release dated {day} is not newer than its version from {cur['valid_from']}")
             plan.close_codes.append(u["code"])
             plan.report.changed.append(u["code"])
+            if cur["name"] != u["name"]:
+                plan.report.reused.append(u["code"])  # the same code now names another unit (issue 13)
         else:
             plan.report.added.append(u["code"])
         plan.open_versions.append({k: u[k] for k in ("code", "name", "level", "parent_code")})
@@ -210,7 +240,7 @@ def plan_release(current: list[dict], existing_links: set[tuple[str, str, str]],
             raise ReleaseError(f"{code}: cannot close on {day} a version that starts {open_by_code[code]['valid_from']}")
         plan.close_codes.append(code)
         plan.report.closed.append(code)
-    ending = set(plan.close_codes)
+    ending = set(plan.close_codes) | set(ended_on_day)
     wanted = [(p["code"], u["code"], p["partial"]) for u in release.units for p in u.get("predecessors", [])]
     wanted += [(a, b, False) for a, b in release.links]
     for old, new, partial in wanted:

@@ -98,7 +98,8 @@ class ImportReport:
     closed: list[str] = field(default_factory=list)
     unchanged: int = 0
     links: int = 0
+    reused: list[str] = field(default_factory=list)  # changed codes that now name another unit
 
     def summary(self) -> str:
         return (f"added {len(self.added)}, changed {len(self.changed)}, closed {len(self.closed)}, "
-                f"unchanged {self.unchanged}, successor links {self.links}")
+                f"unchanged {self.unchanged}, successor links {self.links}, reused codes {len(self.reused)}")

@@ -10,6 +10,7 @@ out other processes, how the schema version is kept, and how a batch of new rows
 from __future__ import annotations
 
 import json
+import os
 import threading
 from abc import abstractmethod
 from datetime import datetime
@@ -30,11 +31,22 @@ from sync_server.storage.sql.sites import SQLSites
 from sync_server.storage.sql.results import SQLResults
 from sync_server.storage.sql.surveys import SQLSurveys
 from sync_server.storage.sql.units import SQLUnits
-from sync_server.unit_files import load_release_json
+from sync_server.unit_files import load_release_json, load_releases_json
 
 T = TypeVar("T")
 CONFLICT_MESSAGE = "a response with this id and other content is already stored; the new content is kept aside for review"
 UNITS_ASSET = ("units", "bac_giang_2023.json")
+TODAY_ASSET = ("units", "bac_ninh_2026.json")
+SEED_ENV = "HAILONG_SERVER_SEED_UNITS"
+
+
+def seed_structures() -> str:
+    """Which shipped trees a fresh database gets: ``all`` (the 2023 tree of the first campaign and
+    today's Bắc Ninh, the default) or ``2023`` (that tree alone: the 2023 demo and the tests that
+    replay the 2023 campaign). Read from the environment (the ``seed_units`` setting's variable),
+    because a database is seeded the moment it is first opened, before any settings file is read."""
+    value = os.environ.get(SEED_ENV, "all").strip().lower()
+    return value if value in ("all", "2023") else "all"
 QUESTIONNAIRE_ASSET = ("questionnaires", "default.json")
 
 
@@ -158,6 +170,12 @@ class SQLStorage(SQLUnits, SQLOfficers, SQLSurveys, SQLFleet, SQLPeople, SQLPhon
         if not self._conn().execute("SELECT 1 FROM units LIMIT 1").fetchone():
             text = asset_path(*UNITS_ASSET).read_text(encoding="utf-8")
             self.import_unit_release(load_release_json(text, source=UNITS_ASSET[1]))
+            if seed_structures() == "all":
+                # Today's structure beside the 2023 one (issue 13): Bắc Ninh from 1 July 2025, with
+                # the 2026 code corrections and city status, each version with its dates and links.
+                text = asset_path(*TODAY_ASSET).read_text(encoding="utf-8")
+                for release in load_releases_json(text, source=TODAY_ASSET[1]):
+                    self.import_unit_release(release)
 
         def tx(c) -> None:
             if c.execute("SELECT COUNT(*) FROM questionnaires").fetchone()[0] == 0:

@@ -40,7 +40,13 @@ class SQLUnits(UnitsArea):
         def tx(c) -> ImportReport:
             current = [dict(r) for r in c.execute(f"SELECT {_COLS} FROM unit_versions WHERE valid_to IS NULL")]
             links = {tuple(r) for r in c.execute("SELECT from_code, to_code, on_date FROM unit_links")}
-            plan = plan_release(current, links, release)
+            ended = {r[0] for r in c.execute("SELECT code FROM unit_versions WHERE valid_to = ?", (release.valid_from,))}
+            for u in release.units:  # a predecessor named with its version must be that version
+                for p in u.get("predecessors", []):
+                    if p.get("valid_from") and c.execute("SELECT 1 FROM unit_versions WHERE code = ? AND valid_from = ?",
+                                                         (p["code"], p["valid_from"])).fetchone() is None:
+                        raise ValueError(f"{u['code']}: predecessor {p['code']} has no version from {p['valid_from']}")
+            plan = plan_release(current, links, release, ended)
             if dry_run:
                 return plan.report
             day = plan.day
