@@ -47,6 +47,12 @@ def _parser() -> argparse.ArgumentParser:
     sadd.add_argument("--address")
     sadd.add_argument("--hotline")
     sadd.add_argument("--public-url", dest="public_url", help="the address phones reach this site's QR links at")
+    sedit = sub.add_parser("site-edit", help="change a site's name, address, hotline or public address")
+    sedit.add_argument("--site", type=int, required=True)
+    sedit.add_argument("--name")
+    sedit.add_argument("--address")
+    sedit.add_argument("--hotline")
+    sedit.add_argument("--public-url", dest="public_url")
     cadd = sub.add_parser("counter-add", help="add (or rename) a counter (quầy) of a site")
     cadd.add_argument("--site", type=int, required=True)
     cadd.add_argument("--code", required=True, help="e.g. 1, 2, A3")
@@ -204,6 +210,19 @@ def _site_add(storage, settings, args) -> int:
         return 2
     print(f"Đã thêm điểm tiếp nhận «{site['name']}» cho đơn vị {args.unit} / site added:")
     print(site["id"])
+    return 0
+
+
+def _site_edit(storage, settings, args) -> int:
+    fields = {k: v.strip() for k, v in (("name", args.name), ("address", args.address), ("hotline", args.hotline),
+                                        ("public_base_url", args.public_url)) if v is not None}
+    if "name" in fields and not fields["name"]:
+        print("hailong-server: a site needs a name", file=sys.stderr)
+        return 2
+    if not storage.update_site(args.site, **fields):
+        print(f"hailong-server: no site {args.site} (see 'hailong-server sites')", file=sys.stderr)
+        return 2
+    print(f"Đã cập nhật điểm {args.site} / site updated")
     return 0
 
 
@@ -404,7 +423,7 @@ def _maintain(storage, settings, args) -> int:
 
 
 COMMANDS = {"import-responses": _import_responses, "enroll-code": _enroll_code, "units": _units, "sites": _sites,
-            "site-add": _site_add, "counter-add": _counter_add, "stats": _stats, "devices": _devices, "revoke-device": _revoke,
+            "site-add": _site_add, "site-edit": _site_edit, "counter-add": _counter_add, "stats": _stats, "devices": _devices, "revoke-device": _revoke,
             "users": _users, "import-units": _import_units, "questionnaire": _questionnaire,
             "export": _export, "api-tokens": _api_tokens, "refresh-results": _refresh_results,
             "maintain": _maintain}

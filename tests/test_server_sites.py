@@ -132,3 +132,15 @@ def test_a_step_8_database_upgrades_and_every_answer_gains_the_site_of_its_unit_
         assert storage.unit_links("7201")[0]["partial"] == 0
     finally:
         storage.close()
+
+
+def test_site_edit_renames_and_refuses_an_unknown_site_or_an_empty_name(server):
+    (first,) = cli_json(server.db, "sites", "--json", "--unit", "7201")
+    server_cli(server.db, "site-edit", "--site", str(first["id"]), "--name", "Bộ phận một cửa phường Thọ Xương",
+               "--hotline", "0204 3 854 111")
+    (after,) = cli_json(server.db, "sites", "--json", "--unit", "7201")
+    assert after["name"] == "Bộ phận một cửa phường Thọ Xương" and after["hotline"] == "0204 3 854 111"
+    for args in (("--site", "999999", "--name", "x"), ("--site", str(first["id"]), "--name", "  ")):
+        out = __import__("subprocess").run([__import__("sys").executable, "-m", "sync_server.cli", "--db", str(server.db),
+                                            "site-edit", *args], capture_output=True, text=True)
+        assert out.returncode == 2 and out.stderr.startswith("hailong-server:")
