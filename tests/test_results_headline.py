@@ -272,7 +272,7 @@ def test_odd_stored_values_never_break_the_follow_up_count():
     for answers in ('{"overall": {"a": 1}}', '{"overall": [1, 3]}', '{"overall": 2, "why": []}', '{"overall": 1, "why": "x"}',
                     '{"overall": 2}', '{"overall": 5}'):
         fold.add("7201", None, "kiosk", "q", 1, 1_700_000_000_000, "2023-11-14T22:13:20+00:00", answers, "[]", 0)
-    counts = {k[5]: v for k, v in fold.day.items()}
+    counts = {k[6]: v for k, v in fold.day.items()}  # (day, unit, site, channel, questionnaire, version, question, class)
     # Asked why and gave none: the list holding a 1, the empty choice, the plain 2; "x" is an answer given.
     assert counts["why"][:2] == [1, 3] and counts["why:x"][0] == 1
     assert counts["overall"][0] == 4  # the dict and the list are no level

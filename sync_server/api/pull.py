@@ -13,6 +13,10 @@ or a point gets answers without the ``officer_id`` key (see docs/results.md).
 Aggregates count answers whose follow-ups were left (flag ``incomplete``) like any other; each unit
 says how many there were (``followups_left``). ``include=incomplete`` is still accepted and changes
 nothing, and ``left_out`` keeps its ``incomplete`` key (always 0) for the clients that read it.
+
+Each unit also lists its own service points (``points``, issue 13): the sites where its own answers
+were given (a district's one-stop counter, the centre's points, a commune's point), each ranked
+among every point of the token's scope. Fields are only ever added.
 """
 
 from __future__ import annotations
@@ -70,6 +74,15 @@ def _record(a: dict, officers: bool) -> dict:
     return out
 
 
+def _point(p: dict) -> dict:
+    """One service point of a unit in the aggregates: its site, counts and rank among the scope's points."""
+    s = p["score"]
+    return {"site_id": p["site_id"], "name": p["name"], "unit_code": p["stored_code"], "closed": p["closed"],
+            "answers": s.n, "satisfied": s.satisfied, "share_satisfied": s.headline_share, "index": s.index,
+            "wilson_low": s.low, "wilson_high": s.high, "enough_answers": p["enough"], "rank": p["rank"],
+            "left_out": {"incomplete": 0, **s.left_out}, "followups_left": s.followups_left}
+
+
 @router.get("/answers", responses=ERRORS, summary="Answers after a server sequence number, oldest first (cursor paging)")
 @rule("api_client")
 def pull_answers(request: Request, since: Annotated[int, Query(ge=0, le=2**62)] = 0,
@@ -88,6 +101,12 @@ def pull_answers(request: Request, since: Annotated[int, Query(ge=0, le=2**62)] 
 def pull_aggregates(request: Request, campaign: Annotated[int | None, Query(ge=1, le=2**62)] = None, date_from: Annotated[str | None, Query(alias="from")] = None,
                     date_to: Annotated[str | None, Query(alias="to")] = None, include: Annotated[list[str], Query()] = [],
                     channel: str | None = None) -> dict:
+    """Per unit (``units``): its subtree's pooled answers (``answers``, ``satisfied``, ``share_satisfied``,
+    ``index``, ``wilson_low``, ``wilson_high``, ``enough_answers``, ``left_out``, ``followups_left``,
+    ``criteria``) and ``points``: its own service points (sites, without its subtree), each with
+    ``site_id``, ``name``, ``unit_code`` (the stored code it belongs to), ``closed``, the same counts and
+    ``rank`` among every point of the token's scope (null: fewer answers than ``min_answers``).
+    ``procedure_groups``: the token's top unit by procedure group."""
     client, allowed = client_scope(request)
     state = request.app.state.hailong
     # "incomplete" is a fixed part of this interface: accepted, a no-op now (those answers always count).
@@ -108,7 +127,8 @@ def pull_aggregates(request: Request, campaign: Annotated[int | None, Query(ge=1
                       "answers": s.n, "satisfied": s.satisfied, "share_satisfied": s.headline_share, "index": s.index,
                       "wilson_low": s.low, "wilson_high": s.high, "enough_answers": s.n >= state.settings.report_min_answers,
                       "left_out": {"incomplete": 0, **s.left_out}, "followups_left": s.followups_left,
-                      "criteria": {c["id"]: {"index": c["index"], "share_satisfied": c["share"]} for c in s.criteria}})
+                      "criteria": {c["id"]: {"index": c["index"], "share_satisfied": c["share"]} for c in s.criteria},
+                      "points": [_point(p) for p in report.own_points(code)]})
     roots = report.roots(client["unit_code"])
     groups = [{"code": g["code"], "label": g["label"], "answers": g["score"].n, "satisfied": g["score"].satisfied,
                "share_satisfied": g["score"].headline_share, "index": g["score"].index, "wilson_low": g["score"].low,

@@ -1,6 +1,7 @@
 """The official report as XLSX (openpyxl) and CSV, and raw answers as CSV, for one viewer's scope.
 
-XLSX: a summary sheet, one sheet per level (districts, communes), one by procedure group
+XLSX: a summary sheet, one sheet per level (districts, communes), the service points (sites: each
+commune's point, each district's one-stop counter, the centre's points) ranked, one by procedure group
 (lĩnh vực), the reasons given ("Lý do", with the "Không nêu lý do" row), officers when the viewer may
 see them, and for a campaign the recognition list with the earlier campaigns' indices and lines to
 sign. Answers whose follow-ups were left count in every figure; their number has its own column.
@@ -34,6 +35,11 @@ FOLLOWUPS_LEFT = "Phiếu bỏ dở phần hỏi thêm (vẫn tính câu đã tr
 UNIT_HEADERS = ["Xếp hạng", "Mã", "Đơn vị", "Thuộc", "Số phiếu tính", "Hài lòng", "Tỷ lệ hài lòng", "Chỉ số hài lòng (0–100)",
                 "Cận dưới Wilson 95%", "Cận trên Wilson 95%", "Ghi chú", "Phiếu bị loại (lạm dụng)", FOLLOWUPS_LEFT]
 NOT_ENOUGH = "chưa đủ số phiếu"
+POINTS_SHEET = "Điểm tiếp nhận"
+POINT_HEADERS = ["Xếp hạng", "Mã điểm", "Điểm tiếp nhận", "Mã đơn vị", "Đơn vị", "Cấp", "Thuộc", "Số phiếu tính", "Hài lòng",
+                 "Tỷ lệ hài lòng", "Chỉ số hài lòng (0–100)", "Cận dưới Wilson 95%", "Cận trên Wilson 95%", "Ghi chú",
+                 "Phiếu bị loại (lạm dụng)", FOLLOWUPS_LEFT]
+LEVEL_NAMES = {"province": "Tỉnh", "centre": "Trung tâm Phục vụ hành chính công", "district": "Cấp huyện", "commune": "Cấp xã"}
 HEAD_FILL = PatternFill("solid", fgColor="DCE8EF")
 # What spreadsheets read as the start of a formula (OWASP "CSV injection").
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
@@ -69,6 +75,15 @@ def unit_values(row: dict, parent_name: str | None) -> list:
             "" if row.get("enough", True) else NOT_ENOUGH, s.flagged.get("misuse", 0), s.followups_left]
 
 
+def point_values(row: dict, parent_name: str | None) -> list:
+    """One service point's line (``Report.points``): rank, site, its unit, the counts as for a unit."""
+    s: Score = row["score"]
+    return [row.get("rank"), row["site_id"], row["name"] + (" (đã đóng)" if row.get("closed") else ""), row["code"],
+            row["unit_name"], LEVEL_NAMES.get(row["level"], row["level"]), parent_name or "", s.n, s.satisfied, s.headline_share,
+            None if s.index is None else round(s.index, 2), round(s.low, 4), round(s.high, 4),
+            "" if row.get("enough", True) else NOT_ENOUGH, s.flagged.get("misuse", 0), s.followups_left]
+
+
 def report_rows(report: Report, focus: str) -> list[tuple[str, list[dict]]]:
     """``(level, ranked rows)`` for the levels under (and including) the focus unit."""
     out = [("focus", [dict(report.unit_row(focus), rank=None, enough=True)])]
@@ -99,7 +114,7 @@ def _sheet(wb: Workbook, title: str, headers: list[str], rows: list[list]) -> No
     for values in rows:
         _xlsx_append(ws, values)
     for i, h in enumerate(headers, 1):
-        ws.column_dimensions[get_column_letter(i)].width = max(10, min(40, len(h) + 2)) if h not in ("Đơn vị", "Cán bộ") else 36
+        ws.column_dimensions[get_column_letter(i)].width = max(10, min(40, len(h) + 2)) if h not in ("Đơn vị", "Cán bộ", "Điểm tiếp nhận") else 36
         if h.startswith("Tỷ lệ"):
             for (cell,) in ws.iter_rows(min_row=2, min_col=i, max_col=i):
                 cell.number_format = "0.0%"
@@ -133,7 +148,8 @@ def reason_values(reasons: list[dict]) -> list[list]:
 
 
 def xlsx(report: Report, focus: str, *, officers: list[dict] | None = None, recognition: list[dict] | None = None,
-         groups: list[dict] | None = None, reasons: list[dict] | None = None, title: str = "") -> bytes:
+         groups: list[dict] | None = None, reasons: list[dict] | None = None, points: list[dict] | None = None,
+         title: str = "") -> bytes:
     wb = Workbook()
     summary = wb.active
     summary.title = "Tổng hợp"
@@ -174,6 +190,9 @@ def xlsx(report: Report, focus: str, *, officers: list[dict] | None = None, reco
             parent = names.get(row["parent_code"], {}).get("name")
             values.append(unit_values(row, parent) + [None if by.get(cid) is None else round(by[cid], 2) for cid, _ in crit])
         _sheet(wb, sheet_title, UNIT_HEADERS + [f"Tiêu chí: {label}" for _, label in crit], values)
+    if points is not None:
+        _sheet(wb, POINTS_SHEET, POINT_HEADERS,
+               [point_values(p, names.get(p["parent_code"], {}).get("name")) for p in points])
     if groups is not None:
         _sheet(wb, "Theo lĩnh vực", GROUP_HEADERS, [group_values(g, report.settings.report_min_answers) for g in groups])
     if reasons is not None:
@@ -266,4 +285,4 @@ def build_xlsx(state, report: Report, focus: str, role: str | None) -> bytes:
     if report.window.campaign is not None:
         recognition = report.recognition(report.window.campaign, report.earlier_campaigns(state, report.window.campaign))
     return xlsx(report, focus, officers=officers, recognition=recognition, groups=report.procedure_groups(focus),
-                reasons=report.reasons(focus))
+                reasons=report.reasons(focus), points=report.points(focus))

@@ -69,9 +69,12 @@ class Fold:
         return m
 
     def add(self, unit, officer, channel, qid, ver, created_ms, received_at, answers, flags, suspect, group=None,
-            placed_ms=None) -> None:
+            placed_ms=None, site=None) -> None:
         """Count one stored response. Raises ValueError (before counting anything) for a row that
-        cannot be read, so the caller can skip it and say which."""
+        cannot be read, so the caller can skip it and say which.
+
+        ``site`` is the site it was given at (``responses.site_id``); the day grain is keyed by it
+        (0 when none was recorded), so a unit's own points are counted apart (issue 13)."""
         # Everything that can fail on a damaged row is read first: a row counts wholly or not at all.
         fc = flag_class(orjson.loads(flags))
         parsed = orjson.loads(answers)
@@ -80,7 +83,8 @@ class Fold:
         ms = place(created_ms, received_at, suspect, placed_ms)
         local = ms + self.offset
         day = local // DAY_MS
-        key = (day, unit, channel, qid, ver, "", fc)
+        site = site or 0
+        key = (day, unit, site, channel, qid, ver, "", fc)
         row = self.day.get(key)
         if row is None:
             self.day[key] = [1, 0, 0, 0, 0, 0]
@@ -103,7 +107,7 @@ class Fold:
             if kind == "scale":
                 if type(value) is not int or not 1 <= value <= 5:
                     continue
-                k = (day, unit, channel, qid, ver, question, fc)
+                k = (day, unit, site, channel, qid, ver, question, fc)
                 row = day_t.get(k)
                 if row is None:
                     row = day_t[k] = [0, 0, 0, 0, 0, 0]
@@ -134,13 +138,13 @@ class Fold:
                 options = value if isinstance(value, list) else (value,)
                 if not options:
                     continue  # an empty choice is no answer (the protocol refuses one; the kiosk calls it a skip)
-                k = (day, unit, channel, qid, ver, question, fc)
+                k = (day, unit, site, channel, qid, ver, question, fc)
                 row = day_t.get(k)
                 if row is None:
                     row = day_t[k] = [0, 0, 0, 0, 0, 0]
                 row[0] += 1
                 for option in options:
-                    k = (day, unit, channel, qid, ver, f"{question}:{option}", fc)
+                    k = (day, unit, site, channel, qid, ver, f"{question}:{option}", fc)
                     row = day_t.get(k)
                     if row is None:
                         row = day_t[k] = [0, 0, 0, 0, 0, 0]
@@ -153,7 +157,7 @@ class Fold:
                 continue
             # ShowIf.holds on the stored value; ``in`` on a tuple compares, so no stored value can raise here.
             if any(v in values for v in given) if isinstance(given, list) else given in values:
-                k = (day, unit, channel, qid, ver, question, fc)
+                k = (day, unit, site, channel, qid, ver, question, fc)
                 row = day_t.get(k)
                 if row is None:
                     row = day_t[k] = [0, 0, 0, 0, 0, 0]
@@ -173,12 +177,15 @@ def _add_into(table: dict[tuple, list[int]], key: tuple, counts: list[int]) -> N
 
 
 def coarser(fold: Fold) -> tuple[dict, dict, dict]:
-    """Month and province-total grains (and groups by month), summed from a chunk's daily counts."""
+    """Month and province-total grains (and groups by month), summed from a chunk's daily counts.
+
+    Day keys are ``(day, unit, site, channel, questionnaire, version, question, flag class)``; the
+    month grain keeps unit and site, the province's daily totals drop both."""
     month: dict[tuple, list[int]] = {}
     total: dict[tuple, list[int]] = {}
     for (day, *rest), counts in fold.day.items():
         _add_into(month, (fold.month(day), *rest), counts)
-        _add_into(total, (day, *rest[1:]), counts)
+        _add_into(total, (day, *rest[2:]), counts)  # no unit, no site
     group: dict[tuple, list[int]] = {}
     for (day, *rest), counts in fold.group.items():
         _add_into(group, (fold.month(day), *rest), counts)

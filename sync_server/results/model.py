@@ -315,15 +315,3 @@ class Tree:
             code = self.parent(code)
         return list(reversed(chain))
 
-
-def tally_by_code(rows, filters: Filters, offset: int = 1) -> dict[str, Tally]:
-    """Group ``rollup_counts`` rows whose first column is the unit code (``offset`` grouping columns)."""
-    out: dict[str, Tally] = {}
-    for row in rows:
-        if filters.channel and offset > 1 and row[1] != filters.channel:
-            continue
-        tally = out.get(row[0])
-        if tally is None:
-            tally = out[row[0]] = Tally()
-        tally.add(tuple(row[offset:offset + 4]), row[offset + 4:offset + 10])
-    return out

@@ -31,11 +31,11 @@ def token_tallies(storage, window, offset_ms: int, unit_codes: set[str] | None) 
     fold = Fold(offset_ms, question_kinds(storage))
     for r in storage.token_phone_rows(lo, hi, unit_codes):
         try:
-            fold.add(r[1], r[2], r[3], r[4], r[5], r[6], r[7], r[8], r[9], r[10], r[11], r[12])
+            fold.add(r[1], r[2], r[3], r[4], r[5], r[6], r[7], r[8], r[9], r[10], r[11], r[12], r[13])
         except (ValueError, TypeError, OverflowError, KeyError):
             continue  # unreadable rows count nowhere (sync_server.results.rollups says which)
     out: dict[str, Tally] = {}
-    for (day, unit, _channel, qid, ver, question, fc), counts in fold.day.items():
+    for (day, unit, _site, _channel, qid, ver, question, fc), counts in fold.day.items():
         if window.day_from <= day <= window.day_to:
             out.setdefault(unit, Tally()).add((qid, ver, question, fc), counts)
     return out

@@ -5,6 +5,11 @@ scans raw answers except :func:`alerts`, which reads only the answers received i
 
 Answers whose follow-ups were left (flag ``incomplete``) count in every figure here, as the answers
 they are; only misuse is left out by default (:mod:`sync_server.results.model`).
+
+Service points (issue 13): the one rollup query is grouped by unit, site and channel, so a report
+holds each site's counts (``by_point``) beside each unit's (their sum). A unit's own points
+(:meth:`Report.own_points`: a district's one-stop counter, the centre's sites) are scored apart from
+its pooled subtree, and every point of the scope is ranked (:meth:`Report.points`); docs/results.md.
 """
 
 from __future__ import annotations
@@ -19,8 +24,7 @@ from hailong_core.timeutil import parse_day
 from sync_server.days import local_today, offset_ms
 from sync_server.results import recognition, rollups
 from sync_server.results.fold import flag_class
-from sync_server.results.model import (Book, Filters, Score, Tally, Tree, Window, day_number, day_of, rank, score,
-                                       tally_by_code)
+from sync_server.results.model import Book, Filters, Score, Tally, Tree, Window, day_number, day_of, rank, score
 
 NO_REASON = Text("Không nêu lý do", "No reason given")
 ALERT_LAG_MS = 300_000  # answers created in the window may be received up to this much later (clock tolerance)
@@ -68,7 +72,8 @@ class Report:
     scope: set[str] | None
     tree: Tree
     by_code: dict[str, Tally]
-    channel_rows: list[tuple]
+    channel_rows: list[tuple]  # (unit_code, site_id, channel, questionnaire, version, question, class, n, c1..c5)
+    by_point: dict[tuple[str, int], Tally]  # (stored unit code, site id or 0) → counts, on the channel filtered for
 
     @classmethod
     def build(cls, state, scope: set[str] | None, window: Window, filters: Filters, *, tree: Tree | None = None,
@@ -87,10 +92,18 @@ class Report:
         codes = scope
         if focus is not None and focus in tree.units and focus != tree.root():
             codes = set(tree.stored_codes(focus)) if scope is None else set(tree.stored_codes(focus)) & scope
-        rows = storage.rollup_counts(window.day_from, window.day_to, codes, by=("unit_code", "channel"))
-        report = cls(storage, settings, Book(state.index.get), window, filters, scope, tree, tally_by_code(rows, filters, 2), rows)
+        rows = storage.rollup_counts(window.day_from, window.day_to, codes, by=("unit_code", "site_id", "channel"))
+        by_point = _tally_by_point(rows, filters)
+        by_code: dict[str, list[Tally]] = {}
+        for (unit, _site), tally in by_point.items():
+            by_code.setdefault(unit, []).append(tally)
+        report = cls(storage, settings, Book(state.index.get), window, filters, scope, tree,
+                     {unit: Tally.union(tallies) for unit, tallies in by_code.items()}, rows, by_point)
         report._scores = {}
         report._by_channel = {}
+        report._point_scores = {}
+        report._tally_scores = {}  # id(tally) → (tally, its score): the tally is kept so the id stays its own
+        report._read = codes  # the stored codes read (None: all): a page's focus reads only its subtree
         report.behind = step.behind
         return report
 
@@ -110,8 +123,16 @@ class Report:
         found = self._scores.get(code)
         if found is None:
             codes = self.tree.stored_codes(code)
-            found = self._scores[code] = score(Tally.union(self.by_code.get(c) for c in codes), self.book, self.filters)
+            found = self._scores[code] = self._score_of(Tally.union(self.by_code.get(c) for c in codes))
         return found
+
+    def _score_of(self, tally: Tally) -> Score:
+        """The score of a tally held by this report, computed once: a commune with one site and one
+        code has one tally, for the unit and for its point alike."""
+        found = self._tally_scores.get(id(tally))
+        if found is None or found[0] is not tally:
+            found = self._tally_scores[id(tally)] = (tally, score(tally, self.book, self.filters))
+        return found[1]
 
     def unit_row(self, code: str) -> dict:
         u = self.tree.units[code]
@@ -145,12 +166,95 @@ class Report:
             found = self._by_channel[code] = {}
             for row in self.channel_rows:
                 if every or row[0] in codes:
-                    found.setdefault(row[1], Tally()).add(tuple(row[2:6]), row[6:12])
+                    found.setdefault(row[2], Tally()).add(tuple(row[3:7]), row[7:13])
         return found
 
     def channels(self, code: str) -> dict[str, Score]:
         return {ch: score(t, self.book, Filters(self.filters.include_misuse))
                 for ch, t in sorted(self.channel_tallies(code).items())}
+
+    # --- points (sites, điểm tiếp nhận) ---------------------------------------------------------
+
+    def _sites(self) -> dict[str, list[dict]]:
+        """Every site, closed ones too, by its stored unit code (read once per report)."""
+        found = getattr(self, "_sites_by_code", None)
+        if found is None:
+            found = self._sites_by_code = {}
+            for site in self.storage.sites(include_closed=True):
+                found.setdefault(site["unit_code"], []).append(site)
+        return found
+
+    def _listed(self, code: str, site: dict, tally: Tally | None) -> bool:
+        """A site is one of ``code``'s points when answers were given at it in the window, or when it is a
+        site of the unit version in force at the window's end, open then (the province's own site only
+        with answers: it is no counter)."""
+        if tally is not None and any(v[0] for (_q, _v, question, _fc), v in tally.counts.items() if question == ""):
+            return True
+        unit = self.tree.units[code]
+        closed = site["closed_at"]
+        return (unit["level"] != "province" and site["unit_code"] == code and site["unit_valid_from"] == unit.get("valid_from")
+                and (closed is None or closed[:10] > self.window.end.isoformat()))
+
+    def _collect_points(self, code: str, by_point: dict, cache: dict, subtree: bool, seen: set | None = None) -> list[dict]:
+        """Point rows of ``code`` (its own codes' sites; with ``subtree``, its visible descendants' too)."""
+        units = [code] + [u for u in self.tree.descendants(code) if self.visible(u)] if subtree else [code]
+        seen = set() if seen is None else seen
+        rows = []
+        for unit in units:
+            for stored in sorted(self.tree.own[unit], key=lambda c: (c != unit, c)):
+                for site in sorted(self._sites().get(stored, ()), key=lambda s: (s["unit_valid_from"], s["position"])):
+                    tally = by_point.get((site["unit_code"], site["id"]))
+                    if site["id"] not in seen and self._listed(unit, site, tally):
+                        seen.add(site["id"])
+                        found = cache.get(site["id"])
+                        if found is None:
+                            found = cache[site["id"]] = (self._score_of(tally) if tally is not None and by_point is self.by_point
+                                                         else score(tally or Tally(), self.book, self.filters))
+                        u = self.tree.units[unit]
+                        rows.append({"code": unit, "site_id": site["id"], "name": site["name"], "unit_name": u["name"],
+                                     "level": u["level"], "parent_code": u["parent_code"], "stored_code": site["unit_code"],
+                                     "closed": site["closed_at"] is not None, "below": bool(self.tree.children.get(unit)),
+                                     "score": found, "tally": tally})
+        return rows
+
+    def own_points(self, code: str) -> list[dict]:
+        """``code``'s own points: the sites of its own and predecessor codes (not its subtree's), in
+        site order, each with its score, ``enough`` and ``rank``: its rank among every point of the
+        report's scope (:meth:`point_ranks`). Answers given at no recorded site (a code that had no
+        site when they arrived) count in the unit but at no point."""
+        rows = self._collect_points(code, self.by_point, self._point_scores, subtree=False)
+        ranks = self.point_ranks() if rows else {}
+        for row in rows:
+            row["rank"] = ranks.get(row["site_id"])
+            row["enough"] = row["score"].n >= self.settings.report_min_answers
+        return rows
+
+    def own_total(self, code: str) -> Score:
+        """The sum of ``code``'s own points: its own answers at its sites, without its subtree."""
+        return score(Tally.union(p["tally"] for p in self.own_points(code)), self.book, self.filters)
+
+    def points(self, code: str) -> list[dict]:
+        """Every point of ``code``'s subtree within scope (its own, then its descendants'), ranked among
+        themselves as units are (``rank``, ``enough``); a site two units carry (a split) comes once."""
+        return self.ranked(self._collect_points(code, self.by_point, self._point_scores, subtree=True))
+
+    def point_ranks(self) -> dict[int, int | None]:
+        """Site id → rank among every point of the report's scope (the province, or the viewer's
+        subtree), computed once. A page that read only its focus's subtree reads the headline counts
+        of the whole scope (what a rank needs) in one more query."""
+        found = getattr(self, "_ranks", None)
+        if found is not None:
+            return found
+        if self._read == self.scope:
+            by_point, cache = self.by_point, self._point_scores
+        else:
+            rows = self.storage.rollup_counts(self.window.day_from, self.window.day_to, self.scope,
+                                              by=("unit_code", "site_id", "channel"), questions=[""] + self.headline_ids())
+            by_point, cache = _tally_by_point(rows, self.filters), {}
+        seen: set[int] = set()
+        rows = [r for root in self.roots(None) for r in self._collect_points(root, by_point, cache, subtree=True, seen=seen)]
+        self._ranks = {r["site_id"]: r["rank"] for r in self.ranked(rows)}
+        return self._ranks
 
     # --- detail for one unit ---------------------------------------------------------------------
 
@@ -323,6 +427,22 @@ class Report:
         before = sorted((c for c in self.storage.campaigns() if c["starts_on"] < campaign["starts_on"]), key=lambda c: c["starts_on"])
         return [Report.build(state, self.scope, Window(day_number(c["starts_on"]), day_number(c["ends_on"]), c), self.filters,
                              tree=self.tree, complete=self.behind == 0) for c in before]
+
+
+def _tally_by_point(rows, filters: Filters) -> dict[tuple[str, int], Tally]:
+    """``rollup_counts`` rows grouped by ``(unit_code, site_id, channel)`` as tallies per (unit, site),
+    on the channel filtered for."""
+    out: dict[tuple[str, int], Tally] = {}
+    channel = filters.channel
+    for row in rows:
+        if channel and row[2] != channel:
+            continue
+        key = (row[0], row[1])
+        tally = out.get(key)
+        if tally is None:
+            tally = out[key] = Tally()
+        tally.add(tuple(row[3:7]), row[7:13])
+    return out
 
 
 def alerts(state, scope: set[str] | None, codes: set[str] | None = None, now_ms: int | None = None) -> list[dict]:

@@ -23,8 +23,9 @@ from sync_server.results.fold import Fold, coarser
 log = logging.getLogger("sync_server.results")
 CHUNK = 50_000
 # 2 (issue 12): choice questions by channel in rollup_day, with the follow-ups shown but not answered;
-# rollup_choice is no longer written or read.
-FOLD_VERSION = 2
+# rollup_choice is no longer written or read. 3 (issue 13): rollup_day and rollup_month keyed by site too
+# (schema step 10), so a unit's own points are counted apart from its subtree.
+FOLD_VERSION = 3
 FOLD_KEY = "results_fold_version"
 
 
@@ -85,7 +86,7 @@ def refresh(storage, offset_ms: int, *, chunk: int = CHUNK, max_rows: int | None
         skipped = []
         for r in rows:
             try:
-                add(r[1], r[2], r[3], r[4], r[5], r[6], r[7], r[8], r[9], r[10], r[11], r[12])
+                add(r[1], r[2], r[3], r[4], r[5], r[6], r[7], r[8], r[9], r[10], r[11], r[12], r[13])
             except (ValueError, TypeError, OverflowError, KeyError) as exc:
                 skipped.append(r[0])
                 log.warning("results: answer server_seq=%s cannot be counted and is skipped (%s: %s)",

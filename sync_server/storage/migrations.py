@@ -315,4 +315,38 @@ MIGRATIONS: tuple[tuple[str | PerDialect, ...], ...] = (
             (SELECT MIN(s.id) FROM sites s WHERE s.unit_code = devices.unit_code))""",
         "CREATE INDEX responses_site ON responses (site_id)",
     ),
+    # 10 (issue 13): results by site. rollup_day and rollup_month gain the site an answer was given at
+    # (responses.site_id; 0 when none was recorded), keyed right after the unit, so a unit's own points
+    # (a district's counter, the centre's sites) are counted apart from its subtree. The site goes into
+    # the primary key, so both tables are made anew; every rollup is emptied and the next refresh
+    # rebuilds them all from the responses (the fold's version moves to 3 as well).
+    (
+        "DROP INDEX rollup_month_cover",
+        "DROP INDEX rollup_day_unit",
+        "DROP TABLE rollup_day",
+        "DROP TABLE rollup_month",
+        """CREATE TABLE rollup_day (
+            day INTEGER NOT NULL, unit_code TEXT NOT NULL, site_id INTEGER NOT NULL, channel TEXT NOT NULL,
+            questionnaire_id TEXT NOT NULL, questionnaire_version INTEGER NOT NULL, question TEXT NOT NULL,
+            flag_class TEXT NOT NULL, n BIGINT NOT NULL, c1 BIGINT NOT NULL, c2 BIGINT NOT NULL, c3 BIGINT NOT NULL,
+            c4 BIGINT NOT NULL, c5 BIGINT NOT NULL,
+            PRIMARY KEY (day, unit_code, site_id, channel, questionnaire_id, questionnaire_version, question, flag_class))""",
+        "CREATE INDEX rollup_day_unit ON rollup_day (unit_code, day)",
+        """CREATE TABLE rollup_month (
+            month INTEGER NOT NULL, unit_code TEXT NOT NULL, site_id INTEGER NOT NULL, channel TEXT NOT NULL,
+            questionnaire_id TEXT NOT NULL, questionnaire_version INTEGER NOT NULL, question TEXT NOT NULL,
+            flag_class TEXT NOT NULL, n BIGINT NOT NULL, c1 BIGINT NOT NULL, c2 BIGINT NOT NULL, c3 BIGINT NOT NULL,
+            c4 BIGINT NOT NULL, c5 BIGINT NOT NULL,
+            PRIMARY KEY (month, unit_code, site_id, channel, questionnaire_id, questionnaire_version, question, flag_class))""",
+        """CREATE INDEX rollup_month_cover ON rollup_month (month, unit_code, site_id, channel, questionnaire_id,
+            questionnaire_version, question, flag_class, n, c1, c2, c3, c4, c5)""",
+        "DELETE FROM rollup_choice",
+        "DELETE FROM rollup_officer",
+        "DELETE FROM rollup_hour",
+        "DELETE FROM rollup_choice_month",
+        "DELETE FROM rollup_total_day",
+        "DELETE FROM rollup_group_day",
+        "DELETE FROM rollup_group_month",
+        "DELETE FROM rollup_state",
+    ),
 )

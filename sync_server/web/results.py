@@ -38,6 +38,27 @@ TEXTS = {
                            "chọn lý do nào, trên kiosk cũng như trên điện thoại.",
                            "No reason given: answers that were asked why (by their headline level) and chose no "
                            "reason, on the kiosk as on the phone."),
+    # Points (issue 13): a unit's own service points apart from its subtree, and every point ranked.
+    "own_points": Text("Điểm tiếp nhận của đơn vị", "The unit's own service points"),
+    "own_points_help": Text("Chỉ tính phiếu tại điểm tiếp nhận của chính {name} (bộ phận một cửa của đơn vị), không gồm "
+                            "đơn vị cấp dưới. Hạng: thứ hạng trong bảng xếp hạng điểm tiếp nhận của {root}.",
+                            "Only the answers given at {name}'s own service points (its one-stop counter), without the "
+                            "units below it. Rank: the place in the service points ranking of {root}."),
+    "own_sum": Text("Cộng các điểm của đơn vị", "All the unit's points"),
+    "pooled": Text("Các số liệu trên là của {name} gộp mọi điểm tiếp nhận trong địa bàn: điểm của đơn vị và của các "
+                   "đơn vị cấp dưới.", "The figures above are {name}'s pooled over every service point in its area: "
+                   "its own and those of the units below it."),
+    "point": Text("Điểm tiếp nhận", "Service point"),
+    "rank_among": Text("Hạng trong các điểm", "Rank among points"),
+    "level": Text("Cấp", "Level"),
+    "closed": Text("đã đóng", "closed"),
+    # Beside a district's (or the province's) own point in a ranking: it is not the pooled district.
+    "own_only": Text("điểm của đơn vị, không gồm cấp dưới", "the unit's own point, without the units below"),
+    "points_ranking": Text("Xếp hạng điểm tiếp nhận", "Service points ranking"),
+    "points_help": Text("Mỗi điểm tiếp nhận được xếp hạng riêng theo phiếu nhận tại điểm đó: điểm của xã, phường, thị "
+                        "trấn; bộ phận một cửa cấp huyện; các điểm của Trung tâm Phục vụ hành chính công.",
+                        "Each service point is ranked on the answers given there: commune points, the district "
+                        "one-stop counters, the points of the Public Administration Service Centre."),
     "method": Text("Cách tính: chỉ số = trung bình điểm các mức (0–100) theo câu hỏi, rồi theo tiêu chí, rồi theo "
                    "đơn vị; xếp hạng theo cận dưới khoảng tin cậy Wilson 95% của tỷ lệ hài lòng ở câu hỏi chính; "
                    "đơn vị dưới {n} phiếu không xếp hạng. Phiếu lạm dụng không tính trừ khi chọn; phiếu bỏ dở "
@@ -153,6 +174,13 @@ def _page(request: Request, code: str | None):
                     for rows in [_reason_rows(r, lang)]],
     }
     names = {u: report.tree.units[u]["name"] for u in report.tree.units}
+    own = report.own_points(focus)
+    tops = report.roots(viewer(request).user.unit_code)
+    points = {
+        "own": own, "total": report.own_total(focus) if len(own) > 1 else None,
+        "ranking": report.points(focus) if level in ("province", "district") else [],
+        "root": names.get(tops[0], "") if tops else "", "pooled": bool(report.tree.children.get(focus)),
+    }
     found = alerts(state, scope(request), report.codes_for(focus))
     if role not in OFFICER_ROLES:
         found = [a for a in found if a["kind"] != "officer"]  # an officer's alert is officer results too
@@ -161,7 +189,7 @@ def _page(request: Request, code: str | None):
                   channels=report.channels(focus), alerts=found,
                   crumbs=[(c, names[c]) for c in report.tree.path(focus) if report.visible(c)], query=query,
                   campaigns=state.storage.campaigns(), pct=_pct, export_query=_query(report, unit=focus),
-                  min_answers=state.settings.report_min_answers, rtext=TEXTS)
+                  min_answers=state.settings.report_min_answers, rtext=TEXTS, points=points)
 
 
 @pages.get("/results", access="user")

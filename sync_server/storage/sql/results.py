@@ -21,7 +21,7 @@ from sync_server.storage.areas import ResultsArea
 from sync_server.storage.types import StorageRefused
 
 _STATE = "answers"
-_BY = ("unit_code", "channel", "day")
+_BY = ("unit_code", "site_id", "channel", "day")
 _COUNTS = "SUM(n), SUM(c1), SUM(c2), SUM(c3), SUM(c4), SUM(c5)"
 
 
@@ -58,7 +58,9 @@ def _upsert(table: str, keys: tuple[str, ...], wide: bool) -> str:
             f"ON CONFLICT ({', '.join(keys)}) DO UPDATE SET {adds}")
 
 
-_DAY_KEYS = ("day", "unit_code", "channel", "questionnaire_id", "questionnaire_version", "question", "flag_class")
+# rollup_day and rollup_month carry the site (schema step 10; 0 = no site recorded), right after the unit
+# so the covering index also orders a report's GROUP BY (unit_code, site_id, channel, …).
+_DAY_KEYS = ("day", "unit_code", "site_id", "channel", "questionnaire_id", "questionnaire_version", "question", "flag_class")
 _CHOICE_KEYS = ("day", "unit_code", "questionnaire_id", "questionnaire_version", "question", "option_id", "flag_class")
 _OFFICER_KEYS = ("day", "unit_code", "officer_id", "questionnaire_id", "questionnaire_version", "question", "flag_class")
 _HOUR_KEYS = ("month", "unit_code", "channel", "weekday", "hour", "questionnaire_id", "questionnaire_version", "flag_class")
@@ -70,7 +72,7 @@ _SQL_HOUR = _upsert("rollup_hour", _HOUR_KEYS, True)
 _MONTH_KEYS = ("month",) + _DAY_KEYS[1:]
 _SQL_MONTH = _upsert("rollup_month", _MONTH_KEYS, True)
 _SQL_CHOICE_MONTH = _upsert("rollup_choice_month", ("month",) + _CHOICE_KEYS[1:], False)
-_SQL_TOTAL = _upsert("rollup_total_day", ("day",) + _DAY_KEYS[2:], True)
+_SQL_TOTAL = _upsert("rollup_total_day", ("day",) + _DAY_KEYS[3:], True)
 _SQL_GROUP = _upsert("rollup_group_day", _GROUP_KEYS, True)
 _SQL_GROUP_MONTH = _upsert("rollup_group_month", ("month",) + _GROUP_KEYS[1:], True)
 ROLLUP_TABLES = ("rollup_day", "rollup_choice", "rollup_officer", "rollup_hour", "rollup_month", "rollup_choice_month",
@@ -135,14 +137,14 @@ class SQLResults(ResultsArea):
         self._tune_for_results(conn)
         return conn.execute(
             "SELECT server_seq, unit_code, officer_id, channel, questionnaire_id, questionnaire_version, created_ms, "
-            "received_at, answers, flags, clock_suspect, procedure_group, placed_ms FROM responses WHERE server_seq > ? "
+            "received_at, answers, flags, clock_suspect, procedure_group, placed_ms, site_id FROM responses WHERE server_seq > ? "
             "ORDER BY server_seq LIMIT ?", (after_seq, limit)).fetchall()
 
     def token_phone_rows(self, ms_from: int, ms_to: int, unit_codes: set[str] | None = None) -> list[tuple]:
         where, params = _in(unit_codes)
         return self._conn().execute(
             "SELECT server_seq, unit_code, officer_id, channel, questionnaire_id, questionnaire_version, created_ms, "
-            "received_at, answers, flags, clock_suspect, procedure_group, placed_ms FROM responses "
+            "received_at, answers, flags, clock_suspect, procedure_group, placed_ms, site_id FROM responses "
             f"WHERE channel = 'qr' AND created_ms >= ? AND created_ms < ?{where} AND (flags LIKE ? OR id IN "
             "(SELECT response_id FROM phone_tokens WHERE response_id IS NOT NULL))",
             [ms_from, ms_to, *params, '%"dossier_token"%']).fetchall()
@@ -171,7 +173,7 @@ class SQLResults(ResultsArea):
         group = ", ".join(by + ("questionnaire_id", "questionnaire_version", "question", "flag_class"))
         conn = self._conn()
         if "day" in by:
-            table = "rollup_total_day" if unit_codes is None and "unit_code" not in by else "rollup_day"
+            table = "rollup_total_day" if unit_codes is None and "unit_code" not in by and "site_id" not in by else "rollup_day"
             return [tuple(r) for r in conn.execute(
                 f"SELECT {group}, {_COUNTS} FROM {table} WHERE day >= ? AND day <= ?{where} GROUP BY {group}",
                 [day_from, day_to, *params])]
