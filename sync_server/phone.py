@@ -194,8 +194,11 @@ def note(storage, settings, secret: str, unit_code: str, browser_id: str | None,
 def submit_answer(storage, settings, questionnaires, questionnaire: Questionnaire, unit_code: str, answers: dict, *,
                   secret: str, browser_id: str | None, ip: str | None, officer_id: str | None = None,
                   token: str | None = None, phone: str | None = None, consent: bool = False,
-                  procedure_group: str | None = None, now: datetime | None = None) -> Outcome:
-    """Store one phone answer through the ingest path, with its abuse flags, token and contact."""
+                  procedure_group: str | None = None, site_id: int | None = None, now: datetime | None = None) -> Outcome:
+    """Store one phone answer through the ingest path, with its abuse flags, token and contact.
+
+    ``site_id`` is the site (điểm tiếp nhận) the form was opened for, already checked to be an open
+    site of ``unit_code`` (None: ingest takes the unit's first site on the answer's day)."""
     now = now or datetime.now(timezone.utc)
     row_id, same_browser, same_address, same_address_today = note(storage, settings, secret, unit_code, browser_id, ip,
                                                                   now, "token" if token else "answer")
@@ -224,7 +227,7 @@ def submit_answer(storage, settings, questionnaires, questionnaire: Questionnair
     if procedure_group:
         record["procedure_group"] = procedure_group
     result = ingest(storage, None, {"responses": [record]}, max_items=1, skew_s=settings.clock_skew_s, created_floor=settings.created_at_floor,
-                    questionnaires=questionnaires, unit_code=unit_code, now=now,
+                    questionnaires=questionnaires, unit_code=unit_code, now=now, site_id=site_id,
                     utc_offset_h=settings.utc_offset_h)["results"][0]
     if result["status"] != "accepted":
         # The server built this record itself: a refusal is a bug, never the citizen's fault.

@@ -1,12 +1,18 @@
-"""Print-ready QR posters, one page per one-stop point: ``hailong-server posters`` (Qt's QPdfWriter).
+"""Print-ready QR posters, one page per site (điểm tiếp nhận): ``hailong-server posters`` (Qt's QPdfWriter).
 
-The only server module that imports Qt (PySide6, a dependency of the kiosk already); it is imported
-by the ``posters`` command alone, so ``sync_server.app`` never loads Qt. Each page: the point's full
-name and the unit above it (district, or province for district-level points and the provincial
-centre), a QR code of ``<base URL>/s/<code>`` (10.5 cm on A4, 7.4 cm on A5: scannable from about 1 m),
-short instructions in Vietnamese with a line of English, and the address to type by hand. The QR is
-drawn as vector rectangles from the ``qrcode`` matrix; fonts (Noto Sans, else DejaVu Sans) are
-embedded by Qt as subsets, so ``pdftotext`` gives the names back exactly.
+The only server module that draws with Qt (PySide6, a dependency of the kiosk already); Qt is
+imported inside :func:`write_posters` alone, so ``sync_server.app`` never loads it. The admin
+pages print posters by running this module in a subprocess (:func:`posters_pdf`, ``python -m
+sync_server.posters`` reading the points as JSON on stdin), so Qt never runs in a server thread.
+
+Each page: the site's name (a unit's first site is named as the unit), its address, the unit when
+the site is named otherwise and the unit above it (district, or province for district-level points
+and the provincial centre), a QR code of ``<base URL>/s/<code>`` for the unit's first site and
+``<base URL>/s/<code>?site=<id>`` for its other sites (10.5 cm on A4, 7.4 cm on A5: scannable from
+about 1 m), short instructions in Vietnamese with a line of English, and the address to type by
+hand. A site with its own public base URL is printed with it. The QR is drawn as vector rectangles
+from the ``qrcode`` matrix; fonts (Noto Sans, else DejaVu Sans) are embedded by Qt as subsets, so
+``pdftotext`` gives the names back exactly.
 """
 
 from __future__ import annotations
@@ -30,27 +36,69 @@ STEPS_VI = ("1. Mở camera điện thoại và quét mã QR.", "2. Chọn mức
 LINE_EN = "Scan with your phone's camera to rate this service point: no app, no login, anonymous."
 
 
-def point_url(base_url: str, code: str) -> str:
-    return f"{base_url.rstrip('/')}/s/{code}"
+def point_url(base_url: str, code: str, query: str = "") -> str:
+    return f"{base_url.rstrip('/')}/s/{code}{query}"
 
 
-def select_points(storage, codes: list[str] | None = None) -> list[dict]:
-    """Open points (every unit but the province row) in tree order, or the chosen codes in the order given.
+def select_points(storage, codes: list[str] | None = None, *, day: str | None = None,
+                  site_ids: list[int] | None = None) -> list[dict]:
+    """One point per open site of the units in force on ``day`` (default: today at the province),
+    in tree order, or of the chosen codes in the order given; ``site_ids`` keeps only those sites.
 
-    Each: ``code, name, level, parent_name``. Raises ValueError naming an unknown or closed code.
+    Each: ``code, site_id, name`` (the site's), ``unit_name, address, level, parent_name, query``
+    (what the URL adds after ``/s/<code>``), ``base_url`` (the site's own, or None). Raises
+    ValueError naming a code that is not an open point that day.
     """
-    units = {u["code"]: u for u in storage.units()}
+    from sync_server.kiosk_config import province_today
+    from sync_server.web.sites_view import site_url_query, sites_in_force
+
+    day = day or province_today(7.0)
+    units = {u["code"]: u for u in storage.units_as_of(day)}
     if codes:
         chosen = []
         for code in codes:
             unit = units.get(code)
-            if unit is None or unit["valid_to"] is not None or unit["level"] == "province":
+            if unit is None or unit["level"] == "province":
                 raise ValueError(f"{code!r} is not an open service point (see 'hailong-server units')")
             chosen.append(unit)
     else:
-        chosen = [u for u in units.values() if u["valid_to"] is None and u["level"] != "province"]
-    return [{"code": u["code"], "name": u["name"], "level": u["level"],
-             "parent_name": units[u["parent_code"]]["name"] if u["parent_code"] in units else None} for u in chosen]
+        chosen = [u for u in units.values() if u["level"] != "province"]
+    sites = sites_in_force(storage, chosen)
+    points = []
+    for unit in chosen:
+        own = sites[unit["code"]]
+        first = own[0]["id"] if own else None
+        for site in own:
+            if site_ids is not None and site["id"] not in site_ids:
+                continue
+            points.append({"code": unit["code"], "site_id": site["id"], "name": site["name"], "unit_name": unit["name"],
+                           "address": site["address"], "level": unit["level"],
+                           "parent_name": units[unit["parent_code"]]["name"] if unit["parent_code"] in units else None,
+                           "query": site_url_query(site, first), "base_url": site["public_base_url"]})
+    return points
+
+
+def posters_pdf(points: list[dict], base_url: str, size: str = "a4", timeout_s: float = 120.0) -> bytes:
+    """The posters' PDF, drawn by a child process (Qt stays out of the server); raises OSError."""
+    import json
+    import subprocess
+    import sys
+    import tempfile
+
+    if not points:
+        raise ValueError("no points to print")
+    with tempfile.TemporaryDirectory(prefix="hailong-posters-") as folder:
+        out = Path(folder) / "posters.pdf"
+        env = {**os.environ, "QT_QPA_PLATFORM": "offscreen"}
+        try:
+            run = subprocess.run([sys.executable, "-m", "sync_server.posters", "--out", str(out), "--base-url", base_url,
+                                  "--size", size], input=json.dumps(points, ensure_ascii=False), capture_output=True,
+                                 text=True, timeout=timeout_s, env=env)
+        except subprocess.TimeoutExpired as exc:
+            raise OSError(f"the poster writer took longer than {timeout_s:.0f} s") from exc
+        if run.returncode != 0 or not out.exists():
+            raise OSError((run.stderr or "").strip().splitlines()[-1] if run.stderr.strip() else "the poster writer failed")
+        return out.read_bytes()
 
 
 def _qt_app():
@@ -137,7 +185,7 @@ def write_posters(out: Path, points: list[dict], base_url: str, size: str = "a4"
         for index, point in enumerate(points):
             if index:
                 writer.newPage()
-            url = point_url(base_url, point["code"])
+            url = point_url(point.get("base_url") or base_url, point["code"], point.get("query", ""))
             # Title band.
             band = QRectF(0, 0, mm(width_mm), mm(34 * scale))
             painter.fillRect(band, QColor(BRAND))
@@ -154,12 +202,17 @@ def write_posters(out: Path, points: list[dict], base_url: str, size: str = "a4"
             box = painter.boundingRect(QRectF(margin, y, inner, mm(60)), center | wrap, point["name"])
             painter.drawText(QRectF(margin, y, inner, box.height()), center | wrap, point["name"])
             y += box.height() + mm(2 * scale)
-            if point["parent_name"]:
+            # Under it: the address, then the unit (when the site is named otherwise) and the unit above.
+            unit_line = " · ".join(n for n in (point.get("unit_name") if point.get("unit_name") != point["name"] else None,
+                                               point["parent_name"]) if n)
+            for text, size_pt in ((point.get("address"), 14), (unit_line, 16)):
+                if not text:
+                    continue
                 painter.setPen(QColor("#5b6b7a"))
-                painter.setFont(font(regular, 16))
-                line = QFontMetricsF(painter.font(), writer).height()
-                painter.drawText(QRectF(margin, y, inner, line), center, point["parent_name"])
-                y += line
+                painter.setFont(font(regular, size_pt))
+                box = painter.boundingRect(QRectF(margin, y, inner, mm(30)), center | wrap, text)
+                painter.drawText(QRectF(margin, y, inner, box.height()), center | wrap, text)
+                y += box.height()
             # The QR code, as rectangles (one per horizontal run of dark modules), quiet zone left white.
             matrix = qr_matrix(url)
             n = len(matrix)
@@ -199,7 +252,33 @@ def write_posters(out: Path, points: list[dict], base_url: str, size: str = "a4"
             # Footer: the point's code, for whoever puts the poster up.
             painter.setFont(font(regular, 9))
             painter.drawText(QRectF(margin, mm(height_mm - 12 * scale), inner, mm(6 * scale)), center,
-                             f"Hài Lòng · {point['code']}")
+                             f"Hài Lòng · {point['code']}" + (f" · {point['site_id']}" if point.get("site_id") else ""))
     finally:
         painter.end()
     return len(points)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m sync_server.posters --out FILE --base-url URL [--size a4|a5]``, the points as JSON on stdin
+    (what :func:`select_points` returns): how the admin pages draw posters outside the server process."""
+    import argparse
+    import json
+    import sys
+
+    parser = argparse.ArgumentParser(prog="python -m sync_server.posters")
+    parser.add_argument("--out", type=Path, required=True)
+    parser.add_argument("--base-url", required=True)
+    parser.add_argument("--size", choices=tuple(SIZES), default="a4")
+    args = parser.parse_args(argv)
+    try:
+        points = json.loads(sys.stdin.read())
+        count = write_posters(args.out, points, args.base_url, args.size)
+    except (ValueError, OSError) as exc:
+        print(f"posters: {exc}", file=sys.stderr)
+        return 2
+    print(f"wrote {count} poster page(s) to {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -24,6 +24,7 @@ from sync_server.errors import CATALOGUE, error_body
 from sync_server.web.access import Pages, client_ip, scope
 from sync_server.web.i18n import request_lang
 from sync_server.web.render import render, when
+from sync_server.web.sites_view import pick_site
 
 pages = Pages()
 BROWSER_COOKIE = "hl_b"
@@ -58,6 +59,12 @@ def _point(request: Request, code: str) -> dict | None:
     parent = storage.unit(unit["parent_code"]) if unit["parent_code"] else None
     unit["parent_name"] = parent["name"] if parent else None
     return unit
+
+
+def _site(request: Request, code: str, value) -> dict | None:
+    """The site the link names (``?site=<id>``, an open site of this unit today), else the unit's first site."""
+    state = _state(request)
+    return pick_site(state.storage, code, value, days.province_now(state.settings, _now(request)).date().isoformat())
 
 
 def _questionnaire(request: Request, code: str, qid: str | None = None, version: str | None = None):
@@ -110,7 +117,7 @@ def _group(request: Request, value: str | None, officer: str | None) -> str | No
 
 def _form(request: Request, unit: dict, questionnaire, browser_id: str, *, values: dict | None = None, officer: str | None = None,
           token: str | None = None, error: str | None = None, status: int = 200, phone_text: str = "", consent: bool = False,
-          group: str | None = None):
+          group: str | None = None, site: dict | None = None):
     lang_code = request_lang(request)
     questions = phone.phone_questions(questionnaire)
     first = [q for q in questions if phone.depends_on_overall(questionnaire, q)]
@@ -124,7 +131,7 @@ def _form(request: Request, unit: dict, questionnaire, browser_id: str, *, value
                 hints[q.id] = ", ".join(target.level(v).label.get(lang_code) for v in q.show_if.values)
             else:
                 hints[q.id] = ", ".join(o.label.get(lang_code) for o in target.options if o.id in q.show_if.values)
-    response = render(request, "phone_form.html", status_code=status, unit=unit, questionnaire=questionnaire,
+    response = render(request, "phone_form.html", status_code=status, unit=unit, site=site, questionnaire=questionnaire,
                       first=first, rest=rest, show_if_json=json.dumps(show_if).replace("<", "\\u003c"), hints=hints, values=values or {},
                       csrf=phone.form_token(_secret(request), browser_id, f"answer|{unit['code']}", _now(request).timestamp()),
                       officer=officer,
@@ -134,8 +141,10 @@ def _form(request: Request, unit: dict, questionnaire, browser_id: str, *, value
 
 
 @pages.get("/s/{code}", access="public")
-def phone_form(request: Request, code: str, r: str | None = None, t: str | None = None, o: str | None = None):
-    """The point's form; with ``r`` the comment form for that kiosk answer; with ``t`` a dossier token."""
+def phone_form(request: Request, code: str, r: str | None = None, t: str | None = None, o: str | None = None,
+               site: str | None = None):
+    """The point's form; with ``r`` the comment form for that kiosk answer; with ``t`` a dossier token;
+    ``site`` names one of the unit's sites (a poster's), else the answer goes to its first site."""
     unit = _point(request, code)
     browser_id = request.cookies.get(BROWSER_COOKIE) or phone.new_browser_id()
     if unit is None:
@@ -159,7 +168,8 @@ def phone_form(request: Request, code: str, r: str | None = None, t: str | None 
         if problem:
             return _message(request, f"phone_token_{problem}", 403, code=code, browser_id=browser_id)
     questionnaire = _questionnaire(request, code)
-    return _form(request, unit, questionnaire, browser_id, officer=_officer(request, code, o), token=t or None)
+    return _form(request, unit, questionnaire, browser_id, officer=_officer(request, code, o), token=t or None,
+                 site=_site(request, code, site))
 
 
 @pages.post("/s/{code}", access="public")
@@ -180,13 +190,15 @@ async def phone_submit(request: Request, code: str):
     phone_text = form.get("phone") or ""
     consent = form.get("consent") == "yes"
     group = _group(request, form.get("g") or "", officer)
+    site = _site(request, code, form.get("site"))
     if questionnaire.overall.id not in answers:
         return _form(request, unit, questionnaire, browser_id, values=answers, officer=officer, token=token,
-                     error="phone_err_overall", status=400, phone_text=phone_text, consent=consent, group=group or "")
+                     error="phone_err_overall", status=400, phone_text=phone_text, consent=consent, group=group or "",
+                     site=site)
     outcome = await run_in_threadpool(
         phone.submit_answer, state.storage, state.settings, state.questionnaires(), questionnaire, code, answers,
         secret=_secret(request), browser_id=browser_id, ip=client_ip(request), officer_id=officer, token=token,
-        phone=phone_text, consent=consent, procedure_group=group, now=now)
+        phone=phone_text, consent=consent, procedure_group=group, site_id=site["id"] if site else None, now=now)
     if outcome.status == "rate_limited":
         retry = {"Retry-After": str(int(state.settings.phone_rate_window_min * 60))}
         if _wants_json(request):
@@ -198,20 +210,24 @@ async def phone_submit(request: Request, code: str):
         # The answers come back so the citizen can send them without the token (then unbound).
         return _form(request, unit, questionnaire, browser_id, values=answers, officer=officer, token=None,
                      error=f"phone_token_{outcome.token_problem}", status=403, phone_text=phone_text, consent=consent,
-                     group=group or "")
+                     group=group or "", site=site)
     if _wants_json(request):
         return JSONResponse({"id": outcome.response_id, "status": "accepted", "flags": outcome.flags}, status_code=201)
-    target = f"/s/{code}/thanks" + (f"?c={outcome.contact}" if outcome.contact else "")
+    # The thank-you names the site; the unit's first site needs no parameter (as on its poster).
+    first = _site(request, code, None)
+    query = [f"site={site['id']}"] if site and first and site["id"] != first["id"] else []
+    query += [f"c={outcome.contact}"] if outcome.contact else []
+    target = f"/s/{code}/thanks" + ("?" + "&".join(query) if query else "")
     return RedirectResponse(target, status_code=303)
 
 
 @pages.get("/s/{code}/thanks", access="public")
-def phone_thanks(request: Request, code: str, c: str | None = None):
+def phone_thanks(request: Request, code: str, c: str | None = None, site: str | None = None):
     unit = _point(request, code)
     if unit is None:
         return _message(request, "phone_err_unit", 404)
     contact = c if c in ("saved", "no_consent", "invalid") else None
-    return render(request, "phone_thanks.html", unit=unit, contact=contact)
+    return render(request, "phone_thanks.html", unit=unit, contact=contact, site=_site(request, code, site))
 
 
 @pages.post("/s/{code}/comment", access="public")

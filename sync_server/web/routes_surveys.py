@@ -9,9 +9,11 @@ from fastapi import File, Form, Request, UploadFile
 
 from hailong_core.questionnaire import QuestionnaireError, parse_questionnaire
 from hailong_core.timeutil import parse_day
+from sync_server import days
 from sync_server.storage import StorageRefused
 from sync_server.web.access import FormError, Pages, PageNotFound, client_ip, viewer
 from sync_server.web.render import done, render
+from sync_server.web.sites_view import reused_codes
 
 pages = Pages()
 
@@ -30,14 +32,22 @@ def parse_document(text: str) -> dict:
 
 
 @pages.get("/admin/questionnaires", access="province_read")
-def questionnaires_page(request: Request):
-    storage = request.app.state.hailong.storage
+def questionnaires_page(request: Request, on: str | None = None):
+    """Versions and campaigns; the campaign's unit picker lists the structure in force today, or on ``on``."""
+    state = request.app.state.hailong
+    storage = state.storage
+    today = days.local_today(state.settings).isoformat()
+    try:
+        day = parse_day(on).isoformat() if on else today
+    except ValueError:
+        day = today
     versions = storage.questionnaire_versions()
+    points = storage.units_as_of(day)
     return render(request, "questionnaires.html", versions=versions, campaigns=storage.campaigns(),
                   default_id=storage.get_config("default_questionnaire", "bg-friendly-gov"),
                   published=[v for v in versions if v["published_at"]],
                   names={u["code"]: u["name"] for u in storage.units()},
-                  points=[u for u in storage.units() if u["valid_to"] is None])
+                  points=points, reused=reused_codes(storage, points), day=day, today=today)
 
 
 @pages.post("/admin/questionnaires", access="admin")

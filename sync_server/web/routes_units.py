@@ -11,30 +11,12 @@ from sync_server import accounts
 from sync_server.kiosk_config import (HoursError, format_office_hours, parse_office_hours, province_today, set_unit_admin_pin,
                                       unit_admin_pin)
 from sync_server.unit_files import ReleaseError, load_release_csv, load_release_json
+from sync_server.web import routes_sites
 from sync_server.web.access import FormError, Pages, PageNotFound, client_ip, ensure_scope, scope, viewer
 from sync_server.web.render import done, render
+from sync_server.web.sites_view import open_sites, reused_codes, tree_order
 
 pages = Pages()
-
-
-def tree_order(units: list[dict]) -> tuple[list[dict], dict[str, int]]:
-    """Depth-first order (each district followed by its communes) and each unit's depth.
-
-    Units whose parent is not in the list (a viewer's scope) start their own branch at depth 0.
-    """
-    codes = {u["code"] for u in units}
-    children: dict[str | None, list[dict]] = {}
-    for u in units:
-        children.setdefault(u["parent_code"] if u["parent_code"] in codes else None, []).append(u)
-    ordered: list[dict] = []
-    depth: dict[str, int] = {}
-    stack = [(u, 0) for u in reversed(children.get(None, []))]
-    while stack:
-        unit, level = stack.pop()
-        ordered.append(unit)
-        depth[unit["code"]] = level
-        stack.extend((c, level + 1) for c in reversed(children.get(unit["code"], [])))
-    return ordered, depth
 
 
 @pages.get("/admin/units", access="user")
@@ -51,7 +33,8 @@ def units_page(request: Request, on: str | None = None):
     closed = [v for v in storage.unit_versions() if v["valid_to"] and (allowed is None or v["code"] in allowed)]
     releases = sorted({v["valid_from"] for v in storage.unit_versions()})
     return render(request, "units.html", day=day, tree=tree, depth=depth, counts=counts, closed=closed[-300:],
-                  closed_total=len(closed), releases=releases)
+                  closed_total=len(closed), releases=releases, reused=reused_codes(storage, tree),
+                  today=province_today(state.settings.utc_offset_h))
 
 
 @pages.get("/admin/units/{code}", access="user")
@@ -63,7 +46,8 @@ def unit_page(request: Request, code: str):
     ensure_scope(request, code)
     allowed = scope(request)
     names = {u["code"]: u["name"] for u in storage.units()}
-    return render(request, "unit.html", unit=unit, versions=storage.unit_versions(code), names=names,
+    today = province_today(request.app.state.hailong.settings.utc_offset_h)
+    return render(request, "unit.html", unit=unit, sites=open_sites(storage, code, today), versions=storage.unit_versions(code), names=names,
                   successors=storage.unit_lineage(code, "successors"), predecessors=storage.unit_lineage(code, "predecessors"),
                   officers=storage.officers({code}), devices=storage.devices({code}),
                   hours_text=format_office_hours(unit["office_hours"]),
@@ -131,3 +115,7 @@ async def units_import(request: Request, file: UploadFile = File(...), valid_fro
         storage.audit(datetime.now(timezone.utc), viewer(request).user, "units.import", release.source,
                       {"valid_from": release.valid_from, "summary": report.summary()}, client_ip(request))
     return render(request, "import_report.html", report=report, release=release, dry_run=bool(dry_run))
+
+
+# The sites pages (/admin/sites) hang on this router: a unit's service points are part of the units' pages.
+pages.router.include_router(routes_sites.pages.router)

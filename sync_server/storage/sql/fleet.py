@@ -46,7 +46,7 @@ class SQLFleet(FleetArea):
         return self._write(tx)
 
     def enroll_codes(self, unit_codes: set[str] | None = None) -> list[dict]:
-        rows = self._conn().execute("SELECT unit_code, label, created_at, expires_at, used_at, device_id, created_by "
+        rows = self._conn().execute("SELECT unit_code, label, created_at, expires_at, used_at, device_id, created_by, site_id, counter "
                                     "FROM enroll_codes ORDER BY created_at DESC").fetchall()
         return [dict(r) for r in rows if unit_codes is None or r["unit_code"] in unit_codes]
 
