@@ -22,12 +22,13 @@ PG_URL = os.environ.get("HAILONG_TEST_PG_URL", "")
 _TEMPLATE = "hailong_template"
 
 
-def server_db_location(folder: Path, name: str = "server.sqlite3"):
-    """Where a test's fresh server database lives: a SQLite file in ``folder``, or a new
-    PostgreSQL database cloned from a migrated, seeded template."""
+def server_db_location(folder: Path, name: str = "server.sqlite3", seed: str | None = None):
+    """Where a test's fresh server database lives: a SQLite file in ``folder`` (seeded when first
+    opened, with the trees ``HAILONG_SERVER_SEED_UNITS`` of its opener names), or a new PostgreSQL
+    database cloned from a migrated template seeded with ``seed`` (default: that variable now)."""
     if BACKEND != "postgres":
         return Path(folder) / name
-    return _fresh_pg_database()
+    return _fresh_pg_database(seed or os.environ.get("HAILONG_SERVER_SEED_UNITS", "all"))
 
 
 def _admin_url(database: str) -> str:
@@ -35,24 +36,37 @@ def _admin_url(database: str) -> str:
     return f"{base}/{database}"
 
 
-def _fresh_pg_database() -> str:
+def _fresh_pg_database(seed: str = "all") -> str:
     import uuid
 
     import psycopg
 
+    from sync_server.storage.migrations import MIGRATIONS
+
     if not PG_URL:
         raise RuntimeError("HAILONG_TEST_DB=postgres needs HAILONG_TEST_PG_URL")
+    seed = "2023" if seed == "2023" else "all"
+    # One template per schema and seed: a cluster kept between runs never hands out a stale schema.
+    template = f"{_TEMPLATE}_{len(MIGRATIONS)}_{seed}"
     with psycopg.connect(PG_URL, autocommit=True) as admin:
-        exists = admin.execute("SELECT 1 FROM pg_database WHERE datname = %s", (_TEMPLATE,)).fetchone()
+        exists = admin.execute("SELECT 1 FROM pg_database WHERE datname = %s", (template,)).fetchone()
     if not exists:
         with psycopg.connect(PG_URL, autocommit=True) as admin:
-            admin.execute(f"CREATE DATABASE {_TEMPLATE}")
+            admin.execute(f"CREATE DATABASE {template}")
         from sync_server.storage import open_storage
 
-        open_storage(_admin_url(_TEMPLATE)).close()  # migrate and seed once; clones start from here
+        before = os.environ.get("HAILONG_SERVER_SEED_UNITS")
+        os.environ["HAILONG_SERVER_SEED_UNITS"] = seed
+        try:
+            open_storage(_admin_url(template)).close()  # migrate and seed once; clones start from here
+        finally:
+            if before is None:
+                os.environ.pop("HAILONG_SERVER_SEED_UNITS", None)
+            else:
+                os.environ["HAILONG_SERVER_SEED_UNITS"] = before
     name = "t_" + uuid.uuid4().hex[:16]
     with psycopg.connect(PG_URL, autocommit=True) as admin:
-        admin.execute(f"CREATE DATABASE {name} TEMPLATE {_TEMPLATE}")
+        admin.execute(f"CREATE DATABASE {name} TEMPLATE {template}")
     return _admin_url(name)
 
 

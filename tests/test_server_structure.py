@@ -28,7 +28,7 @@ def units_on(db, day: str, seed="all") -> list[dict]:
 
 
 def test_a_fresh_database_holds_both_trees_with_their_dates(tmp_path):
-    db = server_db_location(tmp_path)
+    db = server_db_location(tmp_path, seed="all")
     old = units_on(db, "2023-06-28")
     assert len([u for u in old if u["level"] != "province"]) == 220
     assert next(u for u in old if u["code"] == "24")["name"] == "Tỉnh Bắc Giang"
@@ -47,7 +47,7 @@ def test_a_fresh_database_holds_both_trees_with_their_dates(tmp_path):
 
 
 def test_every_2023_commune_reaches_a_unit_in_force_today(tmp_path):
-    db = server_db_location(tmp_path)
+    db = server_db_location(tmp_path, seed="all")
     every = json.loads(cli(db, "units", "--json").stdout)
     in_force = {u["code"] for u in units_on(db, TODAY)}
     successors: dict[tuple[str, str], set[tuple[str, str]]] = {}
@@ -77,7 +77,7 @@ def test_every_2023_commune_reaches_a_unit_in_force_today(tmp_path):
 
 
 def test_the_2026_file_imports_over_a_2023_database_with_its_counts(tmp_path):
-    db = server_db_location(tmp_path)
+    db = server_db_location(tmp_path, seed="2023")
     units_on(db, "2023-06-28", seed="2023")  # creates the 2023-only database
     out = cli(db, "import-units", "assets/units/bac_ninh_2026.json", "--json", seed="2023").stdout.strip().splitlines()
     reports = [json.loads(line) for line in out]
@@ -86,4 +86,4 @@ def test_the_2026_file_imports_over_a_2023_database_with_its_counts(tmp_path):
     assert (len(first["added"]), len(first["changed"]), len(first["closed"])) == (41, 60, 161)
     assert len(first["reused"]) == 45 and "7210" in first["reused"]
     assert reports[1]["links"] == 3  # the three 2026 code corrections
-    assert units_on(db, TODAY, seed="2023") == units_on(server_db_location(tmp_path / "fresh"), TODAY)
+    assert units_on(db, TODAY, seed="2023") == units_on(server_db_location(tmp_path / "fresh", seed="all"), TODAY)
