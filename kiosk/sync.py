@@ -326,7 +326,8 @@ def enroll(store: Store, server_url: str, code: str, name: str | None = None, *,
     api = ServerApi(server_url, session=session, timeout=timeout)
     data = api.enroll(code, name)
     store.set_meta(server_url=server_url.rstrip("/"), token=data["token"], device_id=data["device_id"],
-                   unit_code=data["unit_code"], enrolled_at=format_rfc3339(now_local()), last_error=None)
+                   unit_code=data["unit_code"], enrolled_at=format_rfc3339(now_local()), last_error=None,
+                   device_name=data.get("name") or name)
     api.token = data["token"]
     try:
         SyncClient(store, api).refresh_config()

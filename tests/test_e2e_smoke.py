@@ -20,3 +20,11 @@ def test_enrol_record_sync_heartbeat_config(server, tmp_path):
     assert store.counts() == {"pending": 0, "sent": 1, "kept_aside": 0}
     assert server.stats() == {"7201": 1}
     assert store.get_record(record["id"])["state"] == "sent"
+
+
+def test_enrolment_tells_the_kiosk_its_name_site_and_counter(server, tmp_path):
+    store = Store(tmp_path / "kiosk.sqlite3")
+    data = enroll(store, server.url, server.enroll_code("7201"), "Quầy 1 — sảnh chính")
+    assert data["name"] == "Quầy 1 — sảnh chính" and isinstance(data["site_id"], int) and data["counter"] is None
+    assert store.get_meta("device_name") == "Quầy 1 — sảnh chính"
+    store.close()

@@ -91,7 +91,8 @@ def _enroll(request: Request, body: EnrollIn) -> dict:
                                                   device_id, security.digest(token), body.name)
     except EnrollRefused as exc:
         raise ApiError("enroll_code_invalid", str(exc)) from None
-    return {"device_id": device.id, "token": token, "unit_code": device.unit_code, "server_time": format_rfc3339(now)}
+    return {"device_id": device.id, "token": token, "unit_code": device.unit_code, "server_time": format_rfc3339(now),
+            "name": device.name, "site_id": device.site_id, "counter": device.counter}
 
 
 ETAG_HEADER = {"ETag": {"description": "Hash of the document; send it back in If-None-Match", "schema": {"type": "string"}}}

@@ -90,6 +90,9 @@ class EnrollOut(BaseModel):
     token: str = Field(description="Bearer token for every later call; shown once.")
     unit_code: str
     server_time: str
+    name: str | None = Field(None, description="The kiosk's name (label) as the server keeps it; shown on the kiosk's admin screen.")
+    site_id: int | None = Field(None, description="The site (điểm tiếp nhận) it was enrolled to (issue 13).")
+    counter: str | None = Field(None, description="Its counter (quầy) at that site, when the code named one.")
 
 
 class QuestionnaireRef(Strict):
