@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import random
 import sqlite3
 import statistics
@@ -43,15 +44,42 @@ def _uuid(ms: int, i: int) -> str:
     return f"{ms >> 16:08x}-{ms & 0xffff:04x}-7{(i >> 48) & 0xfff:03x}-{8 | ((i >> 44) & 3):x}{(i >> 32) & 0xfff:03x}-{i & 0xffffffffffff:012x}"
 
 
+def site_finder(db: Path, codes: list[str]):
+    """``site_of(code, iso day)``: the site ingest records for an answer with no kiosk site (the first
+    site of the unit version in force that day, ``storage.first_site``), looked up once per version."""
+    import bisect
+
+    from sync_server.storage import open_storage
+
+    storage = open_storage(db)
+    try:
+        bounds: dict[str, tuple[list[str], list[int | None]]] = {}
+        for code in codes:
+            days = [v["valid_from"] for v in storage.unit_versions(code)] or ["0000-01-01"]
+            sites = [(storage.first_site(code, day) or {}).get("id") for day in days]
+            bounds[code] = (days, sites)
+    finally:
+        storage.close()
+
+    def site_of(code: str, day: str) -> int | None:
+        days, sites = bounds[code]
+        return sites[max(0, bisect.bisect_right(days, day) - 1)]
+    return site_of
+
+
 def generate(db: Path, answers: int, seed: int = 5, *, start: date = START, days: int = DAYS,
-             campaigns=CAMPAIGNS, officers: bool = True, salt: int = 0) -> float:
+             campaigns=CAMPAIGNS, officers: bool = True, salt: int = 0, points: list[str] | None = None) -> float:
     """Write ``answers`` responses into ``db`` (already migrated and seeded) over ``days`` from ``start``,
-    with officers and campaigns; return the seconds taken."""
+    with officers and campaigns; return the seconds taken. Each answer is recorded at its unit's site
+    of the day (:func:`site_finder`), as ingest would, so it belongs to a point. ``points``: the unit
+    codes to draw from (default: every unit but the province)."""
     t0 = time.perf_counter()
     rng = random.Random(seed)
     conn = sqlite3.connect(str(db), isolation_level=None)
     conn.execute("PRAGMA synchronous=OFF")
-    points = [r[0] for r in conn.execute("SELECT code FROM units WHERE level != 'province' ORDER BY code")]
+    if points is None:
+        points = [r[0] for r in conn.execute("SELECT code FROM units WHERE level != 'province' ORDER BY code")]
+    site_of = site_finder(db, points)
     stamp = datetime.now(timezone.utc).isoformat()
     conn.execute("BEGIN")
     # Each officer receives one field (lĩnh vực); kiosk answers carry their officer's, 40 % of QR ones name one.
@@ -75,8 +103,9 @@ def generate(db: Path, answers: int, seed: int = 5, *, start: date = START, days
     stamps = sorted(rng.randrange(span_ms) for _ in range(answers))
     units = rng.choices(points, weights, k=answers)
     sql = ("INSERT INTO responses (id, content_hash, device_id, received_at, unit_code, officer_id, questionnaire_id, "
-           "questionnaire_version, channel, seq, created_at, created_ms, answers, flags, clock_suspect, procedure_group) "
-           "VALUES (?, ?, NULL, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
+           "questionnaire_version, channel, seq, created_at, created_ms, answers, flags, clock_suspect, procedure_group, site_id) "
+           "VALUES (?, ?, NULL, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
+    day_names: dict[int, str] = {}
     seqs: dict[str, int] = {}
     batch = []
     rand = rng.random
@@ -108,7 +137,7 @@ def generate(db: Path, answers: int, seed: int = 5, *, start: date = START, days
         group = group_of[unit, i % 3] if channel == "kiosk" or rand() < 0.4 else None
         batch.append((rid, rid[:32], received, unit, f"cb-{unit}-{i % 3}", qn[0], qn[1], channel,
                       seq, created, ms + (400 * 86_400_000 if suspect else 0), dumps(answers_, separators=(",", ":")), flags, suspect,
-                      group))
+                      group, site_of(unit, day_names.get(day) or day_names.setdefault(day, (start + timedelta(days=day)).isoformat()))))
         if len(batch) == 100_000:
             conn.execute("BEGIN")
             conn.executemany(sql, batch)
@@ -163,6 +192,9 @@ def main() -> None:
 
     tmp = Path(tempfile.mkdtemp(prefix="hl-results-"))
     db = args.db or tmp / "results.sqlite3"
+    # The 220 points of the 2023 tree over the three years (a fresh database would also hold today's
+    # Bắc Ninh, whose units would then draw answers before they existed).
+    os.environ.setdefault("HAILONG_SERVER_SEED_UNITS", "2023")
     storage = open_storage(db)
     storage.add_user("bench", accounts.hash_secret(PASSWORD), "province_admin", None, datetime.now(timezone.utc))
     figure("answers", args.answers, "responses")

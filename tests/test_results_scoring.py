@@ -150,7 +150,8 @@ def test_rollup_catches_up_with_new_answers(world):
     assert rollups.refresh(world.storage, 7 * 3_600_000).folded == 0  # already current
 
 
-def test_merged_unit_carries_its_predecessors_answers(tmp_path):
+def test_merged_unit_carries_its_predecessors_answers_in_the_history_view(tmp_path):
+    """By default a merged unit's figures are its own; the history view adds its predecessors' (issue 13)."""
     db = server_db_location(tmp_path, "m.sqlite3")
     storage = open_storage(db)
     try:
@@ -164,12 +165,18 @@ def test_merged_unit_carries_its_predecessors_answers(tmp_path):
         storage.store_batch(None, [fx.prepared("7999", 4, {}, [], "kiosk", None, when, 5)], when.isoformat(), None)
         settings = server_settings.load(db=str(db), report_min_answers=5)
         state = AppState(settings, storage)
-        r = Report.build(state, None, resolve_window(storage, settings, None, "2023-06-01", "2024-06-30"), Filters())
+        window = resolve_window(storage, settings, None, "2023-06-01", "2024-06-30")
+        own = Report.build(state, None, window, Filters())
+        assert (own.score("7999").n, own.score("7999").satisfied) == (1, 1)  # its own answer only
+        assert own.score("213").n == 1  # and so its district: 7201's and 7204's answers belong to units that ended
+        r = Report.build(state, None, window, Filters(history=True))
         merged = r.score("7999")
         # 7201's seven counted + its out-of-window-for-the-campaign July answer (inside this window) + 7204's seven + one new.
         assert merged.n == 7 + 1 + 7 + 1
         assert merged.satisfied == 4 + 0 + 4 + 1
         assert "7201" not in r.tree.units and r.score("213").n == merged.n
+        assert [(p["code"], p["counted"], p["partial"]) for p in r.tree.predecessors("7999")] == [("7201", True, False),
+                                                                                                  ("7204", True, False)]
     finally:
         storage.close()
 

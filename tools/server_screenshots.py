@@ -1,7 +1,8 @@
 """Screenshots of the server's admin pages in headless Chromium (``python -m tools.server_screenshots --out DIR``).
 
 Seeds a throw-away database (accounts, officers, kiosks with heartbeats, a campaign, the 2025
-units beside 2023), runs the real app under uvicorn on 127.0.0.1, signs in through the login form
+units beside 2023; with ``--results`` three years of answers; with ``--points`` answers across the
+2025 reform for the service-point and history pages of issue 13), runs the real app under uvicorn on 127.0.0.1, signs in through the login form
 and saves one PNG per page. Uses Debian's ``chromium`` and ``chromium-driver`` through Selenium:
 no browser download. ``tests/test_server_browser.py`` uses the same pieces.
 """
@@ -29,6 +30,11 @@ PAGES = (("login", "/login"), ("overview", "/"), ("units", "/admin/units"), ("un
 # Results pages at 1366×768 (a viewport shot and the full page each); seeded by seed_with_results.
 RESULT_PAGES = (("results_overview", "/results"), ("results_district", "/results/units/213"),
                 ("results_commune", "/results/units/7201"), ("results_recognition", "/results/recognition"))
+# Service points and history across the reform (issue 13); seeded by seed_points (``--points``), copies in docs/screens.
+POINT_PAGES = (("results_district_point", "/results/units/219?from=01/01/2025&to=30/06/2025"),
+               ("results_two_sites", "/results/units/7210?from=01/07/2025&to=31/03/2026"),
+               ("results_history", "/results/units/7210?from=01/07/2024&to=31/03/2026&history=1"))
+SECOND_SITE = "Điểm tiếp nhận số 2 – Phường Bắc Giang (Trần Phú cũ)"
 
 
 def seed(storage) -> None:
@@ -60,7 +66,8 @@ def seed(storage) -> None:
         storage.record_heartbeat(dev.id, seen, {"pending": pending, "kept_aside": aside, "app_version": version,
                                                 "clock_offset_s": offset, "last_error": error})
     storage.create_enroll_code("7204", security.digest("DEMOUNUSED01"), now + timedelta(hours=70), "Quầy 1 – Trần Nguyên Hãn", ADMIN)
-    storage.import_unit_release(load_release(asset_path("units", "bac_ninh_2025.json")))
+    if not any(v["valid_from"] == "2025-07-01" for v in storage.unit_versions("24")):  # a fresh database may hold it
+        storage.import_unit_release(load_release(asset_path("units", "bac_ninh_2025.json")))
     storage.audit(now, None, "units.import", "bac_ninh_2025.json", {"summary": "added 41, changed 60, closed 161"})
 
 
@@ -78,6 +85,33 @@ def seed_with_results(storage) -> None:
     for i, year in enumerate((2023, 2024, 2025)):
         generate(storage.path, 14_000, 12 + i, start=date(year, 6, 26), days=5, campaigns=(), officers=False, salt=(i + 1) << 40)
     seed(storage)
+
+def seed_points(storage) -> None:
+    """:func:`seed`, plus a year of answers at the 2023 units (July 2024 – June 2025) and nine months at
+    today's (July 2025 – March 2026), each at its unit's site of the day; Phường Bắc Giang (7210), busy
+    as the eight communes it merged, has a second site taking a third of its answers. Rollups folded, so the pages show at once."""
+    from datetime import date
+
+    from bench.results import generate
+    from sync_server.results import rollups
+
+    seed(storage)
+    old = [u["code"] for u in storage.units_as_of("2024-07-01") if u["level"] != "province"]
+    new = [u["code"] for u in storage.units_as_of("2025-07-02") if u["level"] != "province"]
+    generate(storage.path, 40_000, 21, start=date(2024, 7, 1), days=365, campaigns=(), points=old)
+    # Phường Bắc Giang merged eight communes: about their volume together (it is drawn six times as often).
+    generate(storage.path, 30_000, 22, start=date(2025, 7, 1), days=274, campaigns=(), officers=False, salt=1 << 40,
+             points=new + ["7210"] * 5)
+    second = storage.add_site("7210", SECOND_SITE, datetime(2025, 7, 1, 8, 0, tzinfo=timezone.utc), address="Đường Trần Phú")
+    first = storage.first_site("7210", "2025-07-01")["id"]
+    import sqlite3
+
+    conn = sqlite3.connect(str(storage.path), isolation_level=None)
+    conn.execute("UPDATE responses SET site_id = ? WHERE unit_code = '7210' AND site_id = ? AND server_seq % 3 = 0",
+                 (second["id"], first))
+    conn.close()
+    rollups.refresh(storage, 7 * 3_600_000)
+
 
 def free_port() -> int:
     with socket.socket() as s:
@@ -154,9 +188,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, required=True)
     parser.add_argument("--lang", choices=("vi", "en"), default="vi")
     parser.add_argument("--results", action="store_true", help="seed three years of answers and shoot the results pages too")
+    parser.add_argument("--points", action="store_true",
+                        help="seed answers across the 2025 reform and shoot the service-point and history pages (issue 13)")
     args = parser.parse_args(argv)
     args.out.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory() as tmp, live_app(Path(tmp) / "server.sqlite3", seed_with_results if args.results else seed) as base:
+    seed_fn = seed_points if args.points else seed_with_results if args.results else seed
+    with tempfile.TemporaryDirectory() as tmp, live_app(Path(tmp) / "server.sqlite3", seed_fn) as base:
         driver = chromium()
         try:
             driver.get(base + f"/lang/{args.lang}?next=/login")
@@ -169,6 +206,11 @@ def main(argv: list[str] | None = None) -> int:
                 driver.set_window_size(1366, 768 + int(inner))  # a 1366×768 page area
                 driver.save_screenshot(str(args.out / f"{name}_1366x768.png"))
                 full_page_png(driver, args.out / f"{name}.png", max_height=4000)
+                print(args.out / f"{name}.png")
+            for name, path in POINT_PAGES if args.points else ():
+                driver.set_window_size(1366, 700)
+                driver.get(base + path)
+                full_page_png(driver, args.out / f"{name}.png", max_height=3000)
                 print(args.out / f"{name}.png")
             for name, path in PAGES[1:]:
                 driver.set_window_size(1366, 700)  # measure each page from a small window, not the last page's height

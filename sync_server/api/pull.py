@@ -17,6 +17,9 @@ nothing, and ``left_out`` keeps its ``incomplete`` key (always 0) for the client
 Each unit also lists its own service points (``points``, issue 13): the sites where its own answers
 were given (a district's one-stop counter, the centre's points, a commune's point), each ranked
 among every point of the token's scope. Fields are only ever added.
+
+``history`` (issue 13) is the pages' history view: a unit's figures add its predecessors' answers
+and each unit lists them; by default a unit's figures are its own (docs/results.md).
 """
 
 from __future__ import annotations
@@ -83,6 +86,14 @@ def _point(p: dict) -> dict:
             "left_out": {"incomplete": 0, **s.left_out}, "followups_left": s.followups_left}
 
 
+def _predecessor(p: dict) -> dict:
+    """One old unit that went into a unit (the history view): its version, whether it was split and counted here."""
+    s = p["score"]
+    return {"code": p["code"], "name": p["name"], "valid_from": p["valid_from"], "valid_to": p["valid_to"],
+            "partial": p["partial"], "counted": p["counted"], "also": p["also"], "answers": s.n, "satisfied": s.satisfied,
+            "share_satisfied": s.headline_share, "index": s.index}
+
+
 @router.get("/answers", responses=ERRORS, summary="Answers after a server sequence number, oldest first (cursor paging)")
 @rule("api_client")
 def pull_answers(request: Request, since: Annotated[int, Query(ge=0, le=2**62)] = 0,
@@ -100,13 +111,19 @@ def pull_answers(request: Request, since: Annotated[int, Query(ge=0, le=2**62)] 
 @rule("api_client")
 def pull_aggregates(request: Request, campaign: Annotated[int | None, Query(ge=1, le=2**62)] = None, date_from: Annotated[str | None, Query(alias="from")] = None,
                     date_to: Annotated[str | None, Query(alias="to")] = None, include: Annotated[list[str], Query()] = [],
-                    channel: str | None = None) -> dict:
+                    channel: str | None = None, history: Annotated[bool, Query()] = False) -> dict:
     """Per unit (``units``): its subtree's pooled answers (``answers``, ``satisfied``, ``share_satisfied``,
     ``index``, ``wilson_low``, ``wilson_high``, ``enough_answers``, ``left_out``, ``followups_left``,
     ``criteria``) and ``points``: its own service points (sites, without its subtree), each with
     ``site_id``, ``name``, ``unit_code`` (the stored code it belongs to), ``closed``, the same counts and
     ``rank`` among every point of the token's scope (null: fewer answers than ``min_answers``).
-    ``procedure_groups``: the token's top unit by procedure group."""
+    ``procedure_groups``: the token's top unit by procedure group.
+
+    ``history=true`` (or 1; issue 13): every unit's figures add its predecessors' answers (the
+    history view), and each unit gains ``predecessors``: the old units that went into it, each
+    ``{code, name, valid_from, valid_to, partial, counted, also, answers, satisfied, share_satisfied,
+    index}`` (a partial one is shown whole and not counted). ``structure``: which unit structure the
+    report uses when the window spans a reorganisation or lies before one (else null)."""
     client, allowed = client_scope(request)
     state = request.app.state.hailong
     # "incomplete" is a fixed part of this interface: accepted, a no-op now (those answers always count).
@@ -116,7 +133,7 @@ def pull_aggregates(request: Request, campaign: Annotated[int | None, Query(ge=1
         window = resolve_window(state.storage, state.settings, campaign, date_from, date_to)
     except WindowError as exc:
         raise ApiError("invalid_body", str(exc)) from None
-    report = Report.build(state, allowed, window, Filters("misuse" in include, channel), complete=True)
+    report = Report.build(state, allowed, window, Filters("misuse" in include, channel, history), complete=True)
     units = []
     for code in report.tree.order:
         if not report.visible(code):
@@ -129,11 +146,17 @@ def pull_aggregates(request: Request, campaign: Annotated[int | None, Query(ge=1
                       "left_out": {"incomplete": 0, **s.left_out}, "followups_left": s.followups_left,
                       "criteria": {c["id"]: {"index": c["index"], "share_satisfied": c["share"]} for c in s.criteria},
                       "points": [_point(p) for p in report.own_points(code)]})
+        if history:
+            units[-1]["predecessors"] = [_predecessor(p) for p in report.history(code)["rows"]]
     roots = report.roots(client["unit_code"])
     groups = [{"code": g["code"], "label": g["label"], "answers": g["score"].n, "satisfied": g["score"].satisfied,
                "share_satisfied": g["score"].headline_share, "index": g["score"].index, "wilson_low": g["score"].low,
                "wilson_high": g["score"].high} for g in report.procedure_groups(roots[0])] if roots else []
+    structure = report.structure()
     return {"window": {"from": window.start.isoformat(), "to": window.end.isoformat(),
                        "campaign": window.campaign["id"] if window.campaign else None},
+            "history": history,
+            "structure": {"since": structure["since"], "spans": structure["spans"], "before": structure["before"],
+                          "text": {"vi": structure["text"].vi, "en": structure["text"].en}} if structure else None,
             "min_answers": state.settings.report_min_answers, "units": units,
             "procedure_groups": {"unit_code": roots[0] if roots else None, "groups": groups}}

@@ -2,8 +2,8 @@
 
 XLSX: a summary sheet, one sheet per level (districts, communes), the service points (sites: each
 commune's point, each district's one-stop counter, the centre's points) ranked, one by procedure group
-(lĩnh vực), the reasons given ("Lý do", with the "Không nêu lý do" row), officers when the viewer may
-see them, and for a campaign the recognition list with the earlier campaigns' indices and lines to
+(lĩnh vực), the reasons given ("Lý do", with the "Không nêu lý do" row), with ``history=1`` the
+predecessors added ("Đơn vị tiền thân", issue 13), officers when the viewer may see them, and for a campaign the recognition list with the earlier campaigns' indices and lines to
 sign. Answers whose follow-ups were left count in every figure; their number has its own column.
 Headers are Vietnamese (the report goes upward as it is); numbers are real numbers with formats,
 not text, so the province can re-sort and sum them in Excel.
@@ -121,6 +121,33 @@ def _sheet(wb: Workbook, title: str, headers: list[str], rows: list[list]) -> No
     ws.freeze_panes = "A2"
 
 
+HISTORY_LABEL = "Gồm số liệu các đơn vị trước sắp xếp"
+HISTORY_SHEET = "Đơn vị tiền thân"
+HISTORY_HEADERS = ["Mã", "Đơn vị", "Từ ngày", "Đến ngày", "Số phiếu tính", "Hài lòng", "Tỷ lệ hài lòng", "Chỉ số hài lòng (0–100)",
+                   "Cộng vào số liệu", "Ghi chú"]
+
+
+def history_values(focus: str, history: dict) -> list[list]:
+    """``Report.history`` as sheet rows: the unit's own line, each predecessor (a partial one shown
+    whole, not added), the old units added through the units below, the total."""
+    def counts(s: Score) -> list:
+        return [s.n, s.satisfied, s.headline_share, None if s.index is None else round(s.index, 2)]
+    rows = [[focus, "Của chính đơn vị (cơ cấu hiện hành)", "", ""] + counts(history["own"]) + ["có", ""]]
+    for p in history["rows"]:
+        note = ""
+        if p["partial"]:
+            note = "một phần: phiếu không tách được theo phần, hiển thị nguyên vẹn, không cộng"
+            if p["also_names"]:
+                note += "; cũng sáp nhập vào: " + ", ".join(p["also_names"])
+        rows.append([p["code"], p["name"], p["valid_from"], p["valid_to"] or ""] + counts(p["score"])
+                    + ["có" if p["counted"] else "không", note])
+    if history["below"]:
+        rows.append(["", f"Các đơn vị cũ khác, cộng qua đơn vị trực thuộc ({history['below']['units']} đơn vị)", "", ""]
+                    + counts(history["below"]["score"]) + ["có", ""])
+    rows.append(["", "Cộng (gồm các đơn vị trước sắp xếp)", "", ""] + counts(history["total"]) + ["", ""])
+    return rows
+
+
 GROUP_HEADERS = ["Lĩnh vực thủ tục", "Mã lĩnh vực", "Số phiếu tính", "Hài lòng", "Tỷ lệ hài lòng", "Chỉ số hài lòng (0–100)",
                  "Cận dưới Wilson 95%", "Cận trên Wilson 95%", "Ghi chú"]
 
@@ -149,13 +176,14 @@ def reason_values(reasons: list[dict]) -> list[list]:
 
 def xlsx(report: Report, focus: str, *, officers: list[dict] | None = None, recognition: list[dict] | None = None,
          groups: list[dict] | None = None, reasons: list[dict] | None = None, points: list[dict] | None = None,
-         title: str = "") -> bytes:
+         history: dict | None = None, title: str = "") -> bytes:
     wb = Workbook()
     summary = wb.active
     summary.title = "Tổng hợp"
     focus_row = report.unit_row(focus)
     s = focus_row["score"]
     w = report.window
+    structure = report.structure()
     lines = [("Báo cáo kết quả khảo sát sự hài lòng", title or focus_row["name"]),
              ("Đơn vị", f"{focus_row['name']} ({focus})"),
              ("Thời gian", f"{w.start:%d/%m/%Y} – {w.end:%d/%m/%Y}"),
@@ -165,6 +193,8 @@ def xlsx(report: Report, focus: str, *, officers: list[dict] | None = None, reco
              ("Phiếu bị loại (lạm dụng)", s.flagged.get("misuse", 0)),
              (FOLLOWUPS_LEFT, s.followups_left),
              ("Tính cả phiếu lạm dụng", "có" if report.filters.include_misuse else "không"),
+             (HISTORY_LABEL, "có" if report.filters.history else "không"),
+             ("Cơ cấu đơn vị", structure["text"].vi if structure else f"Theo cơ cấu đơn vị hành chính ngày {w.end:%d/%m/%Y}"),
              ("Số phiếu tối thiểu để xếp hạng", report.settings.report_min_answers),
              ("Ngưỡng công nhận: chỉ số", report.settings.recognition_min_index),
              ("Ngưỡng công nhận: số phiếu", report.settings.recognition_min_answers),
@@ -193,6 +223,8 @@ def xlsx(report: Report, focus: str, *, officers: list[dict] | None = None, reco
     if points is not None:
         _sheet(wb, POINTS_SHEET, POINT_HEADERS,
                [point_values(p, names.get(p["parent_code"], {}).get("name")) for p in points])
+    if history is not None:
+        _sheet(wb, HISTORY_SHEET, HISTORY_HEADERS, history_values(focus, history))
     if groups is not None:
         _sheet(wb, "Theo lĩnh vực", GROUP_HEADERS, [group_values(g, report.settings.report_min_answers) for g in groups])
     if reasons is not None:
@@ -285,4 +317,5 @@ def build_xlsx(state, report: Report, focus: str, role: str | None) -> bytes:
     if report.window.campaign is not None:
         recognition = report.recognition(report.window.campaign, report.earlier_campaigns(state, report.window.campaign))
     return xlsx(report, focus, officers=officers, recognition=recognition, groups=report.procedure_groups(focus),
-                reasons=report.reasons(focus), points=report.points(focus))
+                reasons=report.reasons(focus), points=report.points(focus),
+                history=report.history(focus) if report.filters.history else None)

@@ -5,8 +5,10 @@
 - Per criterion: the mean of its questions that have answers; per unit: the mean of its criteria.
 - A parent unit (district, province) is scored the same way over the *pooled* answers of its
   subtree, so a commune with many answers weighs more than one with few.
-- Merged units: a unit's answers are its own code's plus those of every predecessor code
-  (``unit_links``), so old answers roll up under the unit that continues them.
+- Merged units (issue 13): an answer belongs to the unit version whose site it was given at. By
+  default a unit carries its own versions' answers; on request (``Filters.history``) also those of
+  its predecessors whose whole reach lies in its area (:mod:`sync_server.results.lineage`), so
+  trends continue across a reform.
 - Rankings: by the lower bound of the 95 % Wilson interval of the share satisfied on the headline
   question (one answer per citizen, so ``n`` counts people, not questions); ties share a rank;
   fewer counted headline answers than the minimum → "not enough answers", not ranked.
@@ -20,12 +22,13 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import date
 
 from hailong_core.questionnaire import Questionnaire, Text
 from hailong_core.scoring import Z_95, mean, wilson_lower_bound
 from sync_server.days import DAY_MS, day_number, day_of  # noqa: F401 - the one calendar, re-exported here
 from sync_server.results.fold import FLAG_CLASSES
+from sync_server.results.lineage import Tree  # noqa: F401 - the unit tree, re-exported beside the scoring
 
 
 def wilson_upper_bound(successes: int, n: int, z: float = Z_95) -> float:
@@ -38,7 +41,8 @@ COUNTED = ("ok", "incomplete")  # flag classes every report counts; "misuse" onl
 
 @dataclass(frozen=True)
 class Filters:
-    """What counts: the channel (None = both) and whether misuse-flagged answers are let in.
+    """What counts: the channel (None = both), whether misuse-flagged answers are let in, and
+    whether a unit's figures add its predecessors' answers (``history``, the history view).
 
     There is no choice for ``incomplete`` answers: they always count (``include=incomplete`` is still
     accepted by the pages, the pull API and the CLI, and changes nothing).
@@ -46,6 +50,7 @@ class Filters:
 
     include_misuse: bool = False
     channel: str | None = None
+    history: bool = False  # add the predecessors' answers (issue 13; sync_server.results.lineage)
 
     @property
     def classes(self) -> frozenset[str]:
@@ -57,6 +62,8 @@ class Filters:
             parts.append("include=misuse")
         if self.channel:
             parts.append(f"channel={self.channel}")
+        if self.history:
+            parts.append("history=1")
         return "&".join(parts)
 
 
@@ -253,65 +260,4 @@ def rank(items: list[dict], min_n: int, key: str = "score") -> list[dict]:
     for item in short:
         item["rank"], item["enough"] = None, False
     return ranked + short
-
-
-# --- the unit tree ---------------------------------------------------------------------------
-
-class Tree:
-    """The units in force on a day, with the stored codes whose answers each one carries."""
-
-    def __init__(self, units: list[dict], links: list[dict]):
-        self.units = {u["code"]: u for u in units}
-        self.order = [u["code"] for u in units]
-        self.children: dict[str, list[str]] = {}
-        for u in units:
-            if u["parent_code"] in self.units:
-                self.children.setdefault(u["parent_code"], []).append(u["code"])
-        back: dict[str, set[str]] = {}
-        for link in links:
-            back.setdefault(link["to_code"], set()).add(link["from_code"])
-        self.own: dict[str, frozenset[str]] = {}
-        for code in self.units:
-            found, stack = {code}, [code]
-            while stack:  # every predecessor, transitively
-                for prior in back.get(stack.pop(), ()):
-                    if prior not in found:
-                        found.add(prior)
-                        stack.append(prior)
-            self.own[code] = frozenset(found)
-        self._subtree: dict[str, frozenset[str]] = {}
-
-    @classmethod
-    def load(cls, storage, day: date) -> "Tree":
-        return cls(storage.units_as_of(day.isoformat()), storage.unit_links())
-
-    def root(self) -> str | None:
-        return next((c for c in self.order if self.units[c]["level"] == "province"), None)
-
-    def descendants(self, code: str) -> list[str]:
-        out, stack = [], list(reversed(self.children.get(code, [])))
-        while stack:
-            here = stack.pop()
-            out.append(here)
-            stack.extend(reversed(self.children.get(here, [])))
-        return out
-
-    def stored_codes(self, code: str) -> frozenset[str]:
-        """Stored unit codes whose answers count for ``code``: its subtree's own and predecessor codes."""
-        found = self._subtree.get(code)
-        if found is None:
-            found = frozenset(self.own[code].union(*(self.own[c] for c in self.descendants(code))))
-            self._subtree[code] = found
-        return found
-
-    def parent(self, code: str) -> str | None:
-        parent = self.units[code]["parent_code"]
-        return parent if parent in self.units else None
-
-    def path(self, code: str) -> list[str]:
-        chain = []
-        while code is not None:
-            chain.append(code)
-            code = self.parent(code)
-        return list(reversed(chain))
 

@@ -24,8 +24,9 @@ from sync_server.results.model import Score, Tally, score
 from sync_server.results.rollups import question_kinds
 
 
-def token_tallies(storage, window, offset_ms: int, unit_codes: set[str] | None) -> dict[str, Tally]:
-    """Per stored unit code: the counts of its phone answers bound to a dossier token, in the window."""
+def token_tallies(storage, window, offset_ms: int, unit_codes: set[str] | None) -> dict[tuple[str, int], Tally]:
+    """Per stored unit code and site (0: none recorded): the counts of its phone answers bound to a
+    dossier token, in the window (the site tells which version of a reused code they belong to)."""
     lo = window.day_from * DAY_MS - offset_ms - DAY_MS  # a day's margin either side; days are checked below
     hi = (window.day_to + 2) * DAY_MS - offset_ms
     fold = Fold(offset_ms, question_kinds(storage))
@@ -34,10 +35,10 @@ def token_tallies(storage, window, offset_ms: int, unit_codes: set[str] | None) 
             fold.add(r[1], r[2], r[3], r[4], r[5], r[6], r[7], r[8], r[9], r[10], r[11], r[12], r[13])
         except (ValueError, TypeError, OverflowError, KeyError):
             continue  # unreadable rows count nowhere (sync_server.results.rollups says which)
-    out: dict[str, Tally] = {}
-    for (day, unit, _site, _channel, qid, ver, question, fc), counts in fold.day.items():
+    out: dict[tuple[str, int], Tally] = {}
+    for (day, unit, site, _channel, qid, ver, question, fc), counts in fold.day.items():
         if window.day_from <= day <= window.day_to:
-            out.setdefault(unit, Tally()).add((qid, ver, question, fc), counts)
+            out.setdefault((unit, site), Tally()).add((qid, ver, question, fc), counts)
     return out
 
 

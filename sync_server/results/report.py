@@ -10,6 +10,12 @@ Service points (issue 13): the one rollup query is grouped by unit, site and cha
 holds each site's counts (``by_point``) beside each unit's (their sum). A unit's own points
 (:meth:`Report.own_points`: a district's one-stop counter, the centre's sites) are scored apart from
 its pooled subtree, and every point of the scope is ranked (:meth:`Report.points`); docs/results.md.
+
+History across a reform (issue 13): an answer belongs to the unit version whose site it was given at
+(:mod:`sync_server.results.lineage`), so counts are grouped by version (``by_version``), not by
+code. By default a unit carries its own versions; with ``Filters.history`` also its predecessors
+(:meth:`Report.history` lists them), and :meth:`Report.structure` says which structure a window
+that spans a reorganisation uses.
 """
 
 from __future__ import annotations
@@ -20,13 +26,26 @@ from datetime import date, datetime, timedelta, timezone
 
 from hailong_core import procedure_groups as groups_catalogue
 from hailong_core.questionnaire import Text
-from hailong_core.timeutil import parse_day
+from hailong_core.timeutil import format_day, parse_day
 from sync_server.days import local_today, offset_ms
 from sync_server.results import recognition, rollups
 from sync_server.results.fold import flag_class
 from sync_server.results.model import Book, Filters, Score, Tally, Tree, Window, day_number, day_of, rank, score
 
 NO_REASON = Text("Không nêu lý do", "No reason given")
+# Which structure a report uses (Report.structure), joined with "; ".
+STRUCTURE = {
+    "current": Text("Báo cáo theo cơ cấu đơn vị hành chính hiện hành (từ {since})",
+                    "Report on the current administrative structure (since {since})"),
+    "before": Text("Báo cáo theo cơ cấu đơn vị hành chính trước sắp xếp ngày {before} (áp dụng từ {since})",
+                   "Report on the administrative structure before the reorganisation of {before} (in force since {since})"),
+    "added": Text("số liệu trước đó được cộng theo các đơn vị tiền thân",
+                  "figures from before are added to the units that succeeded them"),
+    "own": Text("mỗi đơn vị chỉ gồm phiếu tại các điểm tiếp nhận của chính đơn vị, phiếu trước ngày {since} của các đơn vị "
+                "tiền thân không được cộng (chọn “Gồm số liệu các đơn vị trước sắp xếp” để cộng)",
+                "each unit holds only the answers given at its own service points; its predecessors' answers from "
+                "before {since} are not added (tick “Include the units before the reorganisation” to add them)"),
+}
 ALERT_LAG_MS = 300_000  # answers created in the window may be received up to this much later (clock tolerance)
 WEEKDAYS = 7
 
@@ -71,7 +90,7 @@ class Report:
     filters: Filters
     scope: set[str] | None
     tree: Tree
-    by_code: dict[str, Tally]
+    by_version: dict[tuple[str, str], Tally]  # unit version (code, valid_from) → counts, on the channel filtered for
     channel_rows: list[tuple]  # (unit_code, site_id, channel, questionnaire, version, question, class, n, c1..c5)
     by_point: dict[tuple[str, int], Tally]  # (stored unit code, site id or 0) → counts, on the channel filtered for
 
@@ -88,17 +107,21 @@ class Report:
         """
         storage, settings = state.storage, state.settings
         step = rollups.refresh(storage, offset_ms(settings), max_rows=None if complete else settings.results_page_fold_rows)
-        tree = tree or Tree.load(storage, window.end)
+        tree = tree or Tree.load(storage, window.end, history=filters.history)
         codes = scope
         if focus is not None and focus in tree.units and focus != tree.root():
-            codes = set(tree.stored_codes(focus)) if scope is None else set(tree.stored_codes(focus)) & scope
+            read = set(tree.read_codes(focus))
+            codes = read if scope is None else read & scope
         rows = storage.rollup_counts(window.day_from, window.day_to, codes, by=("unit_code", "site_id", "channel"))
         by_point = _tally_by_point(rows, filters)
-        by_code: dict[str, list[Tally]] = {}
-        for (unit, _site), tally in by_point.items():
-            by_code.setdefault(unit, []).append(tally)
+        by_version: dict[tuple[str, str], list[Tally]] = {}
+        for (unit, site), tally in by_point.items():
+            key = tree.version_of(unit, site)
+            if key is not None:
+                by_version.setdefault(key, []).append(tally)
         report = cls(storage, settings, Book(state.index.get), window, filters, scope, tree,
-                     {unit: Tally.union(tallies) for unit, tallies in by_code.items()}, rows, by_point)
+                     {key: Tally.union(tallies) for key, tallies in by_version.items()}, rows, by_point)
+        report._present = {(row[0], row[1]) for row in rows}  # (code, site) with answers in the window, any channel
         report._scores = {}
         report._by_channel = {}
         report._point_scores = {}
@@ -113,17 +136,33 @@ class Report:
         return self.scope is None or code in self.scope
 
     def codes_for(self, code: str) -> set[str] | None:
-        """Stored codes that count for ``code`` within scope; None means "no filter" (the whole province)."""
-        if self.scope is None and code == self.tree.root():
+        """Stored codes that count for ``code`` within scope; None means "no filter" (the whole province,
+        when no answer of the window belongs to a version it does not carry)."""
+        if self.scope is None and code == self.tree.root() and self.tree.exact(code, self._present):
             return None
         codes = set(self.tree.stored_codes(code))
         return codes if self.scope is None else codes & self.scope
 
+    def _spans(self, code: str) -> list[tuple[int, int, set[str] | None]]:
+        """``(first day, last day, codes)`` to read for ``code`` from rollups without a site (heatmap,
+        procedure groups, officers): the window and :meth:`codes_for`, unless another version of one
+        of its codes has answers in the window; then that code only on the days its counted versions
+        were in force (an answer given at an old version's site after it ended cannot be told apart
+        there; docs/results.md)."""
+        w = self.window
+        if self.tree.exact(code, self._present):
+            return [(w.day_from, w.day_to, self.codes_for(code))]
+        return [(lo, hi, set(codes) if self.scope is None else set(codes) & self.scope)
+                for lo, hi, codes in self.tree.spans(code, self._present, w.day_from, w.day_to)]
+
+    def tally_of(self, versions) -> Tally:
+        """The counts of the given unit versions (read-only when it is a single version's)."""
+        return Tally.union(self.by_version.get(k) for k in versions)
+
     def score(self, code: str) -> Score:
         found = self._scores.get(code)
         if found is None:
-            codes = self.tree.stored_codes(code)
-            found = self._scores[code] = self._score_of(Tally.union(self.by_code.get(c) for c in codes))
+            found = self._scores[code] = self._score_of(self.tally_of(self.tree.counted(code)))
         return found
 
     def _score_of(self, tally: Tally) -> Score:
@@ -161,11 +200,13 @@ class Report:
         """The unit's counts per channel (every channel, whatever the filter); computed once per unit."""
         found = self._by_channel.get(code)
         if found is None:
-            codes = self.tree.stored_codes(code)
-            every = code == self.tree.root()
+            counted = self.tree.counted(code)
+            keys = getattr(self, "_row_versions", None)
+            if keys is None:  # each row's unit version, found once for every unit asked
+                keys = self._row_versions = [self.tree.version_of(r[0], r[1]) for r in self.channel_rows]
             found = self._by_channel[code] = {}
-            for row in self.channel_rows:
-                if every or row[0] in codes:
+            for key, row in zip(keys, self.channel_rows):
+                if key in counted:
                     found.setdefault(row[2], Tally()).add(tuple(row[3:7]), row[7:13])
         return found
 
@@ -174,15 +215,6 @@ class Report:
                 for ch, t in sorted(self.channel_tallies(code).items())}
 
     # --- points (sites, điểm tiếp nhận) ---------------------------------------------------------
-
-    def _sites(self) -> dict[str, list[dict]]:
-        """Every site, closed ones too, by its stored unit code (read once per report)."""
-        found = getattr(self, "_sites_by_code", None)
-        if found is None:
-            found = self._sites_by_code = {}
-            for site in self.storage.sites(include_closed=True):
-                found.setdefault(site["unit_code"], []).append(site)
-        return found
 
     def _listed(self, code: str, site: dict, tally: Tally | None) -> bool:
         """A site is one of ``code``'s points when answers were given at it in the window, or when it is a
@@ -196,13 +228,13 @@ class Report:
                 and (closed is None or closed[:10] > self.window.end.isoformat()))
 
     def _collect_points(self, code: str, by_point: dict, cache: dict, subtree: bool, seen: set | None = None) -> list[dict]:
-        """Point rows of ``code`` (its own codes' sites; with ``subtree``, its visible descendants' too)."""
+        """Point rows of ``code`` (its own versions' sites; with ``subtree``, its visible descendants' too)."""
         units = [code] + [u for u in self.tree.descendants(code) if self.visible(u)] if subtree else [code]
         seen = set() if seen is None else seen
         rows = []
         for unit in units:
-            for stored in sorted(self.tree.own[unit], key=lambda c: (c != unit, c)):
-                for site in sorted(self._sites().get(stored, ()), key=lambda s: (s["unit_valid_from"], s["position"])):
+            for key in sorted(self.tree.own_versions[unit], key=lambda k: (k[0] != unit, k)):
+                for site in self.tree.sites_of.get(key, ()):
                     tally = by_point.get((site["unit_code"], site["id"]))
                     if site["id"] not in seen and self._listed(unit, site, tally):
                         seen.add(site["id"])
@@ -218,7 +250,7 @@ class Report:
         return rows
 
     def own_points(self, code: str) -> list[dict]:
-        """``code``'s own points: the sites of its own and predecessor codes (not its subtree's), in
+        """``code``'s own points: the sites of its own versions (not its subtree's nor its predecessors'), in
         site order, each with its score, ``enough`` and ``rank``: its rank among every point of the
         report's scope (:meth:`point_ranks`). Answers given at no recorded site (a code that had no
         site when they arrived) count in the unit but at no point."""
@@ -256,6 +288,50 @@ class Report:
         self._ranks = {r["site_id"]: r["rank"] for r in self.ranked(rows)}
         return self._ranks
 
+    # --- history across a reform (issue 13) -----------------------------------------------------------
+
+    def own_score(self, code: str) -> Score:
+        """``code``'s figures without the history view: the answers at its area's own versions' sites."""
+        return score(self.tally_of(self.tree.own_area(code)), self.book, self.filters)
+
+    def history(self, code: str) -> dict:
+        """What the history view adds to ``code``: ``own`` (its figures without the view), ``rows``
+        (the old units that went into it itself: :meth:`Tree.predecessors` with ``score`` and
+        ``also_names``; a ``partial`` one shown whole, not added), ``below`` (``units`` and ``score`` of
+        the old units added through the units below it, or None) and ``total`` (its figures in the
+        view: ``own`` + the counted rows + ``below``)."""
+        names = {c: u["name"] for c, u in self.tree.units.items()}
+        rows = []
+        for p in self.tree.predecessors(code):
+            if not self.visible(p["code"]):
+                continue
+            rows.append(dict(p, score=score(self.tally_of([p["key"]]), self.book, self.filters),
+                             also_names=[names.get(c, c) for c in p["also"]]))
+        direct = {p["key"] for p in rows if p["counted"]}
+        below = [k for k in self.tree.counted(code) - self.tree.own_area(code) - direct if k in self.by_version]
+        return {"own": self.own_score(code), "rows": rows, "total": self.score(code),
+                "below": {"units": len(below), "score": score(self.tally_of(below), self.book, self.filters)} if below else None}
+
+    def structure(self) -> dict | None:
+        """Which unit structure the report uses, when it matters: the window spans a reorganisation
+        (``spans``: the days inside it), or a later one changed the tree (``before``: its day).
+        ``text`` says so (:data:`STRUCTURE`); None when the window lies wholly in today's structure."""
+        changes = self.tree.changes()
+        start, end = self.window.start.isoformat(), self.window.end.isoformat()
+        inside = [d for d in changes if start < d <= end]
+        after = [d for d in changes if d > end]
+        if not inside and not after:
+            return None
+        earlier = [d for d in changes if d <= end]
+        since = earlier[-1] if earlier else min(k[1] for k in self.tree.versions)
+        fmt = {"since": format_day(since), "before": format_day(after[0]) if after else ""}
+        parts = [STRUCTURE["before" if after else "current"]]
+        if inside:
+            parts.append(STRUCTURE["added" if self.filters.history else "own"])
+        text = Text("; ".join(p.vi for p in parts).format(**fmt) + ".", "; ".join(p.en for p in parts).format(**fmt) + ".")
+        return {"text": text, "since": since, "spans": inside, "before": after[0] if after else None,
+                "history": self.filters.history}
+
     # --- detail for one unit ---------------------------------------------------------------------
 
     def headline_ids(self) -> list[str]:
@@ -267,9 +343,17 @@ class Report:
         return sorted(ids)
 
     def timeline(self, code: str) -> dict:
-        """Answers and share satisfied per day, week or month (by the window's length)."""
-        rows = self.storage.rollup_counts(self.window.day_from, self.window.day_to, self.codes_for(code), by=("day", "channel"),
-                                          questions=[""] + self.headline_ids())
+        """Answers and share satisfied per day, week or month (by the window's length); in the history
+        view the predecessors' answers continue the line before the reform."""
+        questions = [""] + self.headline_ids()
+        if self.tree.exact(code, self._present):
+            rows = self.storage.rollup_counts(self.window.day_from, self.window.day_to, self.codes_for(code), by=("day", "channel"),
+                                              questions=questions)
+        else:  # another version of one of its codes has answers in the window: tell them apart by site
+            counted, version_of = self.tree.counted(code), self.tree.version_of
+            rows = [(r[0],) + tuple(r[3:]) for r in self.storage.rollup_counts(
+                        self.window.day_from, self.window.day_to, self.codes_for(code), by=("day", "unit_code", "site_id", "channel"),
+                        questions=questions) if version_of(r[1], r[2]) in counted]
         span = self.window.day_to - self.window.day_from + 1
         unit = "day" if span <= 62 else "week" if span <= 400 else "month"
 
@@ -326,9 +410,11 @@ class Report:
 
     def heatmap(self, code: str) -> dict:
         """Weekday × hour of the headline question over the months the window touches."""
-        start, end = self.window.start, self.window.end
-        rows = self.storage.rollup_hour_counts(start.year * 100 + start.month, end.year * 100 + end.month, self.codes_for(code),
-                                               self.filters.channel)
+        rows = []
+        for lo, hi, codes in self._spans(code):
+            start, end = day_of(lo), day_of(hi)
+            rows += self.storage.rollup_hour_counts(start.year * 100 + start.month, end.year * 100 + end.month, codes,
+                                                    self.filters.channel)
         cells: dict[tuple[int, int], Tally] = {}
         for weekday, hour, qid, version, fc, *counts in rows:
             headline = self.book.get(qid, version)
@@ -342,8 +428,8 @@ class Report:
     def procedure_groups(self, code: str) -> list[dict]:
         """Scores by procedure group (lĩnh vực): the catalogue's groups in order, then unknown codes,
         then the answers that named none ("not stated": the unit's tally less the named ones)."""
-        rows = self.storage.rollup_group_counts(self.window.day_from, self.window.day_to, self.codes_for(code),
-                                                self.filters.channel)
+        rows = [r for lo, hi, codes in self._spans(code)
+                for r in self.storage.rollup_group_counts(lo, hi, codes, self.filters.channel)]
         tallies: dict[str, Tally] = {}
         for group, *rest in rows:
             tallies.setdefault(group, Tally()).add(tuple(rest[:4]), rest[4:10])
@@ -351,7 +437,7 @@ class Report:
         rest_tally = Tally()
         for key, values in self._unit_tally(code).counts.items():
             taken = named.counts.get(key)
-            left = [v - (taken[i] if taken else 0) for i, v in enumerate(values)]
+            left = [max(0, v - (taken[i] if taken else 0)) for i, v in enumerate(values)]
             if any(left):
                 rest_tally.add(key, left)
         order = list(groups_catalogue.codes())
@@ -372,7 +458,7 @@ class Report:
 
     def officers(self, code: str) -> list[dict]:
         """Officers of the unit's subtree, ranked as units are (only above the minimum count)."""
-        rows = self.storage.rollup_officer_counts(self.window.day_from, self.window.day_to, self.codes_for(code))
+        rows = [r for lo, hi, codes in self._spans(code) for r in self.storage.rollup_officer_counts(lo, hi, codes)]
         tallies: dict[str, Tally] = {}
         units: dict[str, str] = {}
         for officer_id, unit_code, *rest in rows:
@@ -396,7 +482,8 @@ class Report:
         tokens = getattr(self, "_tokens", None)
         if tokens is None:
             tokens = self._tokens = recognition.token_tallies(self.storage, self.window, offset_ms(self.settings), self.scope)
-        mine = Tally.union(tokens.get(c) for c in self.tree.stored_codes(code)) or Tally()
+        counted, version_of = self.tree.counted(code), self.tree.version_of
+        mine = Tally.union(t for (unit, site), t in tokens.items() if version_of(unit, site) in counted) or Tally()
         return recognition.weigh(self.channel_tallies(code), mine, self.book, self.filters,
                                  self.settings.recognition_phone_without_token, self.settings.recognition_phone_share)
 

@@ -323,7 +323,8 @@ class ResultsArea(ABC):
     @abstractmethod
     def rows_to_fold(self, after_seq: int, limit: int) -> list[tuple]:
         """Rows ``(server_seq, unit_code, officer_id, channel, questionnaire_id, questionnaire_version, created_ms,
-        received_at, answers, flags, clock_suspect, procedure_group, placed_ms)`` after ``after_seq``, in order."""
+        received_at, answers, flags, clock_suspect, procedure_group, placed_ms, site_id)`` after ``after_seq``, in
+        order; ``site_id`` (the 14th column) is the site the answer was given at, None when none was recorded."""
 
     @abstractmethod
     def token_phone_rows(self, ms_from: int, ms_to: int, unit_codes: set[str] | None = None) -> list[tuple]:
@@ -338,7 +339,9 @@ class ResultsArea(ABC):
     def rollup_counts(self, day_from: int, day_to: int, unit_codes: set[str] | None = None,
                       by: tuple[str, ...] = ("unit_code",), questions: list[str] | None = None) -> list[tuple]:
         """Rows ``(*by, questionnaire_id, questionnaire_version, question, flag_class, n, c1..c5)`` summed
-        over ``day_from..day_to``; ``by`` ⊆ (unit_code, channel, day); question '' counts responses."""
+        over ``day_from..day_to``; ``by`` ⊆ (unit_code, site_id, channel, day), in the order given; ``site_id`` is
+        the site the answers were given at (0: none recorded), so a unit's own points and the versions of a
+        reused code are told apart; question '' counts responses."""
 
     @abstractmethod
     def rollup_choice_counts(self, day_from: int, day_to: int, unit_codes: set[str] | None = None) -> list[tuple]:

@@ -2,6 +2,10 @@
 list; XLSX/CSV exports. Everything is filtered by the viewer's scope and rendered on the server
 (SVG charts from :mod:`sync_server.web.charts`, no script).
 
+``history=1`` (the checkbox "Gồm số liệu các đơn vị trước sắp xếp", kept in every link through
+``Filters.query``) adds the predecessors' answers to a unit's figures and trend and lists them
+(issue 13); a window that spans a reorganisation says which structure it uses.
+
 Answers whose follow-ups were left count everywhere; the query string's ``include=incomplete``
 (old links, other programs) is accepted and changes nothing. Only ``include=misuse`` is a choice.
 """
@@ -59,6 +63,29 @@ TEXTS = {
                         "trấn; bộ phận một cửa cấp huyện; các điểm của Trung tâm Phục vụ hành chính công.",
                         "Each service point is ranked on the answers given there: commune points, the district "
                         "one-stop counters, the points of the Public Administration Service Centre."),
+    # History across the reform (issue 13): the history view (``history=1``) and its list of predecessors.
+    "history": Text("Gồm số liệu các đơn vị trước sắp xếp", "Include the units before the reorganisation"),
+    "history_title": Text("Số liệu các đơn vị trước sắp xếp", "Figures of the units before the reorganisation"),
+    "history_own": Text("Của chính đơn vị (cơ cấu hiện hành)", "The unit's own (current structure)"),
+    "history_period": Text("Thời gian tồn tại", "In existence"),
+    "history_added": Text("Cộng vào số liệu", "Added to the figures"),
+    "history_yes": Text("có", "yes"),
+    "history_partial": Text("một phần", "in part"),
+    "history_partial_no": Text("không cộng", "not added"),
+    "history_also": Text("cũng sáp nhập vào: {names}", "also went into: {names}"),
+    "history_outside": Text("một phần thuộc nơi khác", "partly went elsewhere"),
+    "history_below": Text("Các đơn vị cũ khác, cộng qua đơn vị trực thuộc ({n} đơn vị)",
+                          "Other former units, added through the units below ({n} units)"),
+    "history_total": Text("Cộng (gồm các đơn vị trước sắp xếp)", "Total (with the units before the reorganisation)"),
+    "history_none": Text("Không có đơn vị tiền thân.", "No predecessor units."),
+    "history_help": Text("Phiếu của một đơn vị cũ được cộng vào đơn vị hiện nay mà toàn bộ đơn vị cũ đã nhập vào. Đơn vị cũ "
+                         "chỉ nhập một phần (bị chia cho nhiều đơn vị) không tách được phiếu theo phần: số liệu của nó "
+                         "được hiển thị nguyên vẹn nhưng không cộng vào từng đơn vị mới (sẽ bị tính hai lần), mà chỉ "
+                         "cộng vào cấp trên có đủ các đơn vị mới đó.",
+                         "A former unit's answers are added to the present unit it went into whole. A former unit "
+                         "that went in only in part (split among several units) cannot have its answers divided: "
+                         "its figures are shown whole but not added to each new unit (they would count twice), "
+                         "only to the level above that holds all of them."),
     "method": Text("Cách tính: chỉ số = trung bình điểm các mức (0–100) theo câu hỏi, rồi theo tiêu chí, rồi theo "
                    "đơn vị; xếp hạng theo cận dưới khoảng tin cậy Wilson 95% của tỷ lệ hài lòng ở câu hỏi chính; "
                    "đơn vị dưới {n} phiếu không xếp hạng. Phiếu lạm dụng không tính trừ khi chọn; phiếu bỏ dở "
@@ -75,7 +102,12 @@ def _filters(request: Request) -> Filters:
     channel = request.query_params.get("channel") or None
     if channel not in (None, "kiosk", "qr"):
         raise FormError("channel: kiosk or qr")
-    return Filters("misuse" in include, channel)
+    return Filters("misuse" in include, channel, history_switch(request.query_params.get("history")))
+
+
+def history_switch(value: str | None) -> bool:
+    """The history view's switch in a query string (pages, exports, the pull API): ``history=1``."""
+    return (value or "").strip().lower() in ("1", "true", "on", "yes")
 
 
 def _window(request: Request):
@@ -181,6 +213,7 @@ def _page(request: Request, code: str | None):
         "ranking": report.points(focus) if level in ("province", "district") else [],
         "root": names.get(tops[0], "") if tops else "", "pooled": bool(report.tree.children.get(focus)),
     }
+    history = report.history(focus) if report.filters.history else None
     found = alerts(state, scope(request), report.codes_for(focus))
     if role not in OFFICER_ROLES:
         found = [a for a in found if a["kind"] != "officer"]  # an officer's alert is officer results too
@@ -189,7 +222,8 @@ def _page(request: Request, code: str | None):
                   channels=report.channels(focus), alerts=found,
                   crumbs=[(c, names[c]) for c in report.tree.path(focus) if report.visible(c)], query=query,
                   campaigns=state.storage.campaigns(), pct=_pct, export_query=_query(report, unit=focus),
-                  min_answers=state.settings.report_min_answers, rtext=TEXTS, points=points)
+                  min_answers=state.settings.report_min_answers, rtext=TEXTS, points=points, history=history,
+                  structure=report.structure())
 
 
 @pages.get("/results", access="user")
@@ -240,7 +274,8 @@ def results_recognition(request: Request):
     rows = _recognition(request, report)
     return render(request, "results_recognition.html", report=report, rows=rows, campaigns=state.storage.campaigns(),
                   query=_query(report), min_index=state.settings.recognition_min_index,
-                  min_answers=state.settings.recognition_min_answers, names={u: report.tree.units[u]["name"] for u in report.tree.units})
+                  min_answers=state.settings.recognition_min_answers, names={u: report.tree.units[u]["name"] for u in report.tree.units},
+                  rtext=TEXTS, structure=report.structure())
 
 
 def _export_focus(request: Request, report: Report) -> str:
