@@ -132,3 +132,16 @@ def assert_error(resp: requests.Response, status: int, code: str) -> dict:
 
 def read_path(path: Path) -> str:
     return Path(path).read_text(encoding="utf-8", errors="replace")
+
+
+class Clock:
+    """A settable clock (injected where the code takes one): tests move it instead of waiting."""
+
+    def __init__(self, start: datetime):
+        self.now = start
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += timedelta(seconds=seconds)

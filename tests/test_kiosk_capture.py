@@ -22,20 +22,10 @@ from kiosk.app import build
 from kiosk.clock import ProvinceClock, province_zone
 from kiosk.misuse import MisuseRules
 from kiosk.store import DRAFT, PENDING, Store
+from tests.records import Clock
 
 ICT = timezone(timedelta(hours=7))
 QREF = {"id": "bg-friendly-gov", "version": 1}
-
-
-class Clock:
-    def __init__(self, start: datetime):
-        self.now = start
-
-    def __call__(self) -> datetime:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += timedelta(seconds=seconds)
 
 
 @pytest.fixture

@@ -19,21 +19,11 @@ from kiosk.pins import (ADMIN_KEY, DEFAULT_ADMIN_PIN, LOCKOUT_S, MAX_FAILURES, P
                         officer_check, officer_key, shuffled_digits, verify_pin)
 from kiosk.session import OfficerSessions, session_end
 from kiosk.store import DRAFT, PENDING, SENT, Store
+from tests.records import Clock
 
 ICT = timezone(timedelta(hours=7))
 QREF = {"id": "bg-friendly-gov", "version": 1}
 HOURS = {d: [["07:30", "11:30"], ["13:30", "17:00"]] for d in ("mon", "tue", "wed", "thu", "fri")}
-
-
-class Clock:
-    def __init__(self, start: datetime):
-        self.now = start
-
-    def __call__(self) -> datetime:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += timedelta(seconds=seconds)
 
 
 @pytest.fixture

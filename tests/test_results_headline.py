@@ -19,61 +19,33 @@ from __future__ import annotations
 
 import csv
 import io
-import math
 from datetime import timedelta
 
 import pytest
 from fastapi.testclient import TestClient
 from openpyxl import load_workbook
 
-from hailong_core.timeutil import format_rfc3339, now_local
-from sync_server import cli, security
+from hailong_core.timeutil import now_local
+from sync_server import cli
 from sync_server.results import rollups
 from sync_server.results.fold import Fold
 from sync_server.results.model import Filters
 from sync_server.results.report import Report, alerts, resolve_window
 from tests import results_fixture as fx
-from tests.records import UPLOAD, make_record
 from sync_server.web.i18n import COOKIE
-from tests.server_web import CSRF_RE, add_users, login, make_app
+from tests.results_world import enrol, phone, sheet, upload, wilson_low
+from tests.server_web import add_users, login, make_app
 
 FOLLOWUPS_LEFT = "Phiếu bỏ dở phần hỏi thêm (vẫn tính câu đã trả lời)"
 SCORE = {1: 0, 2: 25, 3: 50, 4: 75, 5: 100}
 
 
-def wilson_low(k: int, n: int) -> float:
-    """The textbook formula, independent of hailong_core.scoring."""
-    z = 1.959963984540054
-    p = k / n
-    return (p + z * z / (2 * n) - z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n))) / (1 + z * z / n)
 
 
-def _enrol(app, storage, unit: str) -> str:
-    code = security.new_enroll_code()
-    storage.create_enroll_code(unit, security.digest(security.normalise_code(code)), now_local() + timedelta(hours=1))
-    resp = TestClient(app).post("/api/v1/enroll", json={"code": code, "name": f"Kiosk {unit}"})
-    assert resp.status_code == 201, resp.text
-    return resp.json()["token"]
 
 
-def _kiosk(app, token: str, unit: str, answers: list[tuple[dict, list[str]]], first_seq: int) -> None:
-    created = now_local() - timedelta(minutes=5)
-    officer = "cb-h" if unit == "7201" else None
-    records = [make_record(first_seq + i, unit, a, created=created + timedelta(seconds=i), flags=flags, officer_id=officer)
-               for i, (a, flags) in enumerate(answers)]
-    resp = TestClient(app).post(UPLOAD, json={"responses": records, "device_time": format_rfc3339(now_local())},
-                                headers={"Authorization": f"Bearer {token}"})
-    assert resp.status_code == 200, resp.text
-    assert {r["status"] for r in resp.json()["results"]} == {"accepted"}, resp.json()
 
 
-def _phone(app, unit: str, host: str, **fields) -> None:
-    """One phone answer from its own phone (cookie and address): no repeat or address flags."""
-    client = TestClient(app, follow_redirects=False, client=(host, 50000))
-    page = client.get(f"/s/{unit}")
-    assert page.status_code == 200, page.text[:300]
-    data = {"csrf": CSRF_RE.search(page.text).group(1), "qid": "bg-friendly-gov", "qver": "1", **fields}
-    assert client.post(f"/s/{unit}", data=data).status_code == 303
 
 
 @pytest.fixture(scope="module")
@@ -82,18 +54,18 @@ def world(tmp_path_factory):
     app, storage = make_app(tmp, report_min_answers=3)
     add_users(storage)
     storage.add_officer("cb-h", "7201", "Lê Thị Hoa", None, None, None, now_local())
-    _kiosk(app, _enrol(app, storage, "7201"), "7201", [
+    upload(app, enrol(app, storage, "7201"), "7201", [
         ({"overall": 5}, []), ({"overall": 5}, []), ({"overall": 4}, []),
         ({"overall": 1}, ["incomplete"]),               # red face, then walked away from the why chips
         ({"overall": 1, "why": ["waited_long"]}, []),
         ({"overall": 2}, []),                            # orange face, chips skipped ("Bỏ qua")
         ({"overall": 1}, ["cooldown"]),                  # misuse: left out by default
-    ], 1)
-    _phone(app, "7201", "198.51.100.1", q_overall="2")
-    _phone(app, "7201", "198.51.100.2", q_overall="1", q_why=["impolite", "waited_long"])
-    _phone(app, "7201", "198.51.100.3", q_overall="5")
-    _phone(app, "7201", "198.51.100.4", q_overall="3")
-    _kiosk(app, _enrol(app, storage, "7204"), "7204", [({"overall": lv}, []) for lv in (5, 4, 4, 3, 3, 3)], 1)
+    ], 1, officer_id="cb-h")
+    phone(app, "7201", "198.51.100.1", q_overall="2")
+    phone(app, "7201", "198.51.100.2", q_overall="1", q_why=["impolite", "waited_long"])
+    phone(app, "7201", "198.51.100.3", q_overall="5")
+    phone(app, "7201", "198.51.100.4", q_overall="3")
+    upload(app, enrol(app, storage, "7204"), "7204", [({"overall": lv}, []) for lv in (5, 4, 4, 3, 3, 3)], 1)
     today = now_local().date()
     query = f"from={(today - timedelta(days=1)):%d/%m/%Y}&to={today:%d/%m/%Y}"
     yield app, storage, login(app, "province-admin")[0], query, tmp
@@ -150,16 +122,13 @@ def test_a_walk_away_counts_in_rankings_officers_heatmap_alerts_and_the_page(wor
     assert officer_page.status_code == 200 and "<b>6</b>" in officer_page.text
 
 
-def _sheet(content: bytes, title: str) -> list[dict]:
-    rows = list(load_workbook(io.BytesIO(content))[title].iter_rows(values_only=True))
-    return [dict(zip(rows[0], r)) for r in rows[1:] if any(v is not None for v in r)]
 
 
 def test_a_walk_away_counts_in_the_exports(world):
     _, _, client, query, _ = world
     book = client.get(f"/results/export.xlsx?{query}")
     assert book.status_code == 200
-    communes = {r["Mã"]: r for r in _sheet(book.content, "Cấp xã")}
+    communes = {r["Mã"]: r for r in sheet(book.content, "Cấp xã")}
     a = communes["7201"]
     assert (a["Số phiếu tính"], a["Hài lòng"], a["Xếp hạng"]) == (10, 4, 2)
     assert a["Chỉ số hài lòng (0–100)"] == pytest.approx(47.5) and a["Tỷ lệ hài lòng"] == pytest.approx(0.4)
@@ -202,9 +171,9 @@ def test_no_reason_given_on_both_channels_follows_the_channel_filter(world):
     assert "<em>No reason given</em>" in english and "Answers with follow-ups left" in english
     for channel, expected in (("", 3), ("&channel=kiosk", 2), ("&channel=qr", 1)):
         book = client.get(f"/results/export.xlsx?{query}&unit=7201{channel}")
-        rows = _sheet(book.content, "Lý do")
+        rows = sheet(book.content, "Lý do")
         assert [r["Số phiếu"] for r in rows if r["Lý do"] == "Không nêu lý do"] == [expected], channel
-    rows = _sheet(client.get(f"/results/export.xlsx?{query}&unit=7201").content, "Lý do")
+    rows = sheet(client.get(f"/results/export.xlsx?{query}&unit=7201").content, "Lý do")
     assert {r["Mã lý do"]: r["Số phiếu"] for r in rows if r["Mã lý do"]} == {"waited_long": 2, "impolite": 1}
 
 

@@ -27,7 +27,6 @@ from __future__ import annotations
 import contextlib
 import io
 import json
-import math
 from datetime import datetime, timedelta
 
 import pytest
@@ -40,6 +39,7 @@ from sync_server.results.model import Filters
 from sync_server.results.report import Report, resolve_window
 from sync_server.unit_files import load_release_json, load_releases
 from tests import results_fixture as fx
+from tests.results_world import sheet, wilson_low
 from tests.server_web import add_users, login, make_app
 from tests.support import BACKEND
 
@@ -51,10 +51,6 @@ QUERY = "from=01/06/2023&to=31/12/2025"
 CURRENT = "Báo cáo theo cơ cấu đơn vị hành chính hiện hành (từ 01/07/2025)"
 
 
-def wilson_low(k: int, n: int) -> float:
-    z = 1.959963984540054
-    p = k / n
-    return (p + z * z / (2 * n) - z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n))) / (1 + z * z / n)
 
 
 def satisfied(levels) -> int:
@@ -207,9 +203,6 @@ def test_the_results_page_has_the_history_switch(world):
     assert login(app, "commune-viewer")[0].get(f"/results/units/7210?{QUERY}&history=1").status_code in (403, 404)
 
 
-def _sheet(content: bytes, title: str) -> list[dict]:
-    rows = list(load_workbook(io.BytesIO(content))[title].iter_rows(values_only=True))
-    return [dict(zip(rows[0], r)) for r in rows[1:] if any(v is not None for v in r)]
 
 
 def test_the_xlsx_takes_the_same_switch(world):
@@ -223,7 +216,7 @@ def test_the_xlsx_takes_the_same_switch(world):
     book = client.get(f"/results/export.xlsx?{QUERY}&unit=7210&history=1").content
     summary = dict(list(load_workbook(io.BytesIO(book))["Tổng hợp"].iter_rows(values_only=True, max_col=2))[:20])
     assert summary["Số phiếu tính"] == 13 and summary["Gồm số liệu các đơn vị trước sắp xếp"] == "có"
-    rows = _sheet(book, "Đơn vị tiền thân")
+    rows = sheet(book, "Đơn vị tiền thân")
     assert (rows[0]["Mã"], rows[0]["Số phiếu tính"]) == ("7210", 5)
     by = {(r["Mã"], r["Từ ngày"]): r for r in rows[1:-1]}
     assert by["7201", "2023-01-01"]["Số phiếu tính"] == 4 and by["7210", "2023-01-01"]["Đơn vị"] == "Phường Hoàng Văn Thụ"

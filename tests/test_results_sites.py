@@ -22,23 +22,21 @@ from __future__ import annotations
 import contextlib
 import io
 import json
-import math
 import re
 from datetime import datetime, timedelta
 
 import pytest
 from fastapi.testclient import TestClient
-from openpyxl import load_workbook
 
-from hailong_core.timeutil import format_rfc3339, now_local
-from sync_server import cli, security
+from hailong_core.timeutil import now_local
+from sync_server import cli
 from sync_server.results import rollups
 from sync_server.results.fold import flag_class
 from sync_server.results.model import Filters
 from sync_server.results.report import Report, resolve_window
 from tests import results_fixture as fx
-from tests.records import UPLOAD, make_record
-from tests.server_web import CSRF_RE, add_users, login, make_app
+from tests.results_world import enrol, phone, sheet, upload, wilson_low
+from tests.server_web import add_users, login, make_app
 
 SCORE = {1: 0, 2: 25, 3: 50, 4: 75, 5: 100}
 OFFSET_MS = 7 * 3_600_000
@@ -50,11 +48,6 @@ CENTRE = [5, 5, 5, 4]
 SECOND_SITE = "Điểm tiếp nhận số 2 – Phường Thọ Xương"
 
 
-def wilson_low(k: int, n: int) -> float:
-    """The textbook formula, independent of hailong_core.scoring."""
-    z = 1.959963984540054
-    p = k / n
-    return (p + z * z / (2 * n) - z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n))) / (1 + z * z / n)
 
 
 def index(levels) -> float:
@@ -65,31 +58,10 @@ def satisfied(levels) -> int:
     return sum(v >= 4 for v in levels)
 
 
-def _enrol(app, storage, unit: str, site_id: int | None = None) -> str:
-    code = security.new_enroll_code()
-    storage.create_enroll_code(unit, security.digest(security.normalise_code(code)), now_local() + timedelta(hours=1),
-                               site_id=site_id)
-    resp = TestClient(app).post("/api/v1/enroll", json={"code": code, "name": f"Kiosk {unit}"})
-    assert resp.status_code == 201, resp.text
-    return resp.json()["token"]
 
 
-def _kiosk(app, token: str, unit: str, answers: list[tuple[int, list[str]]]) -> None:
-    created = now_local() - timedelta(minutes=5)
-    records = [make_record(i + 1, unit, {"overall": level}, created=created + timedelta(seconds=i), flags=flags)
-               for i, (level, flags) in enumerate(answers)]
-    resp = TestClient(app).post(UPLOAD, json={"responses": records, "device_time": format_rfc3339(now_local())},
-                                headers={"Authorization": f"Bearer {token}"})
-    assert resp.status_code == 200, resp.text
-    assert {r["status"] for r in resp.json()["results"]} == {"accepted"}, resp.json()
 
 
-def _phone(app, unit: str, host: str, **fields) -> None:
-    client = TestClient(app, follow_redirects=False, client=(host, 50000))
-    page = client.get(f"/s/{unit}")
-    assert page.status_code == 200, page.text[:300]
-    data = {"csrf": CSRF_RE.search(page.text).group(1), "qid": "bg-friendly-gov", "qver": "1", **fields}
-    assert client.post(f"/s/{unit}", data=data).status_code == 303
 
 
 @pytest.fixture(scope="module")
@@ -98,12 +70,13 @@ def world(tmp_path_factory):
     app, storage = make_app(tmp, report_min_answers=3)
     add_users(storage)
     second = storage.add_site("7201", SECOND_SITE, now_local())
-    _kiosk(app, _enrol(app, storage, "219"), "219", [(lv, []) for lv in COUNTER_219])
-    _kiosk(app, _enrol(app, storage, "7525"), "7525", [(lv, []) for lv in COMMUNE_7525])
-    _kiosk(app, _enrol(app, storage, "7201"), "7201", [(lv, []) for lv in SITE1_KIOSK])
-    _kiosk(app, _enrol(app, storage, "7201", second["id"]), "7201", [(lv, []) for lv in SITE2] + [(1, ["cooldown"])])
-    _kiosk(app, _enrol(app, storage, "24-HCC"), "24-HCC", [(lv, []) for lv in CENTRE])
-    _phone(app, "7201", "198.51.100.7", q_overall=str(SITE1_PHONE))
+    upload(app, enrol(app, storage, "219"), "219", [({"overall": lv}, []) for lv in COUNTER_219])
+    upload(app, enrol(app, storage, "7525"), "7525", [({"overall": lv}, []) for lv in COMMUNE_7525])
+    upload(app, enrol(app, storage, "7201"), "7201", [({"overall": lv}, []) for lv in SITE1_KIOSK])
+    upload(app, enrol(app, storage, "7201", second["id"]), "7201",
+           [({"overall": lv}, []) for lv in SITE2] + [({"overall": 1}, ["cooldown"])])
+    upload(app, enrol(app, storage, "24-HCC"), "24-HCC", [({"overall": lv}, []) for lv in CENTRE])
+    phone(app, "7201", "198.51.100.7", q_overall=str(SITE1_PHONE))
     today = now_local().date()
     query = f"from={(today - timedelta(days=1)):%d/%m/%Y}&to={today:%d/%m/%Y}"
     sites = {code: storage.first_site(code, today.isoformat())["id"] for code in ("219", "7525", "7201", "24-HCC")}
@@ -203,16 +176,13 @@ def test_province_page_ranks_every_point(world):
     assert "Xếp hạng điểm tiếp nhận" in page.text
 
 
-def _sheet(content: bytes, title: str) -> list[dict]:
-    rows = list(load_workbook(io.BytesIO(content))[title].iter_rows(values_only=True))
-    return [dict(zip(rows[0], r)) for r in rows[1:] if any(v is not None for v in r)]
 
 
 def test_xlsx_has_the_points_ranked(world):
     _, _, client, query, sites = world
     book = client.get(f"/results/export.xlsx?{query}")
     assert book.status_code == 200
-    points = {r["Mã điểm"]: r for r in _sheet(book.content, "Điểm tiếp nhận")}
+    points = {r["Mã điểm"]: r for r in sheet(book.content, "Điểm tiếp nhận")}
     counter = points[sites["219"]]
     assert (counter["Xếp hạng"], counter["Mã đơn vị"], counter["Đơn vị"], counter["Cấp"]) == (5, "219", "Huyện Lục Ngạn", "Cấp huyện")
     assert (counter["Số phiếu tính"], counter["Hài lòng"]) == (10, 3) and counter["Tỷ lệ hài lòng"] == pytest.approx(0.3)
@@ -223,7 +193,7 @@ def test_xlsx_has_the_points_ranked(world):
     assert (second["Điểm tiếp nhận"], second["Số phiếu tính"], second["Phiếu bị loại (lạm dụng)"]) == (SECOND_SITE, 3, 1)
     assert second["Thuộc"] == "Thành phố Bắc Giang"
     # The district's own report: its counter and its communes' points, ranked among themselves.
-    district = {r["Mã điểm"]: r for r in _sheet(client.get(f"/results/export.xlsx?{query}&unit=219").content, "Điểm tiếp nhận")}
+    district = {r["Mã điểm"]: r for r in sheet(client.get(f"/results/export.xlsx?{query}&unit=219").content, "Điểm tiếp nhận")}
     assert (district[sites["7525"]]["Xếp hạng"], district[sites["219"]]["Xếp hạng"]) == (1, 2)
 
 
@@ -289,7 +259,7 @@ def test_a_unit_with_two_sites_shows_both_and_their_sum(world, pulled):
     assert commune.status_code == 200 and re.search(rf'<tr><td class="n">2</td><td>{SECOND_SITE}</td>', commune.text)
     # The XLSX of the commune: both points, the sum is the commune's own line.
     book = client.get(f"/results/export.xlsx?{query}&unit=7201").content
-    assert [(r["Mã điểm"], r["Số phiếu tính"]) for r in _sheet(book, "Điểm tiếp nhận")] == [(sites["7201"], 5), (sites["7201-2"], 3)]
+    assert [(r["Mã điểm"], r["Số phiếu tính"]) for r in sheet(book, "Điểm tiếp nhận")] == [(sites["7201"], 5), (sites["7201-2"], 3)]
     # The pull API: both points; they add up to the unit's answers.
     unit = pulled["bi-sites"]["7201"]
     assert [(p["site_id"], p["answers"], p["rank"]) for p in unit["points"]] == [(sites["7201"], 5, 3), (sites["7201-2"], 3, 4)]

@@ -668,7 +668,8 @@ class KioskWindow(QMainWindow):
         """The last seconds before the idle reset: say so, so a slow reader can keep going."""
         left = self._idle_timer.remainingTime() / 1000 if self._idle_timer.isActive() else -1
         warn = min(RESET_WARNING_S, self._idle_timer.interval() / 3000)
-        if 0 < left <= warn and self.current_screen() is not self.admin_screen:
+        # Half a tick of slack: the countdown ticks each second and may land just after the mark.
+        if 0 < left <= warn + 0.5 and self.current_screen() is not self.admin_screen:
             self.reset_banner.show_seconds(max(1, round(left)), self._lang)
             self.reset_banner.raise_()
         else:
