@@ -64,7 +64,6 @@ class Replay:
 
         from hailong_core.questionnaire import load_default_questionnaire
         from kiosk import settings as kiosk_settings
-        from kiosk.app import build
         from kiosk.clock import ProvinceClock
         from kiosk.store import Store
 
@@ -83,7 +82,7 @@ class Replay:
 
         self.win = KioskWindow(self.store, settings, clock=ProvinceClock(lambda: self.store.get_meta("config"), now=self.v.utc),
                                monotonic=lambda: self.v.t)
-        _ = build  # the worker is not needed: nothing syncs in the replay
+        # No sync worker: nothing syncs in the replay.
         self.win.resize(1280, 800)
         self.win.show()
         self.settle()
@@ -92,7 +91,10 @@ class Replay:
         self.owner: dict[str, str] = {}
         self.intended: dict[str, set] = {}
         self.last_activity = self.v.t
+        # The window's idle countdown restarts on a screen change and on a follow-up change, as here;
+        # a tap on nothing (or on a card's dimmed surround) does not keep the screen alive.
         self.win.sig_screen_changed.connect(self._on_screen)
+        self.win.sig_answer_updated.connect(self._on_screen)
         self.win.sig_answer_started.connect(self._on_answer)
         self.win.sig_rating_saved.connect(self._on_answer)
 
@@ -137,7 +139,6 @@ class Replay:
         from PySide6.QtTest import QTest
 
         QTest.mouseClick(self.win.windowHandle(), Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier, point)
-        self.last_activity = self.v.t
         self.settle()
 
     def centre(self, widget):
@@ -210,7 +211,7 @@ class Replay:
     def grave_confirm(self):
         from PySide6.QtWidgets import QAbstractButton
 
-        b = self.win.followup_screen.findChild(QAbstractButton, "grave_confirm_button")
+        b = self.win.followup_screen.findChild(QAbstractButton, "grave_yes")
         return b if b is not None and b.isVisible() else None
 
     def robot(self, seconds: float) -> None:
