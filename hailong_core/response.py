@@ -14,13 +14,14 @@ from typing import Any
 
 import orjson
 
+from hailong_core.dossier import valid_dossier_code
 from hailong_core.ids import is_uuid
 from hailong_core.procedure_groups import valid_code
 from hailong_core.questionnaire import TEXT_MAX_CHARS, Question, Questionnaire
 from hailong_core.timeutil import parse_rfc3339
 
 FIELDS = ("id", "seq", "unit_code", "officer_id", "questionnaire", "channel", "created_at", "answers", "flags",
-          "procedure_group", "boot_id", "mono_ms")
+          "procedure_group", "boot_id", "mono_ms", "dossier_code")
 REQUIRED = frozenset(("id", "seq", "unit_code", "questionnaire", "channel", "created_at", "answers"))
 ALLOWED = frozenset(FIELDS)
 CHANNELS = frozenset(("kiosk", "qr"))
@@ -105,6 +106,9 @@ def check_record(item: Any, questionnaires: dict[tuple[str, int], Questionnaire]
     group = item.get("procedure_group")
     if group is not None and not valid_code(group):
         raise RecordError("invalid_field", "procedure_group must be a short lowercase code or null", "procedure_group")
+    if "dossier_code" in item and not valid_dossier_code(item["dossier_code"]):
+        raise RecordError("invalid_field", "dossier_code must be a receipt's code: 1 to 64 letters, digits or . _ / -",
+                          "dossier_code")
     check_boot_stamp(item)
     channel = item["channel"]
     if channel not in CHANNELS:
@@ -130,7 +134,7 @@ def check_record(item: Any, questionnaires: dict[tuple[str, int], Questionnaire]
     record = dict(item)
     record["officer_id"] = officer
     record["flags"] = flags
-    # ``procedure_group``, ``boot_id`` and ``mono_ms`` are left absent when absent: the content hash
+    # ``procedure_group``, ``dossier_code``, ``boot_id`` and ``mono_ms`` are left absent when absent: the content hash
     # of records made before the fields existed must not change, or their retries would read as conflicts.
     return record, created_moment
 

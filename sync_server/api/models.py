@@ -110,6 +110,12 @@ class ResponseRecord(Strict):
     officer_id: str | None = None
     procedure_group: str | None = Field(None, description="Field of the errand (lĩnh vực thủ tục), a short lowercase code "
                                         "from the province's catalogue; absent or null when not known.")
+    dossier_code: str = Field(None, pattern=r"^[A-Za-z0-9][A-Za-z0-9._/-]{0,63}$",
+                              description="The dossier code (mã hồ sơ) from the citizen's receipt, when the rating was tied to "
+                              "one (scanner, counter system, the receipt's phone link); absent otherwise, never null. "
+                              "Matched case-insensitively. One rating counts per dossier: the first the server receives; "
+                              "a later one is kept and flagged. Never shown beside a rating to anyone who sees officers "
+                              "(docs/dossiers.md).")
     questionnaire: QuestionnaireRef
     channel: Literal["kiosk", "qr"]
     created_at: str = Field(description="Device time, RFC 3339 with its UTC offset.")
