@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 
+from sync_server.scopes import viewer_scope
 from sync_server.storage import Storage, User
 
 ROLES = ("province_admin", "province_analyst", "district_viewer", "commune_viewer")
@@ -106,17 +107,14 @@ def check_role_unit(storage: Storage, role: str, unit_code: str | None) -> None:
 
 
 def scope_codes(storage: Storage, user: User) -> set[str] | None:
-    """Unit codes the user may see, or None for the whole province.
+    """What the user may see (:class:`sync_server.scopes.Scope`), or None for the whole province.
 
-    A viewer sees their unit's subtree in every version of the tree, plus the units that merged
-    into those (their history is the new unit's history).
+    A viewer sees their unit's versions and subtree, and the unit versions that went into those
+    (their history is the new unit's history); a code reused with another meaning is not theirs.
     """
     if user.role in PROVINCE_ROLES:
         return None
-    codes = storage.subtree_codes(user.unit_code)
-    for code in list(codes):
-        codes.update(row["code"] for row in storage.unit_lineage(code, "predecessors"))
-    return codes
+    return viewer_scope(storage, user.unit_code)
 
 
 def in_scope(scope: set[str] | None, unit_code: str | None) -> bool:

@@ -57,6 +57,12 @@ def _parser() -> argparse.ArgumentParser:
     cadd.add_argument("--site", type=int, required=True)
     cadd.add_argument("--code", required=True, help="e.g. 1, 2, A3")
     cadd.add_argument("--name", required=True, help="e.g. 'Quầy 1 — Tư pháp, hộ tịch'")
+    sclose = sub.add_parser("site-close", help="close a site and its counters (its answers stay with it); refused while "
+                                                "kiosks are enrolled to it or when it is the unit's last open site")
+    sclose.add_argument("--site", type=int, required=True)
+    cclose = sub.add_parser("counter-close", help="close a counter of a site; 'counter-add' reopens it")
+    cclose.add_argument("--site", type=int, required=True)
+    cclose.add_argument("--code", required=True)
     stats = sub.add_parser("stats", help="answers per unit")
     stats.add_argument("--json", action="store_true")
     devices = sub.add_parser("devices", help="enrolled kiosks")
@@ -96,6 +102,9 @@ def _parser() -> argparse.ArgumentParser:
     exp.add_argument("--include", action="append", choices=("misuse", "incomplete"), default=[],
                      help="misuse: count answers flagged as misuse too (repeatable); incomplete: accepted and changes "
                           "nothing (walk-away answers always count for what they answered)")
+    exp.add_argument("--history", action="store_true",
+                     help="add the answers given at each unit's predecessors before a reorganisation (the history "
+                          "view; a unit split among several counts only above them) and list those units")
     tok = sub.add_parser("api-tokens", help="read-only API tokens for province systems (the pull API)")
     tok_sub = tok.add_subparsers(dest="tokens_command", required=True)
     tadd = tok_sub.add_parser("add", help="create a token; it is printed once (only its hash is stored)")
@@ -233,6 +242,28 @@ def _counter_add(storage, settings, args) -> int:
         print(f"hailong-server: {exc}", file=sys.stderr)
         return 2
     print(f"Đã thêm quầy {args.code} vào điểm {args.site} / counter added")
+    return 0
+
+
+def _site_close(storage, settings, args) -> int:
+    try:
+        site = storage.close_site(args.site, datetime.now(timezone.utc))
+    except StorageRefused as exc:
+        print(f"hailong-server: {exc.message}", file=sys.stderr)
+        return 2
+    storage.audit(datetime.now(timezone.utc), None, "site.close", site["unit_code"], {"site_id": site["id"], "via": "cli"})
+    print(f"Đã đóng điểm {site['id']} ({site['name']}) / site closed")
+    return 0
+
+
+def _counter_close(storage, settings, args) -> int:
+    try:
+        storage.close_counter(args.site, args.code.strip(), datetime.now(timezone.utc))
+    except StorageRefused as exc:
+        print(f"hailong-server: {exc.message}", file=sys.stderr)
+        return 2
+    storage.audit(datetime.now(timezone.utc), None, "counter.close", None, {"site_id": args.site, "counter": args.code, "via": "cli"})
+    print(f"Đã đóng quầy {args.code} của điểm {args.site} / counter closed")
     return 0
 
 
@@ -423,7 +454,8 @@ def _maintain(storage, settings, args) -> int:
 
 
 COMMANDS = {"import-responses": _import_responses, "enroll-code": _enroll_code, "units": _units, "sites": _sites,
-            "site-add": _site_add, "site-edit": _site_edit, "counter-add": _counter_add, "stats": _stats, "devices": _devices, "revoke-device": _revoke,
+            "site-add": _site_add, "site-edit": _site_edit, "counter-add": _counter_add,
+            "site-close": _site_close, "counter-close": _counter_close, "stats": _stats, "devices": _devices, "revoke-device": _revoke,
             "users": _users, "import-units": _import_units, "questionnaire": _questionnaire,
             "export": _export, "api-tokens": _api_tokens, "refresh-results": _refresh_results,
             "maintain": _maintain}

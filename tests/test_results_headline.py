@@ -138,7 +138,7 @@ def test_a_walk_away_counts_in_the_exports(world):
     summary = {r[0]: r[1] for r in load_workbook(io.BytesIO(book.content))["Tổng hợp"].iter_rows(values_only=True) if r and r[0]}
     assert summary[FOLLOWUPS_LEFT] == 1 and "Tính cả phiếu chưa hoàn thành" not in summary
     text = client.get(f"/results/export.csv?{query}&unit=7201").text.lstrip("\ufeff")
-    [row] = [r for r in csv.DictReader(io.StringIO(text)) if r["Mã"] == "7201"]
+    [row] = [r for r in csv.DictReader(io.StringIO(text)) if r["Mã"] == "7201" and r["Cấp"] == "commune"]
     assert (row["Số phiếu tính"], row["Hài lòng"], row[FOLLOWUPS_LEFT]) == ("10", "4", "1")
 
 
@@ -201,7 +201,7 @@ def test_include_incomplete_is_still_accepted_and_changes_nothing(world, capsys)
     out = tmp / "with-incomplete.csv"
     args = ["--db", db, "export", "--format", "csv", "--out", str(out), "--from", str(today - timedelta(days=1)), "--to", str(today)]
     assert cli.main(args + ["--include", "incomplete"]) == 0
-    [row] = [r for r in csv.DictReader(io.StringIO(out.read_text(encoding="utf-8").lstrip("\ufeff"))) if r["Mã"] == "7201"]
+    [row] = [r for r in csv.DictReader(io.StringIO(out.read_text(encoding="utf-8").lstrip("\ufeff"))) if r["Mã"] == "7201" and r["Cấp"] == "commune"]
     assert row["Số phiếu tính"] == "10"
 
 

@@ -40,7 +40,7 @@ from sync_server.results.report import Report, resolve_window
 from sync_server.unit_files import load_release_json, load_releases
 from tests import results_fixture as fx
 from tests.results_world import sheet, wilson_low
-from tests.server_web import add_users, login, make_app
+from tests.server_web import PASSWORD, add_users, login, make_app
 from tests.support import BACKEND
 
 T, H, C, D = [5, 5, 4, 2], [1, 2, 5], [4, 4, 1], [3]
@@ -243,6 +243,30 @@ def test_the_pull_api_takes_the_same_switch(world):
     assert set(unit) >= {"answers", "share_satisfied", "index", "wilson_low", "points", "criteria"}  # fields only added
 
 
+def test_the_command_line_export_takes_the_same_switch_and_lists_points(world, tmp_path, capsys):
+    import csv as csvlib
+    app, storage, _, _ = world
+    db = storage.url if hasattr(storage, "url") else str(storage.path)
+
+    def export(*extra) -> list[dict]:
+        out = tmp_path / "r.csv"
+        assert cli.main(["--db", db, "export", "--format", "csv", "--out", str(out), "--unit", "7210",
+                         "--from", WINDOW[0], "--to", WINDOW[1], *extra]) == 0
+        return list(csvlib.DictReader(io.StringIO(out.read_text(encoding="utf-8").lstrip("\ufeff"))))
+
+    plain = export()
+    said = capsys.readouterr().out
+    assert CURRENT in said and "mỗi đơn vị chỉ gồm phiếu" in said
+    assert [(r["Cấp"], r["Số phiếu tính"]) for r in plain if r["Cấp"] != "lĩnh vực"] == [("commune", "5"), ("điểm tiếp nhận", "5")]
+    full = export("--history")
+    assert CURRENT + "; số liệu trước đó được cộng theo các đơn vị tiền thân." in capsys.readouterr().out
+    unit = [r for r in full if r["Cấp"] == "commune"]
+    assert [(r["Mã"], r["Số phiếu tính"], r["Hài lòng"]) for r in unit] == [("7210", "13", "8")]
+    # Its point is its own site: the predecessors' answers are in the unit's figure, at no point of its own.
+    assert [(r["Đơn vị"], r["Thuộc"], r["Số phiếu tính"]) for r in full if r["Cấp"] == "điểm tiếp nhận"] == [
+        ("Phường Bắc Giang", "Phường Bắc Giang", "5")]
+
+
 # --- a partial predecessor -----------------------------------------------------------------------
 
 SPLIT_DAY = "2026-10-01"
@@ -287,3 +311,73 @@ def test_a_split_unit_is_shown_in_part_and_added_only_above(tmp_path):
         assert "không cộng" in card and "không tách được phiếu theo phần" in card
     finally:
         storage.close()
+
+
+# --- scopes follow unit versions, not codes --------------------------------------------------------
+
+def _viewer(storage, code: str):
+    from sync_server.scopes import viewer_scope
+    return viewer_scope(storage, code, datetime(2026, 12, 1, 9, 0, tzinfo=fx.TZ))
+
+
+def test_a_viewer_sees_the_unit_versions_of_their_unit_not_a_reused_code(world):
+    """District 213 (the city of Bắc Giang until 2025) covers Hoàng Văn Thụ (7210 of 2023), never today's
+    7210 (Phường Bắc Giang); today's Phường Bắc Giang covers itself and the communes that went into it."""
+    app, storage, successor, hvt_site = world
+    city, ward, tho_xuong = _viewer(storage, "213"), _viewer(storage, "7210"), _viewer(storage, "7201")
+    assert city.covers("7210", "2023-01-01") and city.covers("7201", "2023-01-01") and city.covers("213", "2023-01-01")
+    assert not city.covers("7210", "2025-07-01") and "7210" not in city and "7246" not in city.read
+    assert ward.covers("7210", "2025-07-01") and ward.covers("7210", "2023-01-01") and ward.covers("7201", "2023-01-01")
+    assert "7210" in ward and not ward.covers("7246", "2023-01-01") and not ward.covers("213", "2023-01-01")
+    # Thọ Xương ended in 2025: its viewer keeps its last version (its officers, kiosks, answers), nothing more.
+    assert tho_xuong.versions == {("7201", "2023-01-01")} and set(tho_xuong) == {"7201"}
+
+    # The results: in 2023, the city viewer sees Hoàng Văn Thụ with its own answers.
+    old = _report(app, scope=city, window=("2023-06-01", "2023-06-30"))
+    assert old.visible("7210") and old.score("7210").n == len(H) and old.score("213").n == len(T + H + D)
+    # In today's structure the city has no unit: nothing of Phường Bắc Giang is visible to it.
+    new = _report(app, scope=city, history=True)
+    assert not new.visible("7210") and not new.visible("24") and new.roots("213") == []
+    assert not any(new.visible(c) for c in new.tree.units)
+    # Today's ward sees its history; the province's view of the ward is the same.
+    mine = _report(app, scope=ward, history=True)
+    assert mine.visible("7210") and not mine.visible(successor)
+    assert mine.score("7210").n == _report(app, history=True).score("7210").n == len(B + T + H + L)
+
+
+def test_the_raw_answers_and_the_pull_feed_follow_unit_versions(world, capsys):
+    app, storage, _, hvt_site = world
+    ward_site = fx.first_site(storage, "7210", NEW)
+    now = datetime(2026, 12, 1, 9, 0, tzinfo=fx.TZ)
+    from sync_server import accounts
+    storage.add_user("phuong-bac-giang", accounts.hash_secret(PASSWORD), "commune_viewer", "7210", now)
+    expected = {"district-viewer": {("7201", None): len(T), ("7210", hvt_site): len(H + L), ("213", None): len(D)},
+                "phuong-bac-giang": {("7201", None): len(T), ("7210", hvt_site): len(H + L), ("7210", ward_site): len(B)},
+                "commune-viewer": {("7201", None): len(T)}}
+    for user, want in expected.items():
+        client = login(app, user)
+        csv_text = client[0].get("/results/answers.csv").text.lstrip("\ufeff")
+        lines = csv_text.strip().splitlines()
+        header = lines[0].split(",")
+        assert header[-1] == "site_id"
+        got: dict = {}
+        for line in lines[1:]:
+            cells = line.split(",")
+            code, site = cells[header.index("unit_code")], int(cells[-1])
+            key = (code, site if code == "7210" else None)
+            got[key] = got.get(key, 0) + 1
+        assert got == want, user
+    # The pull API: a token scoped to district 213 reads the same answers as its viewer, with their site.
+    db = storage.url if hasattr(storage, "url") else str(storage.path)
+    assert cli.main(["--db", db, "api-tokens", "add", "--name", "pull-213",
+                     "--scope-unit", "213"]) == 0
+    token = capsys.readouterr().out.strip().splitlines()[-1]
+    api = TestClient(app)
+    items, since = [], 0
+    while True:
+        page = api.get(f"/api/v1/pull/answers?limit=3&since={since}", headers={"Authorization": f"Bearer {token}"}).json()
+        items += page["items"]
+        since = page["next_since"]
+        if not page["has_more"]:
+            break
+    assert len(items) == len(T + H + L + D) and {i["site_id"] for i in items if i["unit_code"] == "7210"} == {hvt_site}

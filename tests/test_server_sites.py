@@ -144,3 +144,23 @@ def test_site_edit_renames_and_refuses_an_unknown_site_or_an_empty_name(server):
         out = __import__("subprocess").run([__import__("sys").executable, "-m", "sync_server.cli", "--db", str(server.db),
                                             "site-edit", *args], capture_output=True, text=True)
         assert out.returncode == 2 and out.stderr.startswith("hailong-server:")
+
+
+def test_site_close_and_counter_close_on_the_command_line(server):
+    import subprocess
+    import sys
+
+    def run(*args):
+        return subprocess.run([sys.executable, "-m", "sync_server.cli", "--db", str(server.db), *args], capture_output=True, text=True)
+
+    (first,) = cli_json(server.db, "sites", "--json", "--unit", "7201")
+    refused = run("site-close", "--site", str(first["id"]))
+    assert refused.returncode == 2 and "last open site" in refused.stderr
+    second = int(server_cli(server.db, "site-add", "--unit", "7201", "--name", "Cơ sở 2").stdout.strip().splitlines()[-1])
+    server_cli(server.db, "counter-add", "--site", str(second), "--code", "Q1", "--name", "Quầy 1")
+    assert run("counter-close", "--site", str(second), "--code", "Q9").returncode == 2
+    assert run("counter-close", "--site", str(second), "--code", "Q1").returncode == 0
+    assert {s["id"]: s["counters"] for s in cli_json(server.db, "sites", "--json", "--unit", "7201")}[second] == []
+    done = run("site-close", "--site", str(second))
+    assert done.returncode == 0 and "Đã đóng điểm" in done.stdout
+    assert [s["id"] for s in cli_json(server.db, "sites", "--json", "--unit", "7201")] == [first["id"]]

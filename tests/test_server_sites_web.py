@@ -168,6 +168,57 @@ def test_enrolment_code_tied_to_site_and_counter(world):
     assert (storage.device(third["device_id"])["site_id"], storage.device(third["device_id"])["counter"]) == (site["id"], "Q2")
 
 
+def test_closing_a_site_or_counter_needs_the_box_ticked_and_keeps_its_answers(world):
+    """A site closes only when the box naming it is ticked, not while a kiosk is enrolled to it, and never
+    the unit's last one; its unused enrolment codes stop working; what was collected there stays."""
+    app, storage = world
+    admin, csrf = login(app, "province-admin")
+    site = _second_site(storage, admin, csrf)
+    page = admin.get("/admin/sites?unit=7201").text
+    assert f"Tôi xác nhận đóng điểm {site['name']}" in page and "Xác nhận đóng quầy Q1" in page
+    made = admin.post("/admin/enrol-codes", data={"csrf": csrf, "unit_code": "7201", "site_id": site["id"],
+                                                  "counter": f"{site['id']}:Q1", "label": "Kiosk Q1"})
+    kiosk = TestClient(app)
+    enrolled = kiosk.post("/api/v1/enroll", json={"code": CODE_RE.search(made.text).group(1)}).json()
+    unused = admin.post("/admin/enrol-codes", data={"csrf": csrf, "unit_code": "7201", "site_id": site["id"], "label": "chưa dùng"})
+    unused_code = CODE_RE.search(unused.text).group(1)
+    from tests.results_world import upload
+    upload(app, enrolled["token"], "7201", [({"overall": 5}, [])])
+
+    def close(path, **data):
+        return admin.post(f"/admin/sites/7201/{path}", data={"csrf": csrf, "site_id": site["id"], **data})
+
+    for path, data in (("close", {}), ("counters/close", {"counter": "Q1"})):
+        resp = close(path, **data)  # no confirmation: refused, nothing changed
+        assert resp.status_code == 400 and "Chưa đánh dấu ô xác nhận" in ERR_RE.search(resp.text).group(1)
+    resp = close("counters/close", counter="Q1", confirm="1")
+    assert resp.status_code == 400 and "Quầy này còn kiosk đang đăng ký" in resp.text
+    resp = close("close", confirm="1")
+    assert resp.status_code == 400 and "Điểm này còn kiosk đang đăng ký" in resp.text
+    assert storage.site(site["id"])["closed_at"] is None and [c["code"] for c in storage.site(site["id"])["counters"]] == ["Q1", "Q2"]
+    resp = close("counters/close", counter="Q2", confirm="1")
+    assert resp.status_code == 303 and resp.headers["location"].endswith("ok=ok_counter_closed")
+    assert [c["code"] for c in storage.site(site["id"])["counters"]] == ["Q1"]
+    admin.post(f"/admin/fleet/{enrolled['device_id']}/revoke", data={"csrf": csrf, "confirm": "1"})
+    assert storage.device(enrolled["device_id"])["revoked_at"] is not None
+    resp = close("close", confirm="1")
+    assert resp.status_code == 303 and resp.headers["location"].endswith("ok=ok_site_closed"), resp.text[:300]
+    closed = storage.site(site["id"])
+    assert closed["closed_at"] is not None and closed["counters"] == []
+    assert kiosk.post("/api/v1/enroll", json={"code": unused_code}).status_code == 403
+    count = storage._conn().execute("SELECT COUNT(*) FROM responses WHERE site_id = ?", (site["id"],)).fetchone()[0]
+    assert count == 1  # the answer stays with the closed site
+    assert f'id="site-{site["id"]}"' not in admin.get("/admin/sites?unit=7201").text
+    # The first site is now the last one open: it cannot close (the form is not even offered).
+    first = storage.first_site("7201", "2026-01-01")
+    resp = admin.post("/admin/sites/7201/close", data={"csrf": csrf, "site_id": first["id"], "confirm": "1"})
+    assert resp.status_code == 400 and "điểm tiếp nhận cuối cùng còn mở" in resp.text
+    # A viewer cannot close anything.
+    viewer, vcsrf = login(app, "commune-viewer")
+    assert viewer.post("/admin/sites/7201/close", data={"csrf": vcsrf, "site_id": first["id"], "confirm": "1"}).status_code == 403
+    assert {"site.close", "counter.close"} <= {e["action"] for e in storage.audit_log(20)}
+
+
 def _phone(app) -> TestClient:
     return TestClient(app, follow_redirects=False, client=("203.0.113.9", 50000))
 

@@ -31,6 +31,7 @@ from fastapi import APIRouter, Query, Request
 from sync_server import security
 from sync_server.api.models import ErrorBody
 from sync_server.accounts import OFFICER_ROLES, scope_codes
+from sync_server.scopes import answers_in_scope, read_codes
 from sync_server.errors import ApiError
 from sync_server.results.model import Filters
 from sync_server.results.report import Report, WindowError, resolve_window
@@ -71,7 +72,7 @@ def _record(a: dict, officers: bool) -> dict:
     out = {"server_seq": a["server_seq"], "id": a["id"], "unit_code": a["unit_code"], "officer_id": a["officer_id"],
            "questionnaire": {"id": a["questionnaire_id"], "version": a["questionnaire_version"]}, "channel": a["channel"],
            "seq": a["seq"], "created_at": a["created_at"], "received_at": a["received_at"], "clock_suspect": a["clock_suspect"],
-           "answers": a["answers"], "flags": a["flags"], "procedure_group": a["procedure_group"]}
+           "answers": a["answers"], "flags": a["flags"], "procedure_group": a["procedure_group"], "site_id": a["site_id"]}
     if not officers:
         del out["officer_id"]  # absent, not null: null means "no officer signed in"
     return out
@@ -98,13 +99,15 @@ def _predecessor(p: dict) -> dict:
 @rule("api_client")
 def pull_answers(request: Request, since: Annotated[int, Query(ge=0, le=2**62)] = 0,
                  limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 1000) -> dict:
-    """``{"items": [...], "next_since": N, "has_more": bool}``: call again with ``since=next_since``."""
+    """``{"items": [...], "next_since": N, "has_more": bool}``: call again with ``since=next_since``.
+    Each item carries ``site_id``: the service point it was given at (null when none was recorded).
+    A page may hold fewer than ``limit`` items (answers of a reused code's other meaning are read
+    and left out) while ``has_more`` is true."""
     client, allowed = client_scope(request)
-    rows = request.app.state.hailong.storage.answers_after(since, limit + 1, allowed)
-    more = len(rows) > limit
-    rows = rows[:limit]
+    rows, last = answers_in_scope(request.app.state.hailong.storage, allowed, since, limit)
+    more = last is not None and bool(request.app.state.hailong.storage.answers_after(last, 1, read_codes(allowed)))
     officers = client["role"] in OFFICER_ROLES
-    return {"items": [_record(a, officers) for a in rows], "next_since": rows[-1]["server_seq"] if rows else since, "has_more": more}
+    return {"items": [_record(a, officers) for a in rows], "next_since": last if last is not None else since, "has_more": more}
 
 
 @router.get("/aggregates", responses=ERRORS, summary="Indices, shares satisfied and Wilson bounds per unit over a window")

@@ -24,7 +24,7 @@ def export(storage, settings, args) -> int:
         print(f"hailong-server: {exc}", file=sys.stderr)
         return 2
     # ``--include incomplete`` stays a valid choice (scripts pass it) and changes nothing: those answers always count.
-    report = Report.build(state, None, window, Filters("misuse" in args.include), complete=True)
+    report = Report.build(state, None, window, Filters("misuse" in args.include, history=args.history), complete=True)
     focus = args.unit or report.tree.root()
     if focus not in report.tree.units:
         print(f"hailong-server: unit {focus!r} is not in the tree on {window.end} (see 'hailong-server units')", file=sys.stderr)
@@ -33,7 +33,10 @@ def export(storage, settings, args) -> int:
         args.out.write_bytes(exports.build_xlsx(state, report, focus, "province_admin"))
     else:
         args.out.write_text(exports.report_csv(report, focus), encoding="utf-8")
+    structure = report.structure()
     print(f"wrote {args.out} ({report.tree.units[focus]['name']}, {window.start} – {window.end})")
+    if structure:
+        print(structure["text"].vi)
     return 0
 
 

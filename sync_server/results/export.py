@@ -28,6 +28,7 @@ from openpyxl.utils import get_column_letter
 
 from sync_server.accounts import OFFICER_ROLES
 from sync_server.results.model import Score
+from sync_server.scopes import answers_in_scope
 from sync_server.results.report import NO_REASON, Report
 
 LEVEL_SHEETS = (("district", "Cấp huyện"), ("commune", "Cấp xã"))
@@ -257,7 +258,9 @@ def xlsx(report: Report, focus: str, *, officers: list[dict] | None = None, reco
 
 def report_csv(report: Report, focus: str) -> str:
     """One table: every unit of the report (focus first, then each level), the same columns as the XLSX,
-    then the focus unit by procedure group (``Cấp`` = ``lĩnh vực``)."""
+    then every service point of the focus's subtree (``Cấp`` = ``điểm tiếp nhận``: ``Mã`` its unit's
+    code, ``Tên`` the site, the parent column its unit; ranked among the points), then the focus unit by
+    procedure group (``Cấp`` = ``lĩnh vực``)."""
     out = io.StringIO()
     w = csv.writer(out)
     _csv_row(w, ["Cấp"] + UNIT_HEADERS)
@@ -266,6 +269,9 @@ def report_csv(report: Report, focus: str) -> str:
         for row in rows:
             vals = unit_values(row, names.get(row["parent_code"], {}).get("name"))
             _csv_row(w, [row["level"]] + vals)
+    for p in report.points(focus):
+        name = p["name"] + (" (đã đóng)" if p["closed"] else "")
+        _csv_row(w, ["điểm tiếp nhận"] + unit_values(dict(p, name=name), p["unit_name"]))
     # The focus unit by procedure group, in the same columns: Cấp "lĩnh vực", Mã the group's code.
     focus_name = names[focus]["name"]
     for g in report.procedure_groups(focus):
@@ -276,7 +282,7 @@ def report_csv(report: Report, focus: str) -> str:
 
 
 ANSWER_HEADERS = ["server_seq", "id", "unit_code", "officer_id", "questionnaire_id", "questionnaire_version", "channel",
-                  "seq", "created_at", "received_at", "clock_suspect", "flags", "answers", "procedure_group"]
+                  "seq", "created_at", "received_at", "clock_suspect", "flags", "answers", "procedure_group", "site_id"]
 
 
 def answers_csv_chunks(storage, scope: set[str] | None, page: int = 5000, *, officers: bool = True):
@@ -294,20 +300,21 @@ def answers_csv_chunks(storage, scope: set[str] | None, page: int = 5000, *, off
     yield "\ufeff" + buf.getvalue()
     since = 0
     while True:
-        rows = storage.answers_after(since, page, scope)
-        if not rows:
+        rows, last = answers_in_scope(storage, scope, since, page)
+        if last is None:
             return
         buf = io.StringIO()
         w = csv.writer(buf)
         for a in rows:
             values = [a["server_seq"], a["id"], a["unit_code"], a["officer_id"], a["questionnaire_id"],
                       a["questionnaire_version"], a["channel"], a["seq"], a["created_at"], a["received_at"],
-                      int(a["clock_suspect"]), " ".join(a["flags"]), orjson.dumps(a["answers"]).decode(), a["procedure_group"]]
+                      int(a["clock_suspect"]), " ".join(a["flags"]), orjson.dumps(a["answers"]).decode(), a["procedure_group"],
+                      a["site_id"]]
             if not officers:
                 del values[3]
             _csv_row(w, values)
         yield buf.getvalue()
-        since = rows[-1]["server_seq"]
+        since = last
 
 
 def build_xlsx(state, report: Report, focus: str, role: str | None) -> bytes:

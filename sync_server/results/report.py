@@ -30,6 +30,7 @@ from hailong_core.timeutil import format_day, parse_day
 from sync_server.days import local_today, offset_ms
 from sync_server.results import recognition, rollups
 from sync_server.results.fold import flag_class
+from sync_server.scopes import Scope, covers_version, read_codes
 from sync_server.results.model import Book, Filters, Score, Tally, Tree, Window, day_number, day_of, rank, score
 
 NO_REASON = Text("Không nêu lý do", "No reason given")
@@ -108,11 +109,12 @@ class Report:
         storage, settings = state.storage, state.settings
         step = rollups.refresh(storage, offset_ms(settings), max_rows=None if complete else settings.results_page_fold_rows)
         tree = tree or Tree.load(storage, window.end, history=filters.history)
-        codes = scope
+        codes = read_codes(scope)
         if focus is not None and focus in tree.units and focus != tree.root():
             read = set(tree.read_codes(focus))
-            codes = read if scope is None else read & scope
-        rows = storage.rollup_counts(window.day_from, window.day_to, codes, by=("unit_code", "site_id", "channel"))
+            codes = read if scope is None else read & codes
+        rows = _covered(storage.rollup_counts(window.day_from, window.day_to, codes, by=("unit_code", "site_id", "channel")),
+                        tree, scope)
         by_point = _tally_by_point(rows, filters)
         by_version: dict[tuple[str, str], list[Tally]] = {}
         for (unit, site), tally in by_point.items():
@@ -133,7 +135,8 @@ class Report:
     # --- units -------------------------------------------------------------------------------
 
     def visible(self, code: str) -> bool:
-        return self.scope is None or code in self.scope
+        """A unit of the tree in use is the viewer's (the version of it this tree holds)."""
+        return self.scope is None or covers_version(self.scope, code, self.tree.current[code][1] if code in self.tree.current else None)
 
     def codes_for(self, code: str) -> set[str] | None:
         """Stored codes that count for ``code`` within scope; None means "no filter" (the whole province,
@@ -141,7 +144,7 @@ class Report:
         if self.scope is None and code == self.tree.root() and self.tree.exact(code, self._present):
             return None
         codes = set(self.tree.stored_codes(code))
-        return codes if self.scope is None else codes & self.scope
+        return codes if self.scope is None else codes & read_codes(self.scope)
 
     def _spans(self, code: str) -> list[tuple[int, int, set[str] | None]]:
         """``(first day, last day, codes)`` to read for ``code`` from rollups without a site (heatmap,
@@ -152,7 +155,7 @@ class Report:
         w = self.window
         if self.tree.exact(code, self._present):
             return [(w.day_from, w.day_to, self.codes_for(code))]
-        return [(lo, hi, set(codes) if self.scope is None else set(codes) & self.scope)
+        return [(lo, hi, set(codes) if self.scope is None else set(codes) & read_codes(self.scope))
                 for lo, hi, codes in self.tree.spans(code, self._present, w.day_from, w.day_to)]
 
     def tally_of(self, versions) -> Tally:
@@ -280,8 +283,9 @@ class Report:
         if self._read == self.scope:
             by_point, cache = self.by_point, self._point_scores
         else:
-            rows = self.storage.rollup_counts(self.window.day_from, self.window.day_to, self.scope,
-                                              by=("unit_code", "site_id", "channel"), questions=[""] + self.headline_ids())
+            rows = _covered(self.storage.rollup_counts(self.window.day_from, self.window.day_to, read_codes(self.scope),
+                                                       by=("unit_code", "site_id", "channel"), questions=[""] + self.headline_ids()),
+                            self.tree, self.scope)
             by_point, cache = _tally_by_point(rows, self.filters), {}
         seen: set[int] = set()
         rows = [r for root in self.roots(None) for r in self._collect_points(root, by_point, cache, subtree=True, seen=seen)]
@@ -514,6 +518,16 @@ class Report:
         before = sorted((c for c in self.storage.campaigns() if c["starts_on"] < campaign["starts_on"]), key=lambda c: c["starts_on"])
         return [Report.build(state, self.scope, Window(day_number(c["starts_on"]), day_number(c["ends_on"]), c), self.filters,
                              tree=self.tree, complete=self.behind == 0) for c in before]
+
+
+def _covered(rows: list[tuple], tree: Tree, scope) -> list[tuple]:
+    """Rollup rows (unit code, site id, …) of the unit versions ``scope`` covers: a code reused with
+    another meaning is read (the query is by code) and dropped here by the version of its site."""
+    if not isinstance(scope, Scope):
+        return rows
+    keys = {(row[0], row[1]) for row in rows}
+    kept = {k for k in keys if tree.version_of(*k) in scope.versions}
+    return [row for row in rows if (row[0], row[1]) in kept]
 
 
 def _tally_by_point(rows, filters: Filters) -> dict[tuple[str, int], Tally]:

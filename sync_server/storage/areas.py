@@ -440,3 +440,13 @@ class SitesArea(ABC):
     @abstractmethod
     def add_counter(self, site_id: int, code: str, name: str) -> None:
         """Add (or reopen and rename) counter ``code`` of a site."""
+
+    @abstractmethod
+    def close_site(self, site_id: int, now: datetime) -> dict:
+        """Close a site (and its counters; its unused enrolment codes expire); its answers stay with it.
+        Refused (``StorageRefused``) while a kiosk not revoked is enrolled to it, or when it is the last
+        open site of its unit version. Closing a closed site changes nothing."""
+
+    @abstractmethod
+    def close_counter(self, site_id: int, code: str, now: datetime) -> None:
+        """Close a counter; refused while a kiosk not revoked is enrolled at it. ``add_counter`` reopens it."""

@@ -17,6 +17,7 @@ from fastapi.responses import Response
 
 from sync_server import days
 from sync_server.kiosk_config import HoursError, parse_office_hours
+from sync_server.storage import StorageRefused
 from sync_server.web.access import PageNotFound, Pages, client_ip, ensure_scope, scope, viewer
 from sync_server.web.i18n import request_lang, translator
 from sync_server.web.render import done, render
@@ -215,6 +216,47 @@ def counter_save(request: Request, code: str, site_id: str = Form(""), counter: 
         storage.audit(_now(request), viewer(request).user, "counter.rename" if before is not None else "counter.add", code,
                       {"site_id": site["id"], "counter": counter, "name": counter_name, "was": before}, client_ip(request))
     return done(f"/admin/sites?unit={code}", "ok_counter_renamed" if before is not None else "ok_counter_added")
+
+
+_CLOSE_REFUSALS = {"site_has_kiosks": "site_err_has_kiosks", "last_site": "site_err_last_site",
+                   "counter_has_kiosks": "site_err_counter_has_kiosks"}
+
+
+@pages.post("/admin/sites/{code}/close", access="admin")
+def site_close(request: Request, code: str, site_id: str = Form(""), confirm: str = Form("")):
+    """Close a site: only with the box ticked that names it; refused while kiosks are enrolled to it
+    or when it is the unit's last open site (``storage.close_site``). Its answers stay with it."""
+    storage = request.app.state.hailong.storage
+    unit = _unit_today(request, code)
+    site = _site_of(request, code, site_id)
+    if confirm != "1":
+        return _refused(request, unit, SiteInputError("err_confirm_needed"), {"target": f"close-{site['id']}"})
+    try:
+        storage.close_site(site["id"], _now(request))
+    except StorageRefused as exc:
+        return _refused(request, unit, SiteInputError(_CLOSE_REFUSALS.get(exc.code, "err_forbidden")), {})
+    storage.audit(_now(request), viewer(request).user, "site.close", code,
+                  {"site_id": site["id"], "name": site["name"], "counters": [c["code"] for c in site["counters"]]},
+                  client_ip(request))
+    return done(f"/admin/sites?unit={code}", "ok_site_closed")
+
+
+@pages.post("/admin/sites/{code}/counters/close", access="admin")
+def counter_close(request: Request, code: str, site_id: str = Form(""), counter: str = Form(""), confirm: str = Form("")):
+    storage = request.app.state.hailong.storage
+    unit = _unit_today(request, code)
+    site = _site_of(request, code, site_id)
+    if not any(c["code"] == counter for c in site["counters"]):
+        raise PageNotFound()
+    if confirm != "1":
+        return _refused(request, unit, SiteInputError("err_confirm_needed"), {"target": f"counter-{site['id']}"})
+    try:
+        storage.close_counter(site["id"], counter, _now(request))
+    except StorageRefused as exc:
+        return _refused(request, unit, SiteInputError(_CLOSE_REFUSALS.get(exc.code, "err_forbidden")), {})
+    storage.audit(_now(request), viewer(request).user, "counter.close", code, {"site_id": site["id"], "counter": counter},
+                  client_ip(request))
+    return done(f"/admin/sites?unit={code}", "ok_counter_closed")
 
 
 @pages.get("/admin/sites/{code}/posters", access="user")

@@ -287,7 +287,7 @@ class SQLResults(ResultsArea):
 
 
 _ANSWER_COLS = ("server_seq", "id", "unit_code", "officer_id", "questionnaire_id", "questionnaire_version", "channel", "seq",
-                "created_at", "received_at", "answers", "flags", "clock_suspect", "procedure_group")
+                "created_at", "received_at", "answers", "flags", "clock_suspect", "procedure_group", "site_id")
 _ANSWER_SELECT = ", ".join(_ANSWER_COLS)
 
 

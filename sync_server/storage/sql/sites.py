@@ -7,6 +7,7 @@ from datetime import datetime
 
 from hailong_core.timeutil import format_rfc3339
 from sync_server.storage.areas import SitesArea
+from sync_server.storage.types import StorageRefused
 
 _COLS = "id, unit_code, unit_valid_from, position, name, address, office_hours, hotline, public_base_url, created_at, closed_at"
 _EDITABLE = ("name", "address", "hotline", "public_base_url", "office_hours")
@@ -101,4 +102,47 @@ class SQLSites(SitesArea):
                 raise ValueError(f"no site {site_id}")
             c.execute("INSERT INTO counters (site_id, code, name) VALUES (?, ?, ?) ON CONFLICT (site_id, code) "
                       "DO UPDATE SET name = excluded.name, closed_at = NULL", (int(site_id), code, name))
+        self._write(tx)
+
+    def close_site(self, site_id: int, now: datetime) -> dict:
+        stamp = format_rfc3339(now)
+
+        def tx(c) -> dict:
+            site = c.execute(f"SELECT {_COLS} FROM sites WHERE id = ?", (int(site_id),)).fetchone()
+            if site is None:
+                raise StorageRefused("not_found", f"no site {site_id}")
+            if site["closed_at"] is not None:
+                return dict(site)
+            kiosks = c.execute("SELECT COUNT(*) FROM devices WHERE site_id = ? AND revoked_at IS NULL", (int(site_id),)).fetchone()[0]
+            if kiosks:
+                raise StorageRefused("site_has_kiosks", f"site {site_id} still has {kiosks} enrolled kiosk(s): revoke or re-enrol "
+                                     "them at another site first")
+            others = c.execute("SELECT COUNT(*) FROM sites WHERE unit_code = ? AND unit_valid_from = ? AND closed_at IS NULL "
+                               "AND id <> ?", (site["unit_code"], site["unit_valid_from"], int(site_id))).fetchone()[0]
+            if not others:
+                raise StorageRefused("last_site", f"site {site_id} is the last open site of its unit: a unit keeps one point")
+            c.execute("UPDATE sites SET closed_at = ? WHERE id = ?", (stamp, int(site_id)))
+            c.execute("UPDATE counters SET closed_at = ? WHERE site_id = ? AND closed_at IS NULL", (stamp, int(site_id)))
+            # Unused enrolment codes for it would enrol a kiosk to a closed point: they end now.
+            c.execute("UPDATE enroll_codes SET expires_at = ? WHERE site_id = ? AND used_at IS NULL", (stamp, int(site_id)))
+            return dict(site, closed_at=stamp)
+        return self._write(tx)
+
+    def close_counter(self, site_id: int, code: str, now: datetime) -> None:
+        stamp = format_rfc3339(now)
+
+        def tx(c) -> None:
+            row = c.execute("SELECT closed_at FROM counters WHERE site_id = ? AND code = ?", (int(site_id), code)).fetchone()
+            if row is None:
+                raise StorageRefused("not_found", f"site {site_id} has no counter {code!r}")
+            if row["closed_at"] is not None:
+                return
+            kiosks = c.execute("SELECT COUNT(*) FROM devices WHERE site_id = ? AND counter = ? AND revoked_at IS NULL",
+                               (int(site_id), code)).fetchone()[0]
+            if kiosks:
+                raise StorageRefused("counter_has_kiosks", f"counter {code!r} still has {kiosks} enrolled kiosk(s): revoke or "
+                                     "re-enrol them first")
+            c.execute("UPDATE counters SET closed_at = ? WHERE site_id = ? AND code = ?", (stamp, int(site_id), code))
+            c.execute("UPDATE enroll_codes SET expires_at = ? WHERE site_id = ? AND counter = ? AND used_at IS NULL",
+                      (stamp, int(site_id), code))
         self._write(tx)
