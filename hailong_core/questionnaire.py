@@ -5,7 +5,11 @@ by its path (``questions[2].levels[4].score``) so the province's editors can fix
 
 Question kinds:
 - ``scale``: 3 to 5 levels, numbered 1..N with N the most satisfied; each level has a Vietnamese
-  and English label, a score 0–100 and whether it counts as satisfied. Answer: the level number.
+  and English label, a score 0–100, whether it counts as satisfied and, optionally, whether it is a
+  ``dislike`` (the national measure, QĐ 766, is binary: like / dislike). Without ``dislike`` a level
+  is a dislike when its score is under 50 and it is not satisfied (:data:`DISLIKE_BELOW`), so the
+  five-level default reads 1–2 as dislike, 3 (neutral) as neither. A level cannot be both satisfied
+  and a dislike. Answer: the level number.
 - ``single``: one option id. ``multi``: a list of distinct option ids. An option may say
   ``"grave": true`` (harassment, unofficial payments): the kiosk then asks the citizen to confirm it
   before it is chosen. It changes nothing in the answer stored.
@@ -45,12 +49,17 @@ class Text:
         return self.en if lang == "en" else self.vi
 
 
+#: A level without an explicit ``dislike`` is one when its score is below this and it is not satisfied.
+DISLIKE_BELOW = 50
+
+
 @dataclass(frozen=True)
 class Level:
     value: int
     label: Text
     score: int
     satisfied: bool
+    dislike: bool = False  # as the document says, or derived (DISLIKE_BELOW); see the module docstring
 
 
 #: Option ids that are grave whatever the questionnaire says: a questionnaire published before the
@@ -183,13 +192,23 @@ def _int(value: Any, path: str, lo: int, hi: int) -> int:
 
 
 def _level(value: Any, path: str, expected: int) -> Level:
-    _obj(value, path, {"value", "label", "score", "satisfied"})
+    _obj(value, path, {"value", "label", "score", "satisfied"}, {"dislike"})
     number = _int(value["value"], f"{path}.value", 1, 5)
     if number != expected:
         raise QuestionnaireError(f"{path}.value", f"must be {expected}: levels are numbered 1..N in order")
     if not isinstance(value["satisfied"], bool):
         raise QuestionnaireError(f"{path}.satisfied", "must be true or false")
-    return Level(number, _text(value["label"], f"{path}.label"), _int(value["score"], f"{path}.score", 0, 100), value["satisfied"])
+    label = _text(value["label"], f"{path}.label")
+    score = _int(value["score"], f"{path}.score", 0, 100)
+    if "dislike" in value:
+        dislike = value["dislike"]
+        if not isinstance(dislike, bool):
+            raise QuestionnaireError(f"{path}.dislike", "must be true or false")
+        if dislike and value["satisfied"]:
+            raise QuestionnaireError(f"{path}.dislike", "a level cannot be both satisfied and a dislike")
+    else:
+        dislike = score < DISLIKE_BELOW and not value["satisfied"]
+    return Level(number, label, score, value["satisfied"], dislike)
 
 
 def _question(value: Any, path: str, criteria: set[str]) -> Question:

@@ -12,6 +12,9 @@ and signals. Everything an answer is made of is decided here:
 - **flags**: misuse (cool-down, bursts: :mod:`kiosk.misuse`, applied in the store's transaction),
   ``after_hours``, and ``incomplete`` when the citizen walked away before the follow-ups were
   done. ``incomplete`` describes the follow-ups only: the headline face was given and counts;
+- **which dossier** (issue 14): a receipt's code, scanned on the start screen or announced by the
+  counter system (:mod:`kiosk.local_api`), waits in :class:`kiosk.dossier_link.DossierLinks` and
+  goes on the next answer started, and on that one only (:meth:`Answering.attach_dossier`);
 - **what the thank-you says**: the comment link for the QR (on the public base URL phones can
   reach), and for a headline level that is not "satisfied", the apology and the unit's hotline.
 
@@ -22,16 +25,19 @@ or the officer changes, so a tap costs one store transaction and no reads.
 from __future__ import annotations
 
 import logging
+import time
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Callable
 from urllib.parse import quote
 
 from hailong_core.config import kiosk_settings
+from hailong_core.dossier import matches_pattern, normalise_dossier_code, valid_dossier_code
 from hailong_core.procedure_groups import valid_code
 from hailong_core.questionnaire import Question, Questionnaire, QuestionnaireError, load_default_questionnaire, parse_questionnaire
 from hailong_core.response import FLAG_AFTER_HOURS, FLAG_INCOMPLETE
 from hailong_core.timeutil import parse_rfc3339
+from kiosk.dossier_link import COUNTER, SCAN, SOURCES, DossierLinks
 from kiosk.flow import CitizenFlow
 from kiosk.misuse import MisuseRules
 from kiosk.session import roster, session_end
@@ -47,6 +53,11 @@ class Step:
     ``kind``: ``followup`` (``question`` with ``step`` of ``total``, ``selected`` the answer so
     far), ``thanks`` (``record``, ``link`` for the QR or None, ``apology`` and ``hotline``), or
     ``error`` (``error``: nothing was shown as thanks; what was committed stays).
+
+    For a dossier code (:meth:`Answering.attach_dossier`): ``dossier_attached`` (``expires_in_s``:
+    how long it waits for the tap) or ``dossier_refused`` (``reason``: ``invalid`` not a receipt
+    code at all, ``pattern`` not this unit's, ``off`` the scan step is not offered, ``busy`` an
+    answer is under way). Neither carries the code: what the window gets, it could show.
     """
 
     kind: str
@@ -59,6 +70,8 @@ class Step:
     apology: bool = False
     hotline: str | None = None
     error: str | None = None
+    reason: str | None = None
+    expires_in_s: float | None = None
 
 
 @dataclass
@@ -83,12 +96,15 @@ class Context:
 class Answering:
     """One kiosk's answers: turns taps into stored records through the store's write path."""
 
-    def __init__(self, store: Store, *, clock: Callable[[], datetime], ask_criteria: bool = False):
+    def __init__(self, store: Store, *, clock: Callable[[], datetime], ask_criteria: bool = False,
+                 monotonic: Callable[[], float] = time.monotonic):
         self.store = store
         self.clock = clock
         self.ask_criteria = ask_criteria
         self.ctx = Context()
         self._answer: _Answer | None = None
+        self.dossiers = DossierLinks(monotonic)
+        """Codes waiting for the next answer (thread-safe: the local API writes from its thread)."""
 
     # --- context ----------------------------------------------------------------------------
 
@@ -164,17 +180,25 @@ class Answering:
         flow = CitizenFlow(q, value, ask_criteria=self.ask_criteria)
         session = self._officer_now()
         officer_id = (session or {}).get("officer_id")
+        links = self.dossiers.take()  # this tap starts the answer: a waiting code is its, and no other's
         fields = dict(unit_code=self.ctx.unit_code, questionnaire=q.ref, answers=dict(flow.answers), officer_id=officer_id,
                       flags=[FLAG_AFTER_HOURS] if after_hours else [], misuse=self.ctx.rules,
-                      procedure_group=self._officer_group(officer_id))
+                      procedure_group=self._officer_group(officer_id), dossier_code=links[0].code if links else None)
         level = q.overall.level(value)
         satisfied = bool(level.satisfied) if level is not None else True
         try:
             if flow.finished:
-                return self._thanks(self.store.record_response(**fields), satisfied)
-            record = self.store.begin_response(**fields)
+                record = self.store.record_response(**fields)
+            else:
+                record = self.store.begin_response(**fields)
         except StoreError as exc:
+            self.dossiers.give_back(links)  # nothing was stored: the citizen's next tap carries it
             return self._error(exc, f"level {value} of {q.overall.id}")
+        if links:
+            # Never the code itself in the log: the log sits beside the rating's id and officer.
+            log.info("answer %s tied to a dossier (%s)", record["id"], links[0].source)
+        if flow.finished:
+            return self._thanks(record, satisfied)
         self._answer = _Answer(flow, record["id"], satisfied=satisfied)
         return self._followup()
 
@@ -243,6 +267,54 @@ class Answering:
         if swept:
             log.info("finalised %d abandoned answer(s) as incomplete", swept)
         return swept
+
+    # --- dossier codes (issue 14) ---------------------------------------------------------------
+
+    def attach_dossier(self, code: str, source: str = SCAN, *, counter: str | None = None,
+                       hold_s: float | None = None) -> Step:
+        """A receipt's ``code`` came from ``source`` (``scan`` or ``counter``): let the next answer carry it.
+
+        The code is normalised (stripped, upper-cased) and must be a valid code that the unit's
+        ``dossier_pattern`` accepts; else it is refused and nothing waits (a refused scan also
+        drops an earlier scan: the citizen was just told to rate as usual). A scan needs the
+        ``dossier_scan`` setting and no answer under way, and waits ``hold_s`` (the window's idle
+        timeout); a counter's code waits ``hold_s`` or the config's ``dossier_link_s`` and
+        replaces a waiting one. Safe to call from any thread. Returns ``dossier_attached`` (with
+        ``expires_in_s``) or ``dossier_refused`` (with ``reason``).
+        """
+        if source not in SOURCES:
+            raise ValueError(f"unknown dossier source {source!r}")
+        settings = self.settings()
+        normal = normalise_dossier_code(code) if isinstance(code, str) else ""
+        reason = None
+        if source == SCAN and not settings["dossier_scan"]:
+            reason = "off"
+        elif source == SCAN and self.in_progress:
+            reason = "busy"
+        elif not valid_dossier_code(normal):
+            reason = "invalid"
+        elif not matches_pattern(normal, settings["dossier_pattern"]):
+            reason = "pattern"
+        if reason is not None:
+            if source == SCAN and reason != "busy":
+                self.dossiers.drop(SCAN)
+            log.info("dossier code from %s refused: %s", source, reason)
+            return Step("dossier_refused", reason=reason)
+        if hold_s is None:
+            hold_s = float(settings["dossier_link_s"] if source == COUNTER else settings["idle_timeout_s"] or 30.0)
+        replaced = self.dossiers.waiting(source) is not None
+        self.dossiers.put(source, normal, hold_s, counter=counter)
+        log.info("dossier code from %s waits %.0f s for the next answer%s", source, hold_s,
+                 " (it replaces the one waiting)" if replaced else "")
+        return Step("dossier_attached", expires_in_s=hold_s)
+
+    def drop_dossier(self, source: str = SCAN) -> bool:
+        """Forget the code waiting from ``source`` (the start screen came back, the scan timed out)."""
+        return self.dossiers.drop(source)
+
+    def dossier_waiting(self, source: str) -> float | None:
+        """Seconds the code from ``source`` still waits, or None when none does (never the code)."""
+        return self.dossiers.expires_in(source)
 
     # --- inside -----------------------------------------------------------------------------
 

@@ -12,7 +12,7 @@ from pathlib import Path
 from PySide6.QtGui import QFont, QFontDatabase, QFontMetrics
 from PySide6.QtWidgets import QApplication
 
-from kiosk import prompts
+from kiosk import local_api, prompts
 from kiosk.store import Store
 from kiosk.sync import SyncService
 from kiosk.ui.main_window import KioskWindow
@@ -67,15 +67,17 @@ def ensure_vietnamese_font(app: QApplication) -> str:
     return default.family()
 
 
-def build(store: Store, settings, *, service=None, clock=None, voice=None) -> tuple[KioskWindow, SyncWorker]:
+def build(store: Store, settings, *, service=None, clock=None, voice=None, monotonic=None) -> tuple[KioskWindow, SyncWorker]:
     """The window and the sync worker, wired together (not shown, not started).
 
     Needs a ``QApplication``. Tests use this to get the same wiring as :func:`run`; ``service``
     replaces the :class:`SyncService` (anything with ``run_round(force)``) to script a round;
     ``clock`` replaces the window's province clock (office hours, end of day); ``voice`` speaks
-    the prompts (:class:`kiosk.voice.Voice`; none: silent).
+    the prompts (:class:`kiosk.voice.Voice`; none: silent); ``monotonic`` the window's monotonic
+    clock (the tap guard, a scanner's keystroke timing, how long a dossier code waits).
     """
-    window = KioskWindow(store, settings, clock=clock, voice=voice)
+    extra = {"monotonic": monotonic} if monotonic is not None else {}
+    window = KioskWindow(store, settings, clock=clock, voice=voice, **extra)
     worker = SyncWorker(service or SyncService(store, settings))
     # Receivers are slots of QObjects, so Qt queues each call onto the receiver's thread: the
     # window reacts on the UI thread, the worker writes on its own. (A lambda here would run in
@@ -105,10 +107,15 @@ def run(data_dir: Path, settings, store: Store, *, fullscreen: bool = True) -> i
     else:
         window.show()
     worker.start()
+    # The counter systems' local API (issue 14), when the kiosk's own settings turn it on: a
+    # listener of its own that only sets the answering logic's waiting dossier, never a widget.
+    api = local_api.serve(settings, window.answering)
     _start_watchdog(window)
     try:
         return app.exec()
     finally:
+        if api is not None:
+            api.stop()
         worker.stop()
         voice.close()
 

@@ -43,6 +43,32 @@ SPEC: tuple[Setting, ...] = (
             "normally set by the server.", lambda v: v > 0, "must be positive"),
     Setting("input_guard_s", float, 0.6, "Seconds after every screen change during which taps are ignored, so a double-tap (100–400 ms apart) "
             "never answers the next screen.", lambda v: 0 <= v <= 2, "must be 0..2"),
+    Setting("local_api_port", int, 0, "TCP port of the kiosk's local API through which a one-stop or queue system announces the dossier "
+            "just returned at this counter (`POST /v1/dossier`, docs/kiosk.md); 0 (the default) keeps it off.",
+            lambda v: 0 <= v <= 65535, "must be 0..65535"),
+    Setting("local_api_bind", str, "127.0.0.1", "Address the local API listens on: `127.0.0.1` for a counter system on the kiosk itself, "
+            "the kiosk's LAN address (or `0.0.0.0`) for one on the office network. Peers outside loopback and private LAN "
+            "addresses are refused whatever the bind."),
+    Setting("local_api_token", str, None, "The Bearer token the counter system must send to the local API (at least 16 characters). "
+            "Without one (or with a shorter one) the API does not start, even with a port set, and says so in the log."),
+    # The screen (kiosk/display.py; docs/install-kiosk.md says what works under which cage).
+    Setting("display_rotation", int, 0, "Turn the picture clockwise by 0, 90, 180 or 270 degrees (a portrait panel: 90 or 270). "
+            "Applied when the kiosk starts; the touch screen follows with `hailong-kiosk touch-map --rotation`.",
+            lambda v: v in (0, 90, 180, 270), "must be 0, 90, 180 or 270"),
+    Setting("display_output", str, None, "Only this output (a name from `wlr-randr`, e.g. HDMI-A-1) is rotated and switched off; "
+            "default: every output."),
+    Setting("allow_vt_switch", bool, True, "Let Ctrl+Alt+F2 reach a login console (cage -s): the recovery path for staff with a "
+            "keyboard, guarded by the console account's password."),
+    Setting("screen_schedule", bool, True, "Turn the screen off outside office hours (from the config) and on again before opening."),
+    Setting("screen_on_early_min", float, 15.0, "Minutes before the day's first opening the screen comes on.",
+            lambda v: 0 <= v <= 240, "must be 0..240"),
+    Setting("screen_off_late_min", float, 15.0, "Minutes after the day's last closing the screen goes off.",
+            lambda v: 0 <= v <= 240, "must be 0..240"),
+    Setting("screen_off_method", str, "auto", "How the screen is switched: `wlr-randr` (cage 0.1.5 and later), `backlight` "
+            "(the panel's bl_power), `command` (screen_off_command / screen_on_command), `none`; `auto` picks the first that works.",
+            lambda v: v in ("auto", "wlr-randr", "backlight", "command", "none"), "must be auto, wlr-randr, backlight, command or none"),
+    Setting("screen_off_command", str, None, "A command that turns the screen off, e.g. `ddcutil setvcp d6 04` (a monitor with DDC/CI)."),
+    Setting("screen_on_command", str, None, "The command that turns it on again, e.g. `ddcutil setvcp d6 01`."),
 )
 
 

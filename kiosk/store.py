@@ -182,26 +182,33 @@ class Store:
 
     def record_response(self, *, unit_code: str, questionnaire: dict, answers: dict,
                         officer_id: str | None = None, flags: Iterable[str] = (), channel: str = "kiosk",
-                        misuse: MisuseRules | None = None, procedure_group: str | None = None) -> dict:
+                        misuse: MisuseRules | None = None, procedure_group: str | None = None,
+                        dossier_code: str | None = None) -> dict:
         """Store one finished answer durably (state ``pending``) and return its record.
 
         The id (UUIDv7) and the device sequence number are made inside the transaction, and so
         are its wall time (``created_at``) and its boot stamp (``boot_id``, ``mono_ms``).
+        ``dossier_code`` (already checked and normalised) ties it to a receipt; absent when None.
         """
-        return self._insert(PENDING, unit_code, questionnaire, answers, officer_id, flags, channel, misuse, procedure_group)
+        return self._insert(PENDING, unit_code, questionnaire, answers, officer_id, flags, channel, misuse, procedure_group,
+                            dossier_code)
 
     def begin_response(self, *, unit_code: str, questionnaire: dict, answers: dict,
                        officer_id: str | None = None, flags: Iterable[str] = (), channel: str = "kiosk",
-                       misuse: MisuseRules | None = None, procedure_group: str | None = None) -> dict:
+                       misuse: MisuseRules | None = None, procedure_group: str | None = None,
+                       dossier_code: str | None = None) -> dict:
         """Store a face tap at once as a ``draft`` (id and seq born here); follow-ups update it.
 
         ``misuse`` applies the cool-down and burst rules (:mod:`kiosk.misuse`) in this same
-        transaction. The draft is never sent until :meth:`finalise` makes it pending.
+        transaction. The draft is never sent until :meth:`finalise` makes it pending. The
+        ``dossier_code`` is on the draft from its birth and stays through follow-ups.
         """
-        return self._insert(DRAFT, unit_code, questionnaire, answers, officer_id, flags, channel, misuse, procedure_group)
+        return self._insert(DRAFT, unit_code, questionnaire, answers, officer_id, flags, channel, misuse, procedure_group,
+                            dossier_code)
 
     def _insert(self, state: str, unit_code: str, questionnaire: dict, answers: dict, officer_id: str | None,
-                flags: Iterable[str], channel: str, misuse: MisuseRules | None, procedure_group: str | None = None) -> dict:
+                flags: Iterable[str], channel: str, misuse: MisuseRules | None, procedure_group: str | None = None,
+                dossier_code: str | None = None) -> dict:
         flag_set = set(flags)
 
         def tx(conn: sqlite3.Connection) -> dict:
@@ -226,6 +233,8 @@ class Store:
             }
             if procedure_group:  # absent, not null, when unknown: records stay as they were before the field
                 record["procedure_group"] = procedure_group
+            if dossier_code:  # likewise: a record not tied to a receipt has no key at all (content hashes)
+                record["dossier_code"] = dossier_code
             conn.execute(
                 "INSERT INTO responses (seq, id, record, created_at, state, created_ts, touched_ts, boot_id, mono_ms)"
                 " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",

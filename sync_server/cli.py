@@ -14,7 +14,7 @@ from pathlib import Path
 from hailong_core.questionnaire import QuestionnaireError, parse_questionnaire
 from hailong_core.timeutil import parse_day
 from sync_server import accounts, security
-from sync_server import cli_phone, cli_review, maintenance
+from sync_server import cli_dossiers, cli_phone, cli_review, maintenance
 from sync_server.kiosk_config import province_today
 from sync_server import settings as server_settings
 from sync_server.settings import default_db_path
@@ -122,6 +122,7 @@ def _parser() -> argparse.ArgumentParser:
     mt.add_argument("--json", action="store_true")
     cli_phone.add_parsers(sub)
     cli_review.add_parsers(sub)
+    cli_dossiers.add_parsers(sub)
     return p
 
 
@@ -461,6 +462,7 @@ COMMANDS = {"import-responses": _import_responses, "enroll-code": _enroll_code, 
             "maintain": _maintain}
 COMMANDS.update(cli_phone.COMMANDS)
 COMMANDS.update(cli_review.COMMANDS)
+COMMANDS.update(cli_dossiers.COMMANDS)
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -104,6 +104,11 @@ def describe(row: dict) -> dict:
     """One conflict for a page or JSON: the rows' facts, both records and the field comparison."""
     stored = stored_record(row)
     new = _json(row["record"])
+    # The dossier code never shows beside officer and answers (docs/dossiers.md): the reviewer sees
+    # that the new record carried one, not which, and the comparison leaves it out.
+    hidden = isinstance(new, dict) and "dossier_code" in new
+    if hidden:
+        new = {k: v for k, v in new.items() if k != "dossier_code"}
     fields = compare(stored, new)
     return {"id": row["id"], "response_id": row["response_id"],
             "unit_code": row.get("stored_unit_code") or row.get("device_unit_code"),
@@ -111,7 +116,7 @@ def describe(row: dict) -> dict:
             "stored_received_at": row.get("stored_received_at"), "reviewed_at": row["reviewed_at"],
             "reviewed_by": row["reviewed_by"], "review_note": row["review_note"], "stored": stored, "new": new,
             "fields": [{"field": f.name, "stored": f.stored, "new": f.new, "differs": f.differs} for f in fields],
-            "differing": [f.name for f in fields if f.differs]}
+            "differing": [f.name for f in fields if f.differs], "dossier_code_hidden": hidden}
 
 
 def list_conflicts(storage: Storage, *, include_reviewed: bool = False, page: int = 0, per_page: int = PER_PAGE) -> dict:

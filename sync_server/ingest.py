@@ -7,6 +7,11 @@ device's; the channel is ``kiosk`` for a device token and ``qr`` for the phone f
 ``officer_id`` must be on the roster of the device's unit. Where the answer is placed in time is
 decided here too (contract 7): its device time, unless that clock was off — the batch's clock,
 a time before ``created_at_floor`` or after the receipt, or the kiosk's boot clock saying otherwise.
+
+A record's ``dossier_code`` (issue 14) is stored normalised beside it (the record as sent keeps its
+content hash); whether this rating is the one that counts for the dossier is settled by the storage
+in the transaction that stores it: the first received without a misuse flag claims the dossier,
+any later one is kept and marked ``dossier_repeat`` (docs/dossiers.md).
 """
 
 from __future__ import annotations
@@ -14,8 +19,9 @@ from __future__ import annotations
 from datetime import date, datetime, timezone
 from typing import Any, Callable
 
+from hailong_core.dossier import normalise_dossier_code
 from hailong_core.questionnaire import Questionnaire
-from hailong_core.response import RecordError, canonical_json, check_boot_stamp, check_record, hash_canonical
+from hailong_core.response import MISUSE_FLAGS, RecordError, canonical_json, check_boot_stamp, check_record, hash_canonical
 from hailong_core.timeutil import format_rfc3339, parse_rfc3339
 from sync_server import clock_check
 from sync_server.errors import ApiError
@@ -110,6 +116,7 @@ def ingest(storage: Storage, device: Device | None, body: Any, *, max_items: int
     results: list[dict | None] = [None] * len(items)
     prepared: list[PreparedResponse] = []
     positions: list[int] = []
+    dossiers: dict[str, tuple[str, bool]] = {}
     for index, item in enumerate(items):
         try:
             record, created = check_record(item, questionnaires)
@@ -149,8 +156,13 @@ def ingest(storage: Storage, device: Device | None, body: Any, *, max_items: int
             placed, boot_id, mono, site_on(placed),
         ), canonical))
         positions.append(index)
+        code = record.get("dossier_code")
+        if code is not None and record["id"] not in dossiers:  # the first of a repeated id is the one stored
+            # A misuse-flagged rating never claims a dossier: it is left out of every figure, and must not
+            # take the place of the citizen's own rating (a burst of presses, a flood from one address).
+            dossiers[record["id"]] = (normalise_dossier_code(code), not MISUSE_FLAGS.intersection(record["flags"]))
     if prepared or boot is not None:
-        stored = storage.store_batch(device, prepared, received_text, offset, boot=boot)
+        stored = storage.store_batch(device, prepared, received_text, offset, boot=boot, dossiers=dossiers or None)
         for index, p, (status, message) in zip(positions, prepared, stored):
             entry: dict = {"id": p.id, "status": status}
             if status == "conflict":

@@ -8,6 +8,10 @@ Admin PINs are per unit (issue 11): a device's config carries only its own unit'
 (server_config ``admin_pin_hash.<unit code>``), or none. The old province-wide ``admin_pin_hash``
 travelled to every kiosk, so one kiosk's token was enough to guess the PIN of all of them offline;
 it is retired (set to null) the first time it is read and never sent again (docs/server-admin.md).
+
+The receipt's dossier code (issue 14): ``dossier_scan`` offers the scan step, ``dossier_pattern`` is
+the unit's code pattern (server_config ``dossier_pattern.<unit code>``, else the setting), and
+``dossier_link_s`` how long a code announced by a counter system waits for the next rating.
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ import re
 from datetime import datetime, timedelta, timezone
 
 from hailong_core.config import DAYS
+from hailong_core.dossier import matches_pattern
 from hailong_core.response import canonical_json
 from sync_server import prompts
 from sync_server.storage import Storage
@@ -56,6 +61,34 @@ def retire_province_pin(storage: Storage, now: datetime | None = None) -> bool:
     return True
 
 
+DOSSIER_PATTERN_KEY = "dossier_pattern"
+
+
+class PatternError(ValueError):
+    """A dossier code pattern that is not a regular expression."""
+
+
+def unit_dossier_pattern(storage: Storage, settings, unit_code: str) -> str:
+    """The unit's receipt-code pattern: its own (server config), else the province's setting ("" = any code)."""
+    own = storage.get_config(f"{DOSSIER_PATTERN_KEY}.{unit_code}")
+    return own if isinstance(own, str) else settings.dossier_pattern
+
+
+def set_unit_dossier_pattern(storage: Storage, unit_code: str, pattern: str | None) -> None:
+    """Give a unit its own receipt-code pattern (None: the province's setting again); raises :class:`PatternError`."""
+    if pattern is not None:
+        try:
+            re.compile(pattern)
+        except re.error as exc:
+            raise PatternError(f"not a regular expression: {exc}") from None
+    storage.set_config(f"{DOSSIER_PATTERN_KEY}.{unit_code}", pattern)
+
+
+def dossier_code_fits(storage: Storage, settings, unit_code: str, code: str) -> bool:
+    """Whether ``code`` (as read: normalised by the caller) is a receipt code of this unit's pattern."""
+    return matches_pattern(code, unit_dossier_pattern(storage, settings, unit_code))
+
+
 def build_config(storage: Storage, settings, unit_code: str, day: str | None = None, *, site_id: int | None = None,
                  counter: str | None = None) -> dict:
     """The config of a kiosk of ``unit_code`` standing at site ``site_id`` (its enrolment's), counter ``counter``.
@@ -83,7 +116,10 @@ def build_config(storage: Storage, settings, unit_code: str, day: str | None = N
                      "admin_pin_hash": unit_admin_pin(storage, unit_code),
                      "time_zone": settings.time_zone, "utc_offset_h": settings.utc_offset_h,
                      "public_base_url": site.get("public_base_url") or settings.public_base_url,
-                     "hotline": site.get("hotline") or settings.kiosk_hotline},
+                     "hotline": site.get("hotline") or settings.kiosk_hotline,
+                     "dossier_scan": settings.dossier_scan,
+                     "dossier_pattern": unit_dossier_pattern(storage, settings, unit_code),
+                     "dossier_link_s": settings.dossier_link_s},
     }
 
 

@@ -194,8 +194,14 @@ def note(storage, settings, secret: str, unit_code: str, browser_id: str | None,
 def submit_answer(storage, settings, questionnaires, questionnaire: Questionnaire, unit_code: str, answers: dict, *,
                   secret: str, browser_id: str | None, ip: str | None, officer_id: str | None = None,
                   token: str | None = None, phone: str | None = None, consent: bool = False,
-                  procedure_group: str | None = None, site_id: int | None = None, now: datetime | None = None) -> Outcome:
+                  procedure_group: str | None = None, site_id: int | None = None, now: datetime | None = None,
+                  dossier_code: str | None = None) -> Outcome:
     """Store one phone answer through the ingest path, with its abuse flags, token and contact.
+
+    ``dossier_code``: the receipt's dossier code from the link (``?d=``), already normalised and
+    checked against the province's pattern; the record carries it (one rating counts per dossier:
+    the first the server receives, on any channel; docs/dossiers.md). It lifts no abuse cap: anyone
+    can type a code into a link.
 
     ``site_id`` is the site (điểm tiếp nhận) the form was opened for, already checked to be an open
     site of ``unit_code`` (None: ingest takes the unit's first site on the answer's day)."""
@@ -226,6 +232,8 @@ def submit_answer(storage, settings, questionnaires, questionnaire: Questionnair
               "answers": answers, "flags": flags}
     if procedure_group:
         record["procedure_group"] = procedure_group
+    if dossier_code:
+        record["dossier_code"] = dossier_code
     result = ingest(storage, None, {"responses": [record]}, max_items=1, skew_s=settings.clock_skew_s, created_floor=settings.created_at_floor,
                     questionnaires=questionnaires, unit_code=unit_code, now=now, site_id=site_id,
                     utc_offset_h=settings.utc_offset_h)["results"][0]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import date
 from pathlib import Path
 
@@ -20,6 +21,15 @@ def _is_zone(name: str) -> bool:
     except (ValueError, LookupError):  # ZoneInfoNotFoundError is a KeyError
         return False
     return True
+
+
+def _compiles(pattern: str) -> bool:
+    try:
+        re.compile(pattern)
+    except re.error:
+        return False
+    return True
+
 
 SPEC: tuple[Setting, ...] = (
     Setting("db", str, None, "Database: a SQLite file path (or `sqlite:///PATH`), or `postgresql://USER@HOST:PORT/DB` for PostgreSQL; default `server.sqlite3` in the platformdirs data folder."),
@@ -58,6 +68,14 @@ SPEC: tuple[Setting, ...] = (
     Setting("comment_orphan_days", float, 90.0, "Days a comment from a kiosk's thank-you link waits for its answer to arrive (an offline kiosk syncs later); after that an unmatched comment is deleted at start-up and by `hailong-server purge-contacts`.", lambda v: v > 0, "must be positive"),
     Setting("contact_retention_days", float, 30.0, "Days a call-back phone number is kept; purged at start-up and by `hailong-server purge-contacts`.", lambda v: v > 0, "must be positive"),
     Setting("dossier_token_ttl_days", float, 30.0, "Days a dossier token printed on a receipt stays valid.", lambda v: v > 0, "must be positive"),
+    Setting("dossier_scan", bool, False, "Sent to kiosks in config: offer the \"Quét mã biên nhận\" step, so a citizen can tie the rating to the dossier code (mã hồ sơ) on the receipt with the kiosk's barcode/QR scanner (docs/dossiers.md). A citizen can always rate without it.", None),
+    Setting("dossier_pattern", str, "", "The receipt's dossier code as the one-stop information system prints it: a regular expression the whole, upper-cased code must match (e.g. `H24\\.[0-9.]+-[0-9]{6}-[0-9]{4}`); empty accepts any code the protocol accepts (1–64 letters, digits, `. _ / -`). Sent to kiosks in config and used by the phone link `?d=`; a unit's own pattern (server config `dossier_pattern.<unit code>`) overrides it.", _compiles, "must be a valid regular expression"),
+    Setting("dossier_link_s", int, 300, "Sent to kiosks in config: seconds a dossier announced by a counter system (\"dossier X was returned at counter N\") waits for the next rating at that counter's kiosk.", lambda v: 0 < v <= 86400, "must be 1..86400"),
+    Setting("dossier_import_max_mb", float, 32.0, "Largest dossier register file (CSV or XLSX) `import-dossiers` and the admin upload accept, in MiB.", lambda v: 0 < v <= 1024, "must be in (0, 1024]"),
+    Setting("dossier_import_max_rows", int, 500_000, "Most dossiers in one register file; a larger file is refused whole (split it by month).", lambda v: 1 <= v <= 10_000_000, "must be 1..10000000"),
+    Setting("dossier_import_max_problems", int, 100, "Most problems (bad rows, each with its line number) one refused register import lists; the count of the rest is given.", lambda v: 1 <= v <= 100_000, "must be 1..100000"),
+    Setting("official_points_max", float, 6.0, "QĐ 766 item 5.4 (satisfaction in receiving and handling procedures): the item's full points (Pmax). UNVERIFIED: the item's own weight was not found; 6 is the 18 points of the satisfaction group shared equally by its three scored items 5.2–5.4 (docs/dossiers.md). Set it when the province confirms it.", lambda v: 0 < v <= 100, "must be in (0, 100]"),
+    Setting("official_full_points_ratio", float, 90.0, "QĐ 766 item 5.4: the satisfaction ratio (percent) at or above which the item scores its full points; below it, points = ratio × Pmax ÷ this.", lambda v: 0 < v <= 100, "must be in (0, 100]"),
     Setting("report_min_answers", int, 30, "Results: a unit or officer with fewer counted answers to the headline question is marked \"chưa đủ số phiếu\" (not enough answers) and not ranked.", lambda v: v >= 1, "must be ≥ 1"),
     Setting("recognition_min_index", float, 80.0, "Friendly-government recognition: the least satisfaction index (0–100) a commune needs over the campaign window.", lambda v: 0 <= v <= 100, "must be 0..100"),
     Setting("recognition_min_answers", int, 50, "Friendly-government recognition: the least number of counted answers a commune needs over the campaign window.", lambda v: v >= 1, "must be ≥ 1"),

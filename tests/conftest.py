@@ -28,7 +28,8 @@ def server(tmp_path):
 # The server tests that run a second time on PostgreSQL (HAILONG_TEST_DB=postgres, from .ci/run):
 # everything that talks to the server's storage. Kiosk, Qt, installer and demo tests do not.
 SERVER_MODULES = ("test_protocol.py", "test_e2e_", "test_units.py", "test_errors_catalogue.py", "test_server_",
-                  "test_results", "test_pull", "test_phone", "test_qr", "test_posters", "test_privacy", "test_export")
+                  "test_results", "test_pull", "test_phone", "test_qr", "test_posters", "test_privacy", "test_export",
+                  "test_dossier_")
 
 
 def pytest_configure(config):

@@ -16,6 +16,11 @@ follow-up comes next), :mod:`kiosk.misuse` (cool-down, bursts), :mod:`kiosk.hour
 :mod:`kiosk.session` (officer on duty), :mod:`kiosk.pins`, :mod:`kiosk.clock` (the province's
 zone for every time rule). Taps in the first ``input_guard_s`` after a screen change are ignored
 (:mod:`kiosk.ui.tap_guard`), so a double-tap never answers the next screen.
+
+A receipt scanned on the start screen (issue 14: a USB scanner typing like a keyboard, read by
+:mod:`kiosk.ui.scan_filter` with no text field) is handed to
+:meth:`kiosk.answering.Answering.attach_dossier`; the start screen then says it was received (or
+politely that it was not a receipt), never showing the code, and the next face tap carries it.
 """
 
 from __future__ import annotations
@@ -54,6 +59,7 @@ log = logging.getLogger(__name__)
 
 ADMIN_IDLE_MIN_S = 120.0  # the admin screen closes by itself after this long untouched
 RESET_WARNING_S = 10.0  # the banner counts down this many seconds before the idle reset
+SCAN_NOTICE_S = 8.0  # how long "this is not a receipt" stays before the invitation to scan returns
 
 
 class _Silent:
@@ -86,6 +92,13 @@ class KioskWindow(QMainWindow):
 
     sig_answer_abandoned = Signal(str)
     """Fires when the idle timeout finalised a draft as ``incomplete``; carries its id."""
+
+    sig_dossier_scanned = Signal(bool)
+    """Fires when a scan on the start screen was read; carries whether its code now waits for
+    the next face tap (True) or was refused (False: not a receipt of this unit). Never the code.
+
+    By then the start screen says which.
+    """
 
     sig_start_shown = Signal()
     """Fires whenever the start (or after-hours) screen becomes current, ready for a citizen."""
@@ -122,7 +135,8 @@ class KioskWindow(QMainWindow):
         # Every time rule reads the province's zone from the config, never the device's (kiosk.clock).
         self._clock = clock or ProvinceClock(lambda: self._config)
         self.voice = voice if voice is not None else _Silent()
-        self.answering = Answering(store, clock=self._clock, ask_criteria=settings.ask_criteria)
+        self.answering = Answering(store, clock=self._clock, ask_criteria=settings.ask_criteria, monotonic=monotonic)
+        self._dossier_scan = False  # the config's dossier_scan: the start screen offers the scan step
         self._default_lang = lang
         self._lang = lang
         self._large = False
@@ -166,6 +180,12 @@ class KioskWindow(QMainWindow):
         self.reset_banner.sig_tapped.connect(self._poke)
         self._countdown_timer = self._timer(1000, self._on_countdown, single=False)
         QApplication.instance().installEventFilter(self.tap_guard)
+        from kiosk.ui.scan_filter import ScanFilter
+
+        self.scan_filter = ScanFilter(self, self._scan_accepted, monotonic=monotonic)
+        QApplication.instance().installEventFilter(self.scan_filter)
+        self._scan_timer = self._timer(30_000, self._on_scan_expired)  # a scan waits no longer than the idle timeout
+        self._scan_notice_timer = self._timer(int(SCAN_NOTICE_S * 1000), self._on_scan_notice_done)
         self._cycle_done = True  # the next start screen follows a citizen: invite the next one
 
         self._return_timer = self._timer(int(settings.thank_you_s * 1000), self.show_start)
@@ -210,6 +230,7 @@ class KioskWindow(QMainWindow):
         self.pin_screen.sig_cancelled.connect(self.show_start)
         self.pin_checker.sig_pin_checked.connect(self._on_pin_checked)
         self.hotspot.sig_long_press.connect(self.open_admin_pin)
+        self.scan_filter.sig_scanned.connect(self._on_scanned)
         a = self.admin_screen
         a.sig_close.connect(self.show_start)
         a.sig_exit.connect(self.request_exit)
@@ -245,11 +266,16 @@ class KioskWindow(QMainWindow):
         self.rules: MisuseRules = ctx.rules
         self.idle_timeout_s = float(self._settings.idle_timeout_s or settings["idle_timeout_s"] or 30.0)
         self.office_hours = settings["office_hours"]
+        self._dossier_scan = bool(settings["dossier_scan"])
+        if not self._dossier_scan:
+            self.answering.drop_dossier("scan")
         unit_name = self.unit_name()
         self.start_screen.set_content(unit_name, self.questionnaire.overall)
         self.after_hours_screen.set_content(unit_name, self.questionnaire.overall)
         self.after_hours_screen.set_hours_text(hours.describe(self.office_hours, self._clock()))
         self.roster_screen.set_roster(roster(config))
+        if not (self._dossier_scan and self.start_screen.dossier_state in ("attached", "refused")):
+            self._show_dossier("hint")  # shown as nothing while the step is off
         self.refresh_officer()
 
     def unit_name(self) -> str:
@@ -689,6 +715,7 @@ class KioskWindow(QMainWindow):
         self._return_timer.stop()
         self._stop_idle()
         self.answering.forget()
+        self._end_scan()  # a scan belongs to the citizen who made it: the next one starts without it
         if self._lang != self._default_lang:
             self._apply_lang(self._default_lang)
         if self._large:
@@ -714,10 +741,61 @@ class KioskWindow(QMainWindow):
         current = self.current_screen()
         if current is not self.start_screen and current is not self.after_hours_screen:
             return  # a late tap from another screen: never a second answer
+        self._scan_timer.stop()
+        self._scan_notice_timer.stop()
         step = self.answering.tap(value, after_hours=current is self.after_hours_screen)
         self._show_step(step)
         if step.kind == "followup":
             self.sig_answer_started.emit(self.answering.draft_id)
+
+    # --- a receipt scanned on the start screen (issue 14) -----------------------------------------
+
+    def _scan_accepted(self) -> bool:
+        """The scan filter reads keys now: the step is on and a start screen waits for a citizen."""
+        current = self.current_screen()
+        return self._dossier_scan and (current is self.start_screen or current is self.after_hours_screen)
+
+    def _show_dossier(self, state: str | None) -> None:
+        shown = state if self._dossier_scan else None
+        for screen in (self.start_screen, self.after_hours_screen):
+            screen.set_dossier(shown)
+
+    @Slot(str)
+    def _on_scanned(self, text: str) -> None:
+        """A scanner's keystrokes ended: the logic checks the code; the screen says only what became of it."""
+        from kiosk.dossier_scan import code_from_scan
+
+        if not self._scan_accepted():
+            return
+        step = self.answering.attach_dossier(code_from_scan(text), "scan", hold_s=self.idle_timeout_s)
+        attached = step.kind == "dossier_attached"
+        self._scan_notice_timer.stop()
+        if attached:
+            self._show_dossier("attached")
+            self._scan_timer.setInterval(int(self.idle_timeout_s * 1000))
+            self._scan_timer.start()
+        else:
+            self._scan_timer.stop()
+            self._show_dossier("refused")
+            self._scan_notice_timer.start()
+        self.sig_dossier_scanned.emit(attached)
+
+    @Slot()
+    def _on_scan_expired(self) -> None:
+        """Nobody tapped a face within the idle timeout after a scan: its code is dropped."""
+        self._end_scan()
+
+    @Slot()
+    def _on_scan_notice_done(self) -> None:
+        if self.start_screen.dossier_state == "refused":
+            self._show_dossier("hint")
+
+    def _end_scan(self) -> None:
+        self._scan_timer.stop()
+        self._scan_notice_timer.stop()
+        self.answering.drop_dossier("scan")
+        self.scan_filter.accumulator.reset()
+        self._show_dossier("hint")
 
     def _show_step(self, step: Step, *, updated: str | None = None) -> None:
         """Show what the answer's logic said comes next; ``updated`` is the draft a follow-up changed."""

@@ -28,7 +28,7 @@ from kiosk.store import Store
 
 SIZES = ((1280, 800), (1920, 1080), (800, 1280))
 LANGS = ("vi", "en")
-SCREENS = ("attract", "faces", "large-text", "why", "why-large", "grave-confirm", "criteria", "criteria-large", "thanks",
+SCREENS = ("attract", "dossier-hint", "dossier-received", "faces", "large-text", "why", "why-large", "grave-confirm", "criteria", "criteria-large", "thanks",
            "thanks-apology", "reset-warning", "error", "after-hours", "officer-sign-in", "pin", "admin")
 # The panel each size stands for: its diagonal in inches (the density follows from the pixels).
 PANELS = {(1280, 800): 10.1, (800, 1280): 10.1, (1920, 1080): 21.5, (1080, 1920): 21.5}
@@ -235,6 +235,15 @@ def shoot(out: Path, size: tuple[int, int], lang: str, sizes: list[str] | None =
         window.resize(w, h)
         window.show()
         grab(window, "attract", large=False)
+
+        # The scan step (config dossier_scan): the invitation, then a receipt received (no code shown).
+        window._dossier_scan = True
+        window._show_dossier("hint")
+        grab(window, "dossier-hint", large=False)
+        window._show_dossier("attached")
+        grab(window, "dossier-received", large=False)
+        window._dossier_scan = False
+        window._show_dossier(None)
 
         window.sessions.sign_in("cb-01", DEMO_PIN)
         session = window.refresh_officer()

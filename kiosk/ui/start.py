@@ -5,6 +5,10 @@ smaller faces, since a press outside office hours is still stored (with a flag).
 The language and larger-text toggles live here, visible, beside the officer on duty; the officer's
 own sign-in control is a quiet 15 mm icon in the strip's corner, out of the citizen's way.
 
+With the scan step on (config ``dossier_scan``, issue 14) a line under the faces invites a scan
+of the receipt, then says the receipt was received, or politely that the scan was not a receipt
+of this office. It never shows the code: the officer stands beside the screen.
+
 Sizes are physical (:mod:`kiosk.ui.style`): the faces are at least 26 mm across (more on a larger
 screen), grow with "Chữ lớn" like the words do, and in portrait stand in two rows (3 + 2) so the
 height of the screen is used.
@@ -284,6 +288,9 @@ class StartScreen(Screen):
         self.question_label.setObjectName("question_label")
         self.hint_label = style.label(colour=style.MUTED)
         self.hint_label.setObjectName("hint_label")
+        self.dossier_label = style.label(colour=style.MUTED)
+        self.dossier_label.setObjectName("dossier_label")
+        self._dossier: str | None = None  # None (no scan step), "hint", "attached" or "refused"
 
         self._faces: list[FaceButton] = []
         self._columns = 0
@@ -305,6 +312,7 @@ class StartScreen(Screen):
         body.addStretch(1)
         if not quiet:
             body.addWidget(self.hint_label, 0, Qt.AlignmentFlag.AlignHCenter)
+        body.addWidget(self.dossier_label, 0, Qt.AlignmentFlag.AlignHCenter)
         body.addStretch(2)
         self._body = body
 
@@ -368,6 +376,28 @@ class StartScreen(Screen):
         self._hours_text = text
         self.retranslate()
 
+    DOSSIER_STATES = (None, "hint", "attached", "refused")
+
+    def set_dossier(self, state: str | None) -> None:
+        """The scan line: None (no scan step), ``hint`` (invite a scan of the receipt), ``attached``
+        (the receipt was received: please rate) or ``refused`` (not a receipt of this office: rate
+        as usual). The after-hours screen shows no invitation, only the outcome of a scan."""
+        if state not in self.DOSSIER_STATES:
+            raise ValueError(f"unknown scan line state {state!r}")
+        if self.quiet and state == "hint":
+            state = None
+        if state == self._dossier:
+            return
+        self._dossier = state
+        colour = {"attached": style.ACCENT, "refused": style.INK_HEX}.get(state or "", style.MUTED)
+        self.dossier_label.setStyleSheet(f"color: {colour}; background: transparent;")
+        self.retranslate()
+        self.relayout()
+
+    @property
+    def dossier_state(self) -> str | None:
+        return self._dossier
+
     def set_toggles(self, lang: str, large: bool) -> None:
         """Show the toggles' state without emitting their signals."""
         for button, on in ((self.duty.vi_button, lang == "vi"), (self.duty.en_button, lang == "en"), (self.duty.large_button, large)):
@@ -393,6 +423,7 @@ class StartScreen(Screen):
                 face.setAccessibleName(text)
                 face.row_labels = labels
                 face.update()
+        self.dossier_label.setText(self.tr(f"dossier_{self._dossier}") if self._dossier else "")
         self.duty.large_button.setText(self.tr("large_text"))
         self.set_officer(self._session, self._photo, officer=self._officer)
 
@@ -416,11 +447,20 @@ class StartScreen(Screen):
             # Already large: it grows less with "Chữ lớn" than the small text does.
             style.set_px(self.question_label, self.px(0.066 if portrait else 0.056, 4.5, grow=0.3 if portrait else 0.5), bold=True)
         style.set_px(self.hint_label, self.px(0.032, 3.0))
+        # The outcome of a scan is read once and must be read: bold, the hint's size; the
+        # invitation to scan is a small aside.
+        style.set_px(self.dossier_label, self.px(0.032 if self._dossier in ("attached", "refused") else 0.026, 3.0),
+                     bold=self._dossier in ("attached", "refused"))
         bottom = int(self.mm(2))
         self._body.setContentsMargins(margin, 0, margin, bottom)
-        for lab in (self.invite_label, self.question_label, self.hint_label):
+        texts_shown = [self.invite_label, self.question_label, self.hint_label]
+        for lab in texts_shown:
             lab.setVisible(True)
             style.balance(lab, w - 2 * margin)
+        self.dossier_label.setVisible(self._dossier is not None)
+        if self._dossier is not None:
+            style.balance(self.dossier_label, w - 2 * margin)
+            texts_shown.append(self.dossier_label)
         if not self._faces:
             return
         columns = face_columns(len(self._faces), portrait)
@@ -433,12 +473,19 @@ class StartScreen(Screen):
         label_px = self.px(0.030, FACE_WORD_CAP_MM)
         label_min = style.cap_px(self, FACE_WORD_CAP_MM * 0.9)
         wanted = max(self.mm(FACE_MM), unit * 0.2) * self.text_scale * (0.75 if self.quiet else 1.0)
-        # Optional lines give way to the faces (large text in a small window): the invitation
-        # first, then the hint. The question and, after hours, the hours never go.
+        # Optional lines give way to the faces (large text in a small window): the invitation to
+        # scan, the invitation, then the hint. The question, after hours the hours, and the
+        # outcome of a scan (the citizen waits for it) never go.
         optional = [] if self.quiet else [self.invite_label, self.hint_label]
+        if self._dossier == "hint":
+            optional.insert(0, self.dossier_label)
+        elif self._dossier is not None and not self.quiet:
+            optional.remove(self.hint_label)
+            optional.insert(0, self.hint_label)  # "tap a face" says less than "please rate" just did
         while True:
-            texts = sum(lab.minimumHeight() for lab in (self.invite_label, self.question_label, self.hint_label) if not lab.isHidden())
-            gaps = 8 + gap * (2 if not self.invite_label.isHidden() else 1)  # the invitation's gap, some air around the faces
+            texts = sum(lab.minimumHeight() for lab in texts_shown if not lab.isHidden())
+            # The invitation's gap, some air around the faces (and above the scan line).
+            gaps = 8 + gap * (2 if not self.invite_label.isHidden() else 1) + (gap // 2 if not self.dossier_label.isHidden() else 0)
             height = h - header_h - strip_h - texts - gaps - bottom - 4
             diameter = fit_faces(self._faces, columns=columns, width=w - 2 * margin, height=height, gap=gap,
                                  face_px=wanted, label_px=label_px, label_min_px=label_min)

@@ -6,7 +6,11 @@ Flag classes describe *why* an answer might not count, not whether it does: ``mi
 burst, repeats) is left out of reports by default; ``incomplete`` (the citizen walked away during the
 follow-ups) always counts for every question it answered, the headline first (DESIGN.md contract 11:
 a headline answer that was given counts). The class is kept so reports can say how many answers
-left their follow-ups.
+left their follow-ups. ``dossier_repeat`` (issue 14: a further rating of a dossier that already has
+its counted rating; the storage adds the mark to the flags it hands the fold) is left out always,
+even when misuse is let in: one rating counts per dossier. Reports find how many in
+``Score.flagged["dossier_repeat"]`` (it is not one of :data:`FLAG_CLASSES`, so reports that list
+those stay as they were).
 
 Choice questions are counted in the ``rollup_day`` grain too, by channel (no schema change): the row
 of a choice question ``q`` holds ``n`` = answers that gave ``q`` and ``c1`` = answers to which ``q``
@@ -21,17 +25,24 @@ import orjson
 
 from hailong_core.response import FLAG_INCOMPLETE, MISUSE_FLAGS
 from sync_server.days import DAY_MS, HOUR_MS, month_of, placeable, utc_ms
+from sync_server.storage.sql.dossiers import REPEAT_FLAG
 
 FLAG_CLASSES = ("ok", "incomplete", "misuse")
+#: The class of a dossier's repeat rating: never counted (no report's classes hold it).
+DOSSIER_REPEAT = REPEAT_FLAG
 
 
 def flag_class(flags: list) -> str:
-    """``misuse`` (cooldown, burst, repeat, rate limited) over ``incomplete`` over ``ok``; other flags count.
+    """``dossier_repeat`` over ``misuse`` (cooldown, burst, repeat, rate limited) over ``incomplete`` over
+    ``ok``; other flags count.
 
-    Only ``misuse`` is left out by default; ``incomplete`` (follow-ups left) counts, its number is shown apart.
+    ``misuse`` is left out by default, ``dossier_repeat`` always; ``incomplete`` (follow-ups left) counts,
+    its number is shown apart.
     """
     if not flags:
         return "ok"
+    if DOSSIER_REPEAT in flags:
+        return DOSSIER_REPEAT
     if MISUSE_FLAGS.intersection(flags):
         return "misuse"
     return "incomplete" if FLAG_INCOMPLETE in flags else "ok"

@@ -324,7 +324,8 @@ class ResultsArea(ABC):
     def rows_to_fold(self, after_seq: int, limit: int) -> list[tuple]:
         """Rows ``(server_seq, unit_code, officer_id, channel, questionnaire_id, questionnaire_version, created_ms,
         received_at, answers, flags, clock_suspect, procedure_group, placed_ms, site_id)`` after ``after_seq``, in
-        order; ``site_id`` (the 14th column) is the site the answer was given at, None when none was recorded."""
+        order; ``site_id`` (the 14th column) is the site the answer was given at, None when none was recorded.
+        ``flags`` are the stored flags with ``dossier_repeat`` first on a dossier's repeat rating (issue 14)."""
 
     @abstractmethod
     def token_phone_rows(self, ms_from: int, ms_to: int, unit_codes: set[str] | None = None) -> list[tuple]:
@@ -450,3 +451,44 @@ class SitesArea(ABC):
     @abstractmethod
     def close_counter(self, site_id: int, code: str, now: datetime) -> None:
         """Close a counter; refused while a kiosk not revoked is enrolled at it. ``add_counter`` reopens it."""
+
+
+class DossiersArea(ABC):
+    """Dossiers (issue 14): the register imported from the one-stop information system, and which
+    rating of a dossier counts.
+
+    A register row is a dict ``code, unit_code, site_id, counter, field, procedure_name, received_on,
+    due_on, returned_on, status, channel, complaint`` (0/1; a PAKN marker) and, as stored, ``source,
+    imported_at, updated_at``; codes are normalised (``hailong_core.dossier.normalise_dossier_code``),
+    dates ISO text (``YYYY-MM-DD`` or ``YYYY-MM-DDTHH:MM:SS``, the province's local time). Nothing here
+    returns a dossier code beside a rating's answers or officer.
+    """
+
+    @abstractmethod
+    def import_dossiers(self, rows: list[dict], source: str, now: datetime, user: User | None = None,
+                        via: str | None = None) -> tuple[int, int, int]:
+        """In one transaction: add the rows whose code is new, update those whose fields differ from
+        the stored ones (an ``audit_log`` entry ``dossier.update`` per changed row, ``{field: [old, new]}``),
+        leave the rest untouched, and add one ``dossiers.import`` entry; return ``(added, updated, unchanged)``."""
+
+    @abstractmethod
+    def dossiers_by_code(self, codes: list[str]) -> dict[str, dict]:
+        """The stored register rows of these (normalised) codes, by code."""
+
+    @abstractmethod
+    def dossier_count(self) -> int: ...
+
+    @abstractmethod
+    def dossier_measure_rows(self, returned_from: str, returned_before: str, due_from: str, due_to: str,
+                             unit_codes: set[str] | None = None) -> list[dict]:
+        """The dossiers a measure window holds, without their codes: those returned on a day in
+        ``[returned_from, returned_before)``, and those not returned whose due day is in ``[due_from, due_to]``.
+        Each: ``unit_code, site_id, counter, field, received_on, due_on, returned_on, complaint`` and its
+        counted rating's ``questionnaire_id, questionnaire_version, answers`` (JSON text), ``rating_channel,
+        rating_site_id, rating_counter`` (the kiosk's counter), all None when no rating counts for it."""
+
+    @abstractmethod
+    def dossier_rating_counts(self, ms_from: int, ms_to: int, max_seq: int | None = None,
+                              unit_codes: set[str] | None = None) -> list[tuple]:
+        """Counted dossier ratings placed in ``[ms_from, ms_to)`` (UTC epoch ms), at most ``max_seq`` when
+        given: rows ``(unit_code of the answer, channel, in_register 0/1, n)``."""

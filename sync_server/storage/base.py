@@ -11,8 +11,8 @@ from __future__ import annotations
 
 from abc import abstractmethod
 
-from sync_server.storage.areas import (DutiesArea, FleetArea, OfficersArea, PeopleArea, PhoneArea, PromptsArea, ResultsArea,
-                                       SitesArea, SurveysArea, UnitsArea)
+from sync_server.storage.areas import (DossiersArea, DutiesArea, FleetArea, OfficersArea, PeopleArea, PhoneArea, PromptsArea,
+                                       ResultsArea, SitesArea, SurveysArea, UnitsArea)
 from sync_server.storage.types import (Device, EnrollRefused, ImportReport, PreparedResponse, Session, StorageRefused,
                                        UnitRelease, User)
 
@@ -21,7 +21,7 @@ __all__ = ["Device", "EnrollRefused", "ImportReport", "PreparedResponse", "Sessi
 
 
 class Storage(UnitsArea, OfficersArea, SurveysArea, FleetArea, PeopleArea, PhoneArea, ResultsArea, DutiesArea, PromptsArea,
-              SitesArea):
+              SitesArea, DossiersArea):
     """The server's database."""
 
     @abstractmethod
@@ -34,9 +34,15 @@ class Storage(UnitsArea, OfficersArea, SurveysArea, FleetArea, PeopleArea, Phone
     # responses
     @abstractmethod
     def store_batch(self, device: Device | None, items: list[PreparedResponse], received_at: str,
-                    clock_offset_s: float | None, boot: tuple[str, int] | None = None) -> list[tuple[str, str | None]]:
+                    clock_offset_s: float | None, boot: tuple[str, int] | None = None,
+                    dossiers: dict[str, tuple[str, bool]] | None = None) -> list[tuple[str, str | None]]:
         """Store the batch in one committed transaction (with ``boot``: the sending boot's
         ``(boot_id, anchor_ms)``, kept for the device).
+
+        ``dossiers`` maps a response id to ``(normalised dossier code, may claim)``: a new response
+        keeps the code; it claims the dossier (its rating is the one that counts) when it may and no
+        other response claimed it first, else, when another did, it is marked ``dossier_repeat``, in
+        the same transaction (issue 14).
 
         Returns one ``(status, error_message)`` per item, in order, with status ``accepted``, ``duplicate`` or
         ``conflict``. A conflict keeps the original row and files the new content for review.

@@ -349,4 +349,31 @@ MIGRATIONS: tuple[tuple[str | PerDialect, ...], ...] = (
         "DELETE FROM rollup_group_month",
         "DELETE FROM rollup_state",
     ),
+    # 11 (issue 14): ratings tied to the dossier (mã hồ sơ) and the dossier register. An answer keeps
+    # the receipt's code normalised (upper case; NULL when none was sent: the code as sent stays in the
+    # record's content hash). One rating counts per dossier: the first the server receives that carries
+    # no misuse flag claims the code in ``dossier_ratings`` (its primary key makes the claim exact with
+    # any number of server processes); any other rating of a claimed dossier is kept and marked
+    # ``dossier_repeat``. The register (``dossiers``) is what the one-stop information system exports:
+    # dates are ISO text (YYYY-MM-DD, or YYYY-MM-DDTHH:MM:SS local time), complaint = a PAKN marker.
+    # Answers stored before this step carry no code (the field is new with it): nothing to fill in.
+    (
+        "ALTER TABLE responses ADD COLUMN dossier_code TEXT",
+        "ALTER TABLE responses ADD COLUMN dossier_repeat INTEGER NOT NULL DEFAULT 0",
+        "CREATE INDEX responses_dossier ON responses (dossier_code) WHERE dossier_code IS NOT NULL",
+        # placed_ms: where the results place the rating (responses.placed_ms), so a window's dossier
+        # ratings are found without a time index on responses (which would slow every ingest).
+        """CREATE TABLE dossier_ratings (
+            dossier_code TEXT PRIMARY KEY, response_id TEXT NOT NULL UNIQUE, server_seq INTEGER NOT NULL,
+            unit_code TEXT NOT NULL, channel TEXT NOT NULL, placed_ms INTEGER NOT NULL, claimed_at TEXT NOT NULL)""",
+        "CREATE INDEX dossier_ratings_placed ON dossier_ratings (placed_ms)",
+        """CREATE TABLE dossiers (
+            code TEXT PRIMARY KEY, unit_code TEXT NOT NULL, site_id INTEGER, counter TEXT, field TEXT,
+            procedure_name TEXT, received_on TEXT NOT NULL, due_on TEXT NOT NULL, returned_on TEXT, status TEXT,
+            channel TEXT, complaint INTEGER NOT NULL DEFAULT 0, source TEXT NOT NULL, imported_at TEXT NOT NULL,
+            updated_at TEXT NOT NULL)""",
+        "CREATE INDEX dossiers_unit ON dossiers (unit_code)",
+        "CREATE INDEX dossiers_returned ON dossiers (returned_on)",
+        "CREATE INDEX dossiers_due_open ON dossiers (due_on) WHERE returned_on IS NULL",
+    ),
 )

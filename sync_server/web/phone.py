@@ -24,6 +24,8 @@ from sync_server.errors import CATALOGUE, error_body
 from sync_server.web.access import Pages, client_ip, scope
 from sync_server.web.i18n import request_lang
 from sync_server.web.render import render, when
+from hailong_core.dossier import matches_pattern, normalise_dossier_code
+from sync_server.kiosk_config import unit_dossier_pattern
 from sync_server.web.sites_view import pick_site
 
 pages = Pages()
@@ -92,6 +94,16 @@ def _with_browser(request: Request, response, browser_id: str | None):
     return response
 
 
+def _dossier(request: Request, code: str, value) -> str | None:
+    """The receipt's dossier code a link or form carries, normalised, if it is one this unit's
+    receipts print (its ``dossier_pattern``); else None."""
+    if not isinstance(value, str) or not value.strip():
+        return None
+    state = _state(request)
+    dossier = normalise_dossier_code(value)
+    return dossier if matches_pattern(dossier, unit_dossier_pattern(state.storage, state.settings, code)) else None
+
+
 def _wants_json(request: Request) -> bool:
     accept = request.headers.get("accept", "")
     return "application/json" in accept and "text/html" not in accept
@@ -117,7 +129,7 @@ def _group(request: Request, value: str | None, officer: str | None) -> str | No
 
 def _form(request: Request, unit: dict, questionnaire, browser_id: str, *, values: dict | None = None, officer: str | None = None,
           token: str | None = None, error: str | None = None, status: int = 200, phone_text: str = "", consent: bool = False,
-          group: str | None = None, site: dict | None = None):
+          group: str | None = None, site: dict | None = None, dossier: str | None = None, note: str | None = None):
     lang_code = request_lang(request)
     questions = phone.phone_questions(questionnaire)
     first = [q for q in questions if phone.depends_on_overall(questionnaire, q)]
@@ -136,15 +148,17 @@ def _form(request: Request, unit: dict, questionnaire, browser_id: str, *, value
                       csrf=phone.form_token(_secret(request), browser_id, f"answer|{unit['code']}", _now(request).timestamp()),
                       officer=officer,
                       token=token, error=error, overall_id=questionnaire.overall.id, phone_text=phone_text, consent=consent,
-                      group=group if group is not None else _group(request, None, officer))
+                      group=group if group is not None else _group(request, None, officer), dossier=dossier, note=note)
     return _with_browser(request, response, browser_id)
 
 
 @pages.get("/s/{code}", access="public")
 def phone_form(request: Request, code: str, r: str | None = None, t: str | None = None, o: str | None = None,
-               site: str | None = None):
+               site: str | None = None, d: str | None = None):
     """The point's form; with ``r`` the comment form for that kiosk answer; with ``t`` a dossier token;
-    ``site`` names one of the unit's sites (a poster's), else the answer goes to its first site."""
+    ``site`` names one of the unit's sites (a poster's), else the answer goes to its first site; ``d``
+    the dossier code of the receipt's QR (issue 14): the form says it rates that dossier. A code that is
+    not a receipt's is dropped with a polite note: the citizen can still rate."""
     unit = _point(request, code)
     browser_id = request.cookies.get(BROWSER_COOKIE) or phone.new_browser_id()
     if unit is None:
@@ -168,8 +182,10 @@ def phone_form(request: Request, code: str, r: str | None = None, t: str | None 
         if problem:
             return _message(request, f"phone_token_{problem}", 403, code=code, browser_id=browser_id)
     questionnaire = _questionnaire(request, code)
+    dossier = _dossier(request, code, d)
     return _form(request, unit, questionnaire, browser_id, officer=_officer(request, code, o), token=t or None,
-                 site=_site(request, code, site))
+                 site=_site(request, code, site), dossier=dossier,
+                 note="phone_dossier_refused" if d is not None and d.strip() and dossier is None else None)
 
 
 @pages.post("/s/{code}", access="public")
@@ -187,6 +203,7 @@ async def phone_submit(request: Request, code: str):
     answers = phone.answers_from_form(questionnaire, form)
     officer = _officer(request, code, form.get("o"))
     token = (form.get("t") or "").strip() or None
+    dossier = _dossier(request, code, form.get("d"))
     phone_text = form.get("phone") or ""
     consent = form.get("consent") == "yes"
     group = _group(request, form.get("g") or "", officer)
@@ -194,11 +211,12 @@ async def phone_submit(request: Request, code: str):
     if questionnaire.overall.id not in answers:
         return _form(request, unit, questionnaire, browser_id, values=answers, officer=officer, token=token,
                      error="phone_err_overall", status=400, phone_text=phone_text, consent=consent, group=group or "",
-                     site=site)
+                     site=site, dossier=dossier)
     outcome = await run_in_threadpool(
         phone.submit_answer, state.storage, state.settings, state.questionnaires(), questionnaire, code, answers,
         secret=_secret(request), browser_id=browser_id, ip=client_ip(request), officer_id=officer, token=token,
-        phone=phone_text, consent=consent, procedure_group=group, site_id=site["id"] if site else None, now=now)
+        phone=phone_text, consent=consent, procedure_group=group, site_id=site["id"] if site else None, now=now,
+        dossier_code=dossier)
     if outcome.status == "rate_limited":
         retry = {"Retry-After": str(int(state.settings.phone_rate_window_min * 60))}
         if _wants_json(request):
@@ -210,7 +228,7 @@ async def phone_submit(request: Request, code: str):
         # The answers come back so the citizen can send them without the token (then unbound).
         return _form(request, unit, questionnaire, browser_id, values=answers, officer=officer, token=None,
                      error=f"phone_token_{outcome.token_problem}", status=403, phone_text=phone_text, consent=consent,
-                     group=group or "", site=site)
+                     group=group or "", site=site, dossier=dossier)
     if _wants_json(request):
         return JSONResponse({"id": outcome.response_id, "status": "accepted", "flags": outcome.flags}, status_code=201)
     # The thank-you names the site; the unit's first site needs no parameter (as on its poster).

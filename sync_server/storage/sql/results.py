@@ -18,6 +18,7 @@ import orjson
 from hailong_core.timeutil import format_rfc3339
 from sync_server.days import month_spans, utc_ms
 from sync_server.storage.areas import ResultsArea
+from sync_server.storage.sql.dossiers import FOLD_FLAGS  # the stored flags plus a dossier's repeat mark (issue 14)
 from sync_server.storage.types import StorageRefused
 
 _STATE = "answers"
@@ -137,14 +138,14 @@ class SQLResults(ResultsArea):
         self._tune_for_results(conn)
         return conn.execute(
             "SELECT server_seq, unit_code, officer_id, channel, questionnaire_id, questionnaire_version, created_ms, "
-            "received_at, answers, flags, clock_suspect, procedure_group, placed_ms, site_id FROM responses WHERE server_seq > ? "
-            "ORDER BY server_seq LIMIT ?", (after_seq, limit)).fetchall()
+            f"received_at, answers, {FOLD_FLAGS} AS flags, clock_suspect, procedure_group, placed_ms, site_id FROM responses "
+            "WHERE server_seq > ? ORDER BY server_seq LIMIT ?", (after_seq, limit)).fetchall()
 
     def token_phone_rows(self, ms_from: int, ms_to: int, unit_codes: set[str] | None = None) -> list[tuple]:
         where, params = _in(unit_codes)
         return self._conn().execute(
             "SELECT server_seq, unit_code, officer_id, channel, questionnaire_id, questionnaire_version, created_ms, "
-            "received_at, answers, flags, clock_suspect, procedure_group, placed_ms, site_id FROM responses "
+            f"received_at, answers, {FOLD_FLAGS} AS flags, clock_suspect, procedure_group, placed_ms, site_id FROM responses "
             f"WHERE channel = 'qr' AND created_ms >= ? AND created_ms < ?{where} AND (flags LIKE ? OR id IN "
             "(SELECT response_id FROM phone_tokens WHERE response_id IS NOT NULL))",
             [ms_from, ms_to, *params, '%"dossier_token"%']).fetchall()

@@ -21,6 +21,7 @@ from hailong_core.questionnaire import parse_questionnaire
 from hailong_core.timeutil import format_rfc3339
 from sync_server.storage.base import Device, PreparedResponse, Storage
 from sync_server.storage.migrations import MIGRATIONS, statements
+from sync_server.storage.sql.dossiers import SQLDossiers
 from sync_server.storage.sql.duties import SQLDuties
 from sync_server.storage.sql.fleet import SQLFleet
 from sync_server.storage.sql.officers import SQLOfficers
@@ -51,7 +52,7 @@ QUESTIONNAIRE_ASSET = ("questionnaires", "default.json")
 
 
 class SQLStorage(SQLUnits, SQLOfficers, SQLSurveys, SQLFleet, SQLPeople, SQLPhone, SQLResults, SQLDuties, SQLPrompts, SQLSites,
-                 Storage):
+                 SQLDossiers, Storage):
     """Everything both back ends share. Subclasses call ``super().__init__()`` and fill the hooks."""
 
     #: The statement that opens a write transaction.
@@ -189,7 +190,8 @@ class SQLStorage(SQLUnits, SQLOfficers, SQLSurveys, SQLFleet, SQLPeople, SQLPhon
     # --- responses ----------------------------------------------------------------------------------
 
     def store_batch(self, device: Device | None, items: list[PreparedResponse], received_at: str,
-                    clock_offset_s: float | None, boot: tuple[str, int] | None = None) -> list[tuple[str, str | None]]:
+                    clock_offset_s: float | None, boot: tuple[str, int] | None = None,
+                    dossiers: dict[str, tuple[str, bool]] | None = None) -> list[tuple[str, str | None]]:
         device_id = device.id if device else None
 
         def tx(c) -> list[tuple[str, str | None]]:
@@ -208,6 +210,13 @@ class SQLStorage(SQLUnits, SQLOfficers, SQLSurveys, SQLFleet, SQLPeople, SQLPhon
                 results = [("accepted", None)] * len(items)  # the common case: all new, no lookup needed
             else:
                 results = self._classify(c, items, first, inserted, device_id, received_at)
+            if dossiers:
+                # Only rows this transaction stored: a duplicate keeps its code and mark, a conflict is filed aside.
+                new = set(first) if inserted is None else inserted
+                marks = [(p.id, *dossiers[p.id]) for index, p in enumerate(items)
+                         if p.id in dossiers and p.id in new and first[p.id] == index]
+                if marks:
+                    self._claim_dossiers(c, marks, received_at)
             if device_id is not None:
                 c.execute("UPDATE devices SET last_seen_at = ?, last_upload_at = ?, clock_offset_s = COALESCE(?, clock_offset_s) "
                           "WHERE id = ?", (received_at, received_at, clock_offset_s, device_id))
