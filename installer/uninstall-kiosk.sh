@@ -36,8 +36,18 @@ else
     systemctl --root="$R" disable hailong-kiosk.service >/dev/null 2>&1 || true
 fi
 rm -f "$R/etc/systemd/system/hailong-kiosk.service" "$R/etc/systemd/system/graphical.target.wants/hailong-kiosk.service" \
-      "$R/etc/pam.d/hailong-kiosk"
+      "$R/etc/pam.d/hailong-kiosk" "$R/usr/local/sbin/hailong-kiosk" \
+      "$R/etc/udev/rules.d/70-hailong-backlight.rules" "$R/etc/udev/rules.d/99-hailong-touch.rules"
 [ "$SCRATCH" = 0 ] && systemctl daemon-reload
+# The display manager the installer disabled comes back.
+if [ -f "$R/etc/hailong-kiosk/display-manager" ]; then
+    dm=$(cat "$R/etc/hailong-kiosk/display-manager")
+    if [ "$SCRATCH" = 0 ]; then systemctl enable "$dm" 2>/dev/null || true; else systemctl --root="$R" enable "$dm" >/dev/null 2>&1 || true; fi
+    echo "uninstall-kiosk: re-enabled $dm"
+fi
+rm -rf "$R/etc/hailong-kiosk"
+# Kept on purpose: the time zone, the time servers (timesyncd.conf.d/hailong.conf) and SSH
+# (sshd_config.d/10-hailong.conf, root's key): the box may still be reached and keep its time.
 rm -rf "$R$PREFIX/venv" "$R$PREFIX/app"
 rmdir "$R$PREFIX" 2>/dev/null || true
 

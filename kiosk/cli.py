@@ -42,6 +42,9 @@ def _parser() -> argparse.ArgumentParser:
     sh.add_argument("--out", type=Path, required=True, help="folder for the PNG files")
     sh.add_argument("--size", action="append", default=[], help="only this size, WxH (repeatable)")
     sh.add_argument("--lang", action="append", choices=("vi", "en"), default=[], help="only this language (repeatable)")
+    from kiosk.display import add_parsers as add_display_parsers
+
+    add_display_parsers(sub)  # session, touch-map (kiosk/display.py)
     return p
 
 
@@ -52,6 +55,10 @@ def main(argv: list[str] | None = None) -> int:
         return _screenshots(args)
     data_dir = args.data_dir or default_data_dir()
     settings = kiosk_settings.load(data_dir)
+    if args.command in ("session", "touch-map"):
+        from kiosk.display import command
+
+        return command(args, data_dir, settings)
     store = Store(kiosk_settings.db_path(settings, data_dir))
     try:
         if args.command == "enroll":
@@ -93,7 +100,9 @@ def main(argv: list[str] | None = None) -> int:
             if headless:
                 return _run_headless(store, settings)
             from kiosk.app import run
+            from kiosk.display import start_in_session
 
+            start_in_session(store, settings)  # rotation and the screen schedule, under cage only
             return run(data_dir, settings, store, fullscreen=not args.windowed)
         return 2
     finally:

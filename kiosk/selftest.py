@@ -3,14 +3,132 @@
 Checks, each reported on a line: the database opens, is at the current schema and passes
 ``PRAGMA integrity_check``; a write transaction can be taken (disk writable, not locked); the
 questionnaire (from config, else the shipped default) is valid; Qt starts (offscreen is fine),
-a font with Vietnamese glyphs is available, and the kiosk window builds and paints.
+a font with Vietnamese glyphs is available, and the kiosk window builds and paints; the system's
+time zone and clock synchronisation (zone, synchronised or not, offset from the time server).
+
+The time check warns and never fails: right after an install the clock may not have reached its
+server yet, and the kiosk stamps every answer with the device time and its UTC offset (the server
+flags a clock that is off, contract 7). It reads what systemd says (``timedatectl``), else the
+files systemd keeps (``/etc/timezone``, ``/etc/localtime``, ``/run/systemd/timesync/synchronized``),
+so it degrades to "unknown" where neither is there (a container, a scratch root).
 """
 
 from __future__ import annotations
 
-from typing import Callable
+import os
+import re
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Sequence
 
 from kiosk.store import Store, StoreError
+
+Runner = Callable[[Sequence[str]], subprocess.CompletedProcess]
+
+
+def _run(argv: Sequence[str]) -> subprocess.CompletedProcess:
+    try:
+        return subprocess.run(list(argv), capture_output=True, text=True, timeout=5)
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        return subprocess.CompletedProcess(list(argv), 127, "", str(exc))
+
+
+@dataclass(frozen=True)
+class TimeReport:
+    """What the system says about its clock; None where it cannot say."""
+
+    zone: str | None
+    synchronized: bool | None
+    offset_ms: float | None = None
+    server: str | None = None
+    ntp_configured: tuple[str, ...] = ()
+
+    def line(self) -> str:
+        sync = {True: "synchronised", False: "NOT synchronised", None: "sync state unknown"}[self.synchronized]
+        parts = [f"zone {self.zone or 'unknown'}", sync]
+        if self.server:
+            parts.append(f"server {self.server}")
+        elif self.ntp_configured:
+            parts.append("NTP " + " ".join(self.ntp_configured))
+        if self.offset_ms is not None:
+            parts.append(f"offset {self.offset_ms:+.1f} ms")
+        return ", ".join(parts)
+
+
+_UNITS_MS = {"ns": 1e-6, "us": 1e-3, "µs": 1e-3, "ms": 1.0, "s": 1000.0, "min": 60000.0}
+
+
+def parse_offset_ms(text: str) -> float | None:
+    """``Offset: -3.201ms`` (``timedatectl timesync-status``) → -3.201; sums ``+1s 250ms`` forms."""
+    match = re.search(r"^\s*Offset:\s*([+-]?)(.+)$", text or "", re.M)
+    if not match:
+        return None
+    total, found = 0.0, False
+    for value, unit in re.findall(r"([0-9.]+)\s*(ns|us|µs|ms|min|s)\b", match.group(2)):
+        total += float(value) * _UNITS_MS[unit]
+        found = True
+    return (-total if match.group(1) == "-" else total) if found else None
+
+
+def read_time(root: Path = Path("/"), run: Runner = _run) -> TimeReport:
+    """The zone, the sync state and, when known, the offset: systemd's word first, then its files."""
+    root = Path(root)
+    zone = synchronized = offset = server = None
+    if root == Path("/"):
+        shown = run(["timedatectl", "show", "-p", "Timezone", "-p", "NTPSynchronized"])
+        if shown.returncode == 0:
+            values = dict(line.partition("=")[::2] for line in shown.stdout.splitlines() if "=" in line)
+            zone = values.get("Timezone") or None
+            synchronized = {"yes": True, "no": False}.get(values.get("NTPSynchronized", ""))
+        status = run(["timedatectl", "timesync-status"])
+        if status.returncode == 0:
+            offset = parse_offset_ms(status.stdout)
+            match = re.search(r"^\s*Server:\s*(\S+)", status.stdout, re.M)
+            server = match.group(1) if match else None
+    if zone is None:
+        try:
+            zone = (root / "etc/timezone").read_text(encoding="utf-8").strip() or None
+        except OSError:
+            pass
+    if zone is None:
+        try:
+            target = os.readlink(root / "etc/localtime")
+            zone = target.split("zoneinfo/", 1)[1] if "zoneinfo/" in target else None
+        except OSError:
+            pass
+    if synchronized is None and (root / "run/systemd/timesync").is_dir():
+        synchronized = (root / "run/systemd/timesync/synchronized").exists()
+    configured: list[str] = []
+    for conf in sorted((root / "etc/systemd/timesyncd.conf.d").glob("*.conf")):
+        try:
+            for line in conf.read_text(encoding="utf-8").splitlines():
+                if line.strip().startswith("NTP="):
+                    configured += line.split("=", 1)[1].split()
+        except OSError:
+            continue
+    return TimeReport(zone, synchronized, offset, server, tuple(configured))
+
+
+class _Warning(Exception):
+    """A check that found something to look at, without failing the self-test."""
+
+
+def _check_time(store: Store, read: Callable[[], TimeReport]) -> str:
+    from kiosk.clock import DEFAULT_ZONE
+
+    report = read()
+    wanted = str(((store.get_meta("config") or {}).get("settings") or {}).get("time_zone") or DEFAULT_ZONE)
+    problems = []
+    if report.zone and report.zone != wanted:
+        problems.append(f"the system's zone is not {wanted} (the kiosk still keeps province time)")
+    if report.synchronized is False:
+        problems.append("the clock has not reached its time server yet")
+    if report.offset_ms is not None and abs(report.offset_ms) > 2000:
+        problems.append("the clock is more than 2 s off")
+    if problems:
+        raise _Warning(f"{report.line()}: " + "; ".join(problems))
+    return report.line()
 
 
 def _check_database(store: Store) -> str:
@@ -53,18 +171,22 @@ def _check_qt(store: Store, settings) -> str:
     return check_qt(store, settings)
 
 
-def run_self_test(store: Store, settings, out: Callable[[str], None] = print) -> bool:
-    """Run every check, print one line each; True when all passed."""
+def run_self_test(store: Store, settings, out: Callable[[str], None] = print, *,
+                  read_time: Callable[[], TimeReport] = read_time) -> bool:
+    """Run every check, print one line each (``ok``, ``warn`` or ``FAIL``); True when none failed."""
     checks = [
         ("database", lambda: _check_database(store)),
         ("writable", lambda: _check_writable(store)),
         ("questionnaire", lambda: _check_questionnaire(store)),
         ("qt", lambda: _check_qt(store, settings)),
+        ("time", lambda: _check_time(store, read_time)),
     ]
     ok = True
     for name, check in checks:
         try:
             out(f"ok    {name}: {check()}")
+        except _Warning as exc:
+            out(f"warn  {name}: {exc}")
         except Exception as exc:  # noqa: BLE001 - report every failing check, not just the first
             ok = False
             out(f"FAIL  {name}: {exc.__class__.__name__}: {exc}")

@@ -1,9 +1,10 @@
-"""Print-ready QR posters, one page per site (điểm tiếp nhận): ``hailong-server posters`` (Qt's QPdfWriter).
+"""Print-ready QR posters, one page per site (điểm tiếp nhận): ``hailong-server posters`` (ReportLab).
 
-The only server module that draws with Qt (PySide6, a dependency of the kiosk already); Qt is
-imported inside :func:`write_posters` alone, so ``sync_server.app`` never loads it. The admin
-pages print posters by running this module in a subprocess (:func:`posters_pdf`, ``python -m
-sync_server.posters`` reading the points as JSON on stdin), so Qt never runs in a server thread.
+Drawn with ReportLab (BSD), not Qt: a server installs ``.[server]`` without PySide6 (about 230 MB
+less; docs/licences.md has the measurements). ReportLab is imported inside :func:`write_posters`
+alone. The admin pages still draw posters in a child process (:func:`posters_pdf`, ``python -m
+sync_server.posters`` reading the points as JSON on stdin): 220 pages take a CPU-second or two,
+which then never holds a server process's interpreter, and a timeout can stop a stuck print.
 
 Each page: the site's name (a unit's first site is named as the unit), its address, the unit when
 the site is named otherwise and the unit above it (district, or province for district-level points
@@ -11,8 +12,8 @@ and the provincial centre), a QR code of ``<base URL>/s/<code>`` for the unit's 
 ``<base URL>/s/<code>?site=<id>`` for its other sites (10.5 cm on A4, 7.4 cm on A5: scannable from
 about 1 m), short instructions in Vietnamese with a line of English, and the address to type by
 hand. A site with its own public base URL is printed with it. The QR is drawn as vector rectangles
-from the ``qrcode`` matrix; fonts (Noto Sans, else DejaVu Sans) are embedded by Qt as subsets, so
-``pdftotext`` gives the names back exactly.
+from the ``qrcode`` matrix; fonts (Noto Sans, else DejaVu Sans) are embedded as subsets with their
+Unicode maps, so ``pdftotext`` gives the names back exactly, diacritics included.
 """
 
 from __future__ import annotations
@@ -28,6 +29,9 @@ FONT_FILES = {
     "bold": ("/usr/share/fonts/truetype/noto/NotoSans-Bold.ttf", "/usr/share/fonts/truetype/dejavu/DejaVuSans-Bold.ttf"),
 }
 SIZES = {"a4": (210.0, 297.0, 105.0), "a5": (148.0, 210.0, 74.0)}  # page width, height, QR side (mm)
+# The pages in PostScript points, rounded as printers and ``pdfinfo`` name them (148 mm is 419.5 pt,
+# which poppler no longer calls A5).
+PAGE_PT = {"a4": (595.0, 842.0), "a5": (420.0, 595.0)}
 BRAND = "#0b5d7a"
 TITLE_VI = "ĐÁNH GIÁ SỰ HÀI LÒNG"
 TITLE_EN = "Rate our service"
@@ -79,7 +83,7 @@ def select_points(storage, codes: list[str] | None = None, *, day: str | None = 
 
 
 def posters_pdf(points: list[dict], base_url: str, size: str = "a4", timeout_s: float = 120.0) -> bytes:
-    """The posters' PDF, drawn by a child process (Qt stays out of the server); raises OSError."""
+    """The posters' PDF, drawn by a child process (see the module docstring); raises OSError."""
     import json
     import subprocess
     import sys
@@ -89,11 +93,10 @@ def posters_pdf(points: list[dict], base_url: str, size: str = "a4", timeout_s: 
         raise ValueError("no points to print")
     with tempfile.TemporaryDirectory(prefix="hailong-posters-") as folder:
         out = Path(folder) / "posters.pdf"
-        env = {**os.environ, "QT_QPA_PLATFORM": "offscreen"}
         try:
             run = subprocess.run([sys.executable, "-m", "sync_server.posters", "--out", str(out), "--base-url", base_url,
                                   "--size", size], input=json.dumps(points, ensure_ascii=False), capture_output=True,
-                                 text=True, timeout=timeout_s, env=env)
+                                 text=True, timeout=timeout_s)
         except subprocess.TimeoutExpired as exc:
             raise OSError(f"the poster writer took longer than {timeout_s:.0f} s") from exc
         if run.returncode != 0 or not out.exists():
@@ -101,27 +104,23 @@ def posters_pdf(points: list[dict], base_url: str, size: str = "a4", timeout_s: 
         return out.read_bytes()
 
 
-def _qt_app():
-    os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
-    from PySide6.QtGui import QGuiApplication
-
-    return QGuiApplication.instance() or QGuiApplication([])
+_FONT_NAMES = {"regular": "HaiLong-Regular", "bold": "HaiLong-Bold"}
 
 
-def _load_font(kind: str) -> str:
-    """A family with Vietnamese glyphs, loaded from its file so the right face is embedded."""
-    from PySide6.QtGui import QFontDatabase
+def _register_fonts() -> tuple[str, str]:
+    """Register the regular and bold faces with ReportLab once per process; their names."""
+    from reportlab.pdfbase import pdfmetrics
+    from reportlab.pdfbase.ttfonts import TTFont
 
-    for path in FONT_FILES[kind]:
-        if Path(path).exists():
-            font_id = QFontDatabase.addApplicationFont(path)
-            families = QFontDatabase.applicationFontFamilies(font_id) if font_id >= 0 else []
-            if families:
-                return families[0]
-    for family in ("Noto Sans", "DejaVu Sans"):
-        if family in QFontDatabase.families():
-            return family
-    raise OSError("no font with Vietnamese glyphs (install fonts-noto-core or fonts-dejavu-core)")
+    registered = set(pdfmetrics.getRegisteredFontNames())
+    for kind, name in _FONT_NAMES.items():
+        if name in registered:
+            continue
+        path = next((p for p in FONT_FILES[kind] if Path(p).exists()), None)
+        if path is None:
+            raise OSError("no font with Vietnamese glyphs (install fonts-noto-core or fonts-dejavu-core)")
+        pdfmetrics.registerFont(TTFont(name, path))
+    return _FONT_NAMES["regular"], _FONT_NAMES["bold"]
 
 
 def qr_matrix(url: str) -> list[list[bool]]:
@@ -138,123 +137,114 @@ def write_posters(out: Path, points: list[dict], base_url: str, size: str = "a4"
         raise ValueError("no points to print")
     if not base_url.startswith(("http://", "https://")):
         raise ValueError("--base-url must start with http:// or https://")
-    _qt_app()
-    from PySide6.QtCore import QMarginsF, QRectF, Qt
-    from PySide6.QtGui import QColor, QFont, QFontMetricsF, QPageLayout, QPageSize, QPainter, QPdfWriter
+    from reportlab.lib.colors import HexColor, black, white
+    from reportlab.lib.units import mm
+    from reportlab.lib.utils import simpleSplit
+    from reportlab.pdfbase.pdfmetrics import getAscentDescent, stringWidth
+    from reportlab.pdfgen.canvas import Canvas
 
-    regular, bold = _load_font("regular"), _load_font("bold")
-    width_mm, height_mm, qr_mm = SIZES[size]
+    regular, bold = _register_fonts()
+    width_mm, _, qr_mm = SIZES[size]
+    scale = width_mm / 210.0  # A5 is A4 scaled down
+    page_w, page_h = PAGE_PT[size]
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    writer = QPdfWriter(str(out))
-    writer.setPageSize(QPageSize(QPageSize.PageSizeId.A4 if size == "a4" else QPageSize.PageSizeId.A5))
-    writer.setPageMargins(QMarginsF(0, 0, 0, 0), QPageLayout.Unit.Millimeter)
-    writer.setResolution(300)
-    writer.setTitle("Hài Lòng – mã QR khảo sát")
-    writer.setCreator("Hài Lòng (hailong-server posters)")
-    dots = writer.resolution() / 25.4  # device units per millimetre
-    scale = width_mm / 210.0  # A5 is A4 scaled down
+    # The initial font is ours too, so no unembedded Helvetica is referenced.
+    pdf = Canvas(str(out), pagesize=(page_w, page_h), pageCompression=1, initialFontName=regular, initialFontSize=11)
+    pdf.setTitle("Hài Lòng – mã QR khảo sát")
+    pdf.setCreator("Hài Lòng (hailong-server posters)")
+    pdf.setAuthor("Hài Lòng")
 
-    def mm(value: float) -> float:
-        return value * dots
+    # Layout in points measured down from the top edge, as a reader sees the page; ReportLab's
+    # origin is the bottom-left corner, so every drawing call turns ``top`` into ``page_h - top``.
+    def line_height(font: str, size_pt: float) -> float:
+        ascent, descent = getAscentDescent(font, size_pt)
+        return ascent - descent
 
-    def font(family: str, points_size: float, weight_bold: bool = False) -> QFont:
-        f = QFont(family)
-        f.setPointSizeF(points_size * scale)
-        f.setBold(weight_bold)
-        return f
+    def centred_lines(text: str, font: str, size_pt: float, top: float, width: float, left: float) -> float:
+        """Draw ``text`` wrapped to ``width`` and centred; return the height used."""
+        ascent, _ = getAscentDescent(font, size_pt)
+        height = line_height(font, size_pt)
+        lines = simpleSplit(text, font, size_pt, width) or [""]
+        pdf.setFont(font, size_pt)
+        for i, line in enumerate(lines):
+            pdf.drawCentredString(left + width / 2, page_h - (top + i * height + ascent), line)
+        return height * len(lines)
 
-    def fitted(family: str, text: str, largest: float, smallest: float, width: float) -> QFont:
-        """The largest size (down to ``smallest``) at which ``text`` fits on one line; wraps below that."""
+    def centred_in_box(text: str, font: str, size_pt: float, top: float, box_h: float, left: float, width: float) -> None:
+        """One line centred horizontally and vertically in a box (the title band)."""
+        ascent, _ = getAscentDescent(font, size_pt)
+        pdf.setFont(font, size_pt)
+        baseline = top + (box_h - line_height(font, size_pt)) / 2 + ascent
+        pdf.drawCentredString(left + width / 2, page_h - baseline, text)
+
+    def fitted(text: str, largest: float, smallest: float, width: float) -> float:
+        """The largest bold size (down to ``smallest``) at which ``text`` fits one line; wraps below that."""
         size_pt = largest
-        while size_pt > smallest:
-            f = font(family, size_pt, True)
-            if QFontMetricsF(f, writer).horizontalAdvance(text) <= width:
-                return f
+        while size_pt > smallest and stringWidth(text, bold, size_pt * scale) > width:
             size_pt -= 1
-        return font(family, smallest, True)
+        return max(size_pt, smallest) * scale
 
-    painter = QPainter()
-    if not painter.begin(writer):
-        raise OSError(f"cannot write {out}")
-    try:
-        margin = mm(14 * scale)
-        inner = mm(width_mm) - 2 * margin
-        center = Qt.AlignmentFlag.AlignHCenter
-        wrap = Qt.TextFlag.TextWordWrap
-        for index, point in enumerate(points):
-            if index:
-                writer.newPage()
-            url = point_url(point.get("base_url") or base_url, point["code"], point.get("query", ""))
-            # Title band.
-            band = QRectF(0, 0, mm(width_mm), mm(34 * scale))
-            painter.fillRect(band, QColor(BRAND))
-            painter.setPen(QColor("white"))
-            painter.setFont(font(bold, 26, True))
-            painter.drawText(QRectF(margin, mm(6 * scale), inner, mm(15 * scale)), center | Qt.AlignmentFlag.AlignVCenter, TITLE_VI)
-            painter.setFont(font(regular, 14))
-            painter.drawText(QRectF(margin, mm(20 * scale), inner, mm(10 * scale)), center | Qt.AlignmentFlag.AlignVCenter, TITLE_EN)
-            # The point's name (one line when it fits at ≥ 20 pt) and the unit above it.
-            painter.setPen(QColor("#1b2733"))
-            y = mm(44 * scale)
-            name_font = fitted(bold, point["name"], 30, 20, inner)
-            painter.setFont(name_font)
-            box = painter.boundingRect(QRectF(margin, y, inner, mm(60)), center | wrap, point["name"])
-            painter.drawText(QRectF(margin, y, inner, box.height()), center | wrap, point["name"])
-            y += box.height() + mm(2 * scale)
-            # Under it: the address, then the unit (when the site is named otherwise) and the unit above.
-            unit_line = " · ".join(n for n in (point.get("unit_name") if point.get("unit_name") != point["name"] else None,
-                                               point["parent_name"]) if n)
-            for text, size_pt in ((point.get("address"), 14), (unit_line, 16)):
-                if not text:
-                    continue
-                painter.setPen(QColor("#5b6b7a"))
-                painter.setFont(font(regular, size_pt))
-                box = painter.boundingRect(QRectF(margin, y, inner, mm(30)), center | wrap, text)
-                painter.drawText(QRectF(margin, y, inner, box.height()), center | wrap, text)
-                y += box.height()
-            # The QR code, as rectangles (one per horizontal run of dark modules), quiet zone left white.
-            matrix = qr_matrix(url)
-            n = len(matrix)
-            side = mm(qr_mm)
-            module = side / n
-            left = (mm(width_mm) - side) / 2
-            top = max(y + mm(8 * scale), mm(80 * scale))
-            painter.setPen(Qt.PenStyle.NoPen)
-            painter.setBrush(QColor("black"))
-            for r, row in enumerate(matrix):
-                c = 0
-                while c < n:
-                    if row[c]:
-                        start = c
-                        while c < n and row[c]:
-                            c += 1
-                        # A hair of overlap so renderers leave no seams between modules.
-                        painter.drawRect(QRectF(left + start * module, top + r * module, (c - start) * module + 0.5, module + 0.5))
-                    else:
+    margin = 14 * scale * mm
+    inner = page_w - 2 * margin
+    ink, grey = HexColor("#1b2733"), HexColor("#5b6b7a")
+    for point in points:
+        url = point_url(point.get("base_url") or base_url, point["code"], point.get("query", ""))
+        # Title band.
+        band_h = 34 * scale * mm
+        pdf.setFillColor(HexColor(BRAND))
+        pdf.rect(0, page_h - band_h, page_w, band_h, stroke=0, fill=1)
+        pdf.setFillColor(white)
+        centred_in_box(TITLE_VI, bold, 26 * scale, 6 * scale * mm, 15 * scale * mm, margin, inner)
+        centred_in_box(TITLE_EN, regular, 14 * scale, 20 * scale * mm, 10 * scale * mm, margin, inner)
+        # The point's name (one line when it fits at ≥ 20 pt) and the unit above it.
+        pdf.setFillColor(ink)
+        y = 44 * scale * mm
+        y += centred_lines(point["name"], bold, fitted(point["name"], 30, 20, inner), y, inner, margin)
+        y += 2 * scale * mm
+        # Under it: the address, then the unit (when the site is named otherwise) and the unit above.
+        unit_line = " · ".join(n for n in (point.get("unit_name") if point.get("unit_name") != point["name"] else None,
+                                           point["parent_name"]) if n)
+        pdf.setFillColor(grey)
+        for text, size_pt in ((point.get("address"), 14), (unit_line, 16)):
+            if text:
+                y += centred_lines(text, regular, size_pt * scale, y, inner, margin)
+        # The QR code, as rectangles (one per horizontal run of dark modules), quiet zone left white.
+        matrix = qr_matrix(url)
+        n = len(matrix)
+        side = qr_mm * mm
+        module = side / n
+        left = (page_w - side) / 2
+        top = max(y + 8 * scale * mm, 80 * scale * mm)
+        seam = 0.04 * mm  # a hair of overlap so renderers leave no seams between modules
+        pdf.setFillColor(black)
+        for r, row in enumerate(matrix):
+            c = 0
+            while c < n:
+                if row[c]:
+                    start = c
+                    while c < n and row[c]:
                         c += 1
-            y = top + side + mm(6 * scale)
-            painter.setPen(QColor("#1b2733"))
-            painter.setFont(font(regular, 11))
-            line = QFontMetricsF(painter.font(), writer).height()
-            painter.drawText(QRectF(margin, y, inner, line), center, url)
-            y += line + mm(8 * scale)
-            # Instructions: Vietnamese first, then one line of English.
-            painter.setFont(font(regular, 15))
-            for text in STEPS_VI:
-                box = painter.boundingRect(QRectF(margin, y, inner, mm(40)), center | wrap, text)
-                painter.drawText(QRectF(margin, y, inner, box.height()), center | wrap, text)
-                y += box.height() + mm(1.5 * scale)
-            painter.setPen(QColor("#5b6b7a"))
-            painter.setFont(font(regular, 11))
-            box = painter.boundingRect(QRectF(margin, y + mm(3 * scale), inner, mm(30)), center | wrap, LINE_EN)
-            painter.drawText(QRectF(margin, y + mm(3 * scale), inner, box.height()), center | wrap, LINE_EN)
-            # Footer: the point's code, for whoever puts the poster up.
-            painter.setFont(font(regular, 9))
-            painter.drawText(QRectF(margin, mm(height_mm - 12 * scale), inner, mm(6 * scale)), center,
-                             f"Hài Lòng · {point['code']}" + (f" · {point['site_id']}" if point.get("site_id") else ""))
-    finally:
-        painter.end()
+                    pdf.rect(left + start * module, page_h - (top + (r + 1) * module) - seam,
+                             (c - start) * module + seam, module + seam, stroke=0, fill=1)
+                else:
+                    c += 1
+        y = top + side + 6 * scale * mm
+        pdf.setFillColor(ink)
+        y += centred_lines(url, regular, 11 * scale, y, inner, margin) + 8 * scale * mm
+        # Instructions: Vietnamese first, then one line of English.
+        for text in STEPS_VI:
+            y += centred_lines(text, regular, 15 * scale, y, inner, margin) + 1.5 * scale * mm
+        pdf.setFillColor(grey)
+        centred_lines(LINE_EN, regular, 11 * scale, y + 3 * scale * mm, inner, margin)
+        # Footer: the point's code, for whoever puts the poster up.
+        footer = f"Hài Lòng · {point['code']}" + (f" · {point['site_id']}" if point.get("site_id") else "")
+        centred_lines(footer, regular, 9 * scale, page_h - 12 * scale * mm, inner, margin)
+        pdf.showPage()
+    try:
+        pdf.save()
+    except OSError as exc:
+        raise OSError(f"cannot write {out}: {exc}") from exc
     return len(points)
 
 

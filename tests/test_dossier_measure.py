@@ -210,3 +210,27 @@ def test_points_follow_the_settings_and_an_unknown_unit_is_refused(small):
         measure(storage, settings, date(2025, 7, 1), date(2025, 7, 31), "no-such-unit")
     with pytest.raises(OfficialError):
         measure(storage, settings, date(2025, 7, 31), date(2025, 7, 1))
+
+
+def test_the_pull_api_gives_the_same_measure_within_the_tokens_scope(world, capsys):
+    """``GET /api/v1/pull/official`` is ``official --json`` for the token's unit: the same figures."""
+    from sync_server import cli as server_cli_module
+
+    app, storage, settings, dossiers, today = world
+    start, end = window_for(today)
+    tokens = {}
+    for name, where in (("tinh", ["--province"]), ("huyen", ["--scope-unit", "213"])):
+        assert server_cli_module.main(["--db", str(settings.db), "api-tokens", "add", "--name", f"official-{name}", *where]) == 0
+        tokens[name] = capsys.readouterr().out.strip().splitlines()[-1]
+    api = TestClient(app)
+    query = f"from={start.isoformat()}&to={end.isoformat()}"
+    for name, args in (("tinh", []), ("huyen", ["--unit", "213"])):
+        got = api.get(f"/api/v1/pull/official?{query}", headers={"Authorization": f"Bearer {tokens[name]}"})
+        assert got.status_code == 200, got.text[:300]
+        body, cli = got.json(), _official(settings.db, "--from", start.isoformat(), "--to", end.isoformat(), *args)
+        strip = lambda d: {k: v for k, v in d.items() if k != "rollups_behind"}  # noqa: E731
+        assert strip(body) == strip(cli), name
+        assert list(body["units"][0])[4:11] == list(KEYS)
+    assert api.get(f"/api/v1/pull/official?{query}").status_code == 401
+    assert api.get("/api/v1/pull/official?from=2024-01-01&to=2023-01-01",
+                   headers={"Authorization": f"Bearer {tokens['tinh']}"}).status_code == 422

@@ -31,6 +31,7 @@ from fastapi import APIRouter, Query, Request
 from sync_server import security
 from sync_server.api.models import ErrorBody
 from sync_server.accounts import OFFICER_ROLES, scope_codes
+from sync_server.results import official
 from sync_server.scopes import answers_in_scope, read_codes
 from sync_server.errors import ApiError
 from sync_server.results.model import Filters
@@ -163,3 +164,24 @@ def pull_aggregates(request: Request, campaign: Annotated[int | None, Query(ge=1
                           "text": {"vi": structure["text"].vi, "en": structure["text"].en}} if structure else None,
             "min_answers": state.settings.report_min_answers, "units": units,
             "procedure_groups": {"unit_code": roots[0] if roots else None, "groups": groups}}
+
+
+@router.get("/official", responses=ERRORS, summary="The official satisfaction measure (QĐ 766, item 5.4) per unit over a window")
+@rule("api_client")
+def pull_official(request: Request, campaign: Annotated[int | None, Query(ge=1, le=2**62)] = None,
+                  date_from: Annotated[str | None, Query(alias="from")] = None,
+                  date_to: Annotated[str | None, Query(alias="to")] = None) -> dict:
+    """The ``hailong-server official --json`` document for the token's unit (its subtree in the structure
+    in force on the window's last day) or the whole province: per unit ``dossiers, late, rated,
+    dislikes, complaints, ratio, points`` first, then the shares, the ratings without a dossier, the
+    figures by site, field and month, and the reconciliation (register against ratings per counter);
+    ``total`` for the selection. Counts only: no dossier code, officer or answer (docs/dossiers.md).
+    Nothing is measured before 1 July 2025 (``notes`` says so)."""
+    client, _ = client_scope(request)
+    state = request.app.state.hailong
+    try:
+        window = resolve_window(state.storage, state.settings, campaign, date_from, date_to)
+        found = official.measure(state.storage, state.settings, window.start, window.end, client["unit_code"] or None)
+    except (WindowError, official.OfficialError) as exc:
+        raise ApiError("invalid_body", str(exc)) from None
+    return official.as_json(found)
