@@ -27,6 +27,7 @@ from openpyxl.styles import Alignment, Font, PatternFill
 from openpyxl.utils import get_column_letter
 
 from sync_server.accounts import OFFICER_ROLES
+from sync_server.results import official
 from sync_server.results.model import Score
 from sync_server.scopes import answers_in_scope
 from sync_server.results.report import NO_REASON, Report
@@ -177,7 +178,7 @@ def reason_values(reasons: list[dict]) -> list[list]:
 
 def xlsx(report: Report, focus: str, *, officers: list[dict] | None = None, recognition: list[dict] | None = None,
          groups: list[dict] | None = None, reasons: list[dict] | None = None, points: list[dict] | None = None,
-         history: dict | None = None, title: str = "") -> bytes:
+         history: dict | None = None, title: str = "", official_measure=None) -> bytes:
     wb = Workbook()
     summary = wb.active
     summary.title = "Tổng hợp"
@@ -226,6 +227,8 @@ def xlsx(report: Report, focus: str, *, officers: list[dict] | None = None, reco
                [point_values(p, names.get(p["parent_code"], {}).get("name")) for p in points])
     if history is not None:
         _sheet(wb, HISTORY_SHEET, HISTORY_HEADERS, history_values(focus, history))
+    if official_measure is not None:
+        official_sheet(wb, official_measure)
     if groups is not None:
         _sheet(wb, "Theo lĩnh vực", GROUP_HEADERS, [group_values(g, report.settings.report_min_answers) for g in groups])
     if reasons is not None:
@@ -254,6 +257,42 @@ def xlsx(report: Report, focus: str, *, officers: list[dict] | None = None, reco
     buf = io.BytesIO()
     wb.save(buf)
     return buf.getvalue()
+
+
+OFFICIAL_SHEET = "QĐ 766"
+OFFICIAL_HEADERS = ["Mã", "Đơn vị", "Số hồ sơ", "Trễ hạn", "Tỷ lệ trễ hạn", "Đánh giá không hài lòng", "Có phản ánh, kiến nghị",
+                    "Không hài lòng hoặc có PAKN", "Tỷ lệ không hài lòng hoặc có PAKN", "Hồ sơ được đánh giá",
+                    "Tỷ lệ hồ sơ được đánh giá", "Tỷ lệ hài lòng (QĐ 766)", "Điểm"]
+
+
+def official_values(code: str, name: str, f, m) -> list:
+    """One line of the QĐ 766 sheet: counts, shares as fractions (formatted as percent), the points."""
+    share = (lambda n: n / f.dossiers) if f.dossiers else (lambda n: None)
+    points = f.points(m.points_max, m.full_ratio)
+    return [code, name, f.dossiers, f.late, share(f.late), f.dislikes, f.complaints, f.disliked_or_complained,
+            share(f.disliked_or_complained), f.rated, share(f.rated), None if f.ratio is None else round(f.ratio / 100, 4),
+            None if points is None else round(points, 2)]
+
+
+def official_sheet(wb: Workbook, m) -> None:
+    """The QĐ 766 item 5.4 per unit with dossiers in the window (sync_server.results.official), the total,
+    then the rule, its settings and the notes (nothing before 1 July 2025; Pmax unverified)."""
+    rows = [official_values(u.code, u.name, u.figures, m) for u in m.units if u.figures.dossiers]
+    rows.append(official_values("", "Cộng", m.total.figures, m))
+    _sheet(wb, OFFICIAL_SHEET, OFFICIAL_HEADERS, rows)
+    ws = wb[OFFICIAL_SHEET]
+    for (cell,) in ws.iter_rows(min_row=2, min_col=12, max_col=12):
+        cell.font = Font(bold=True)
+    ws.append([])
+    window = f"{m.date_from:%d/%m/%Y} – {m.date_to:%d/%m/%Y}"
+    for line in (f"Kỳ: {window}" + (f" (tính từ {m.measured_from:%d/%m/%Y})" if m.measured_from and m.measured_from != m.date_from else ""),
+                 f"Tỷ lệ = 100 % − (% hồ sơ trễ hạn + % hồ sơ không hài lòng hoặc có PAKN); từ {m.full_ratio:g} % đạt "
+                 f"{m.points_max:g} điểm, dưới đó điểm = tỷ lệ × {m.points_max:g} ÷ {m.full_ratio:g} %.",
+                 "Chỉ tính phiếu gắn mã hồ sơ; mỗi hồ sơ một phiếu (phiếu nhận trước).",
+                 f"Phiếu không gắn mã hồ sơ (không tính): {sum(m.total.without_dossier.values())}; "
+                 f"phiếu có mã không có trong sổ hồ sơ: {sum(m.total.not_in_register.values())}.",
+                 *m.notes):
+        _xlsx_append(ws, ["", line])
 
 
 def report_csv(report: Report, focus: str) -> str:
@@ -323,6 +362,11 @@ def build_xlsx(state, report: Report, focus: str, role: str | None) -> bytes:
     recognition = None
     if report.window.campaign is not None:
         recognition = report.recognition(report.window.campaign, report.earlier_campaigns(state, report.window.campaign))
+    try:
+        measured = official.measure(state.storage, state.settings, report.window.start, report.window.end,
+                                    None if focus == report.tree.root() else focus, refresh=False)
+    except official.OfficialError:
+        measured = None
     return xlsx(report, focus, officers=officers, recognition=recognition, groups=report.procedure_groups(focus),
                 reasons=report.reasons(focus), points=report.points(focus),
-                history=report.history(focus) if report.filters.history else None)
+                history=report.history(focus) if report.filters.history else None, official_measure=measured)

@@ -54,7 +54,7 @@ NAV = (("/", "nav_overview", "user"), ("/results", "nav_results", "user"), ("/ad
        ("/admin/sites", "nav_sites", "user"), ("/admin/officers", "nav_officers", "user"),
        ("/admin/questionnaires", "nav_questionnaires", "province_read"), ("/admin/fleet", "nav_fleet", "user"),
        ("/admin/enrol-codes", "nav_codes", "admin"), ("/admin/users", "nav_users", "admin"),
-       ("/admin/conflicts", "nav_conflicts", "province_read"),
+       ("/admin/conflicts", "nav_conflicts", "province_read"), ("/admin/dossiers", "nav_dossiers", "province_read"),
        ("/admin/prompts", "nav_prompts", "province_read"),
        ("/admin/audit", "nav_audit", "admin"), ("/admin/settings", "nav_settings", "admin"),
        ("/admin/callbacks", "nav_callbacks", "admin"))

@@ -26,6 +26,7 @@ from sync_server.results.report import NO_REASON, Report, WindowError, alerts, r
 from sync_server.web import charts
 from sync_server.web.access import Forbidden, FormError, Pages, PageNotFound, ensure_scope, scope, viewer
 from sync_server.web.i18n import request_lang, translator
+from sync_server.web.official_view import official_card
 from sync_server.web.render import render
 
 pages = Pages()
@@ -223,7 +224,7 @@ def _page(request: Request, code: str | None):
                   crumbs=[(c, names[c]) for c in report.tree.path(focus) if report.visible(c)], query=query,
                   campaigns=state.storage.campaigns(), pct=_pct, export_query=_query(report, unit=focus),
                   min_answers=state.settings.report_min_answers, rtext=TEXTS, points=points, history=history,
-                  structure=report.structure())
+                  structure=report.structure(), official=official_card(state, report, focus))
 
 
 @pages.get("/results", access="user")
