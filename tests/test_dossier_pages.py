@@ -8,6 +8,7 @@ import io
 import json
 import re
 import shutil
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -64,6 +65,11 @@ def test_the_results_pages_show_the_766_figures_of_the_json(world):
     mine = commune[commune.index('id="official"'):]
     assert f"<b>{_vn(by['7201']['ratio'])} %</b>" in mine and f"<b>{_vn(by['7201']['points'], 2)}</b>" in mine
     assert "Đối chiếu sổ hồ sơ với hồ sơ được đánh giá" in mine
+    # Repeat ratings of a dossier (generated: about 6 % of rated dossiers get a second one) are said, not counted.
+    repeats = sum(len([r for r in d.ratings if not r[1]]) - 1 for d in dossiers
+                  if d.unit == "7201" and len([r for r in d.ratings if not r[1]]) > 1)
+    now = admin.get(f"/results/units/7201?from={end + timedelta(days=31):%d/%m/%Y}&to={end + timedelta(days=31):%d/%m/%Y}").text
+    assert repeats and f'id="repeats"><b>{repeats}</b>' in now  # the ratings were sent today
 
 
 def test_a_commune_viewer_sees_counts_and_never_a_dossier_code(world):
@@ -165,4 +171,25 @@ def test_the_register_upload_page(tmp_path):
     viewer, vcsrf = login(app, "commune-viewer")
     assert viewer.get("/admin/dossiers").status_code == 403
     assert viewer.post("/admin/dossiers", data={"csrf": vcsrf}, files={"file": ("x.csv", good, "text/csv")}).status_code == 403
+    storage.close()
+
+
+def test_a_units_own_receipt_pattern_from_the_admin_page_reaches_the_phone_link(tmp_path):
+    app, storage = make_app(tmp_path)
+    add_users(storage)
+    admin, csrf = login(app, "province-admin")
+    bad = admin.post("/admin/dossiers/pattern", data={"csrf": csrf, "unit_code": "7201", "pattern": "H24-(unclosed"})
+    assert bad.status_code == 400 and "Mẫu chưa đúng cú pháp" in bad.text
+    assert admin.post("/admin/dossiers/pattern", data={"csrf": csrf, "unit_code": "0000", "pattern": "X"}).status_code == 400
+    ok = admin.post("/admin/dossiers/pattern", data={"csrf": csrf, "unit_code": "7201", "pattern": r"TX-[0-9]{4}"})
+    assert ok.status_code == 200 and "Đã lưu: Phường Thọ Xương dùng mẫu TX-[0-9]{4}" in ok.text
+    phone = admin.get("/s/7201?d=TX-1234").text
+    assert "hồ sơ số TX-1234" in phone
+    assert "không đúng mẫu mã" in admin.get("/s/7201?d=H24-1234").text  # another unit's code is not this unit's
+    assert "hồ sơ số H24-1234" in admin.get("/s/7204?d=H24-1234").text  # the others keep the province's (any)
+    reset = admin.post("/admin/dossiers/pattern", data={"csrf": csrf, "unit_code": "7201", "pattern": "", "reset": "1"})
+    assert reset.status_code == 200 and "hồ sơ số H24-1234" in admin.get("/s/7201?d=H24-1234").text
+    assert {"dossier_pattern.set"} <= {e["action"] for e in storage.audit_log(10)}
+    analyst, acsrf = login(app, "province-analyst")
+    assert analyst.post("/admin/dossiers/pattern", data={"csrf": acsrf, "unit_code": "7201", "pattern": "X"}).status_code == 403
     storage.close()
