@@ -15,11 +15,12 @@ fi
 # Xvfb for screenshots, Chromium and its driver for the server pages' browser tests and screenshots,
 # poppler-utils and zbar-tools to read the QR posters back (text and codes) in tests,
 # espeak-ng for the kiosk's generated Vietnamese voice (tests/test_kiosk_voice.py runs the real one),
+# LibreOffice Calc (headless) to print the XLSX reports to PDF in tests, as an office would,
 # python3-venv for Debian's own Python.
 DEBS="libegl1 libgl1 libxkbcommon0 libxkbcommon-x11-0 libfontconfig1 libdbus-1-3 libxcb-cursor0
       libxcb-icccm4 libxcb-keysyms1 libxcb-shape0 libxcb-render-util0 libxcb-image0 libxcb-xinerama0
       libxcb-randr0 fonts-noto-core fonts-dejavu-core xvfb xauth chromium chromium-driver postgresql
-      poppler-utils zbar-tools espeak-ng"
+      poppler-utils zbar-tools espeak-ng libreoffice-calc-nogui"
 if ! "$PYTHON" -c 'import venv, ensurepip' 2>/dev/null; then DEBS="$DEBS python3-venv"; fi
 missing=""
 for pkg in $DEBS; do

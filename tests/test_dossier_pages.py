@@ -193,3 +193,34 @@ def test_a_units_own_receipt_pattern_from_the_admin_page_reaches_the_phone_link(
     analyst, acsrf = login(app, "province-analyst")
     assert analyst.post("/admin/dossiers/pattern", data={"csrf": acsrf, "unit_code": "7201", "pattern": "X"}).status_code == 403
     storage.close()
+
+
+def test_the_766_sheet_prints_on_one_a4_landscape_width(world, tmp_path):
+    """The XLSX sheet as an office prints it: LibreOffice headless to PDF, A4 landscape, the columns on
+    one page's width; the page as an image (docs/screens/xlsx_official.png)."""
+    import subprocess
+
+    if not shutil.which("soffice") or not shutil.which("pdftoppm"):
+        pytest.skip("needs LibreOffice Calc and poppler-utils (scripts/setup.sh installs them)")
+    app, storage, dossiers, start, end, cli = world
+    admin = login(app, "province-admin")[0]
+    book = load_workbook(io.BytesIO(admin.get(f"/results/export.xlsx?from={start:%d/%m/%Y}&to={end:%d/%m/%Y}").content))
+    for name in book.sheetnames:
+        if name != "QĐ 766":
+            del book[name]
+    path = tmp_path / "qd766.xlsx"
+    book.save(path)
+    profile = tmp_path / "lo-profile"
+    subprocess.run(["soffice", f"-env:UserInstallation=file://{profile}", "--headless", "--convert-to", "pdf", "--outdir",
+                    str(tmp_path), str(path)], check=True, capture_output=True, timeout=120)
+    pdf = tmp_path / "qd766.pdf"
+    info = subprocess.run(["pdfinfo", str(pdf)], capture_output=True, text=True, check=True).stdout
+    size = re.search(r"Page size:\s+([0-9.]+) x ([0-9.]+) pts", info)
+    width_mm, height_mm = (float(v) * 25.4 / 72 for v in size.groups())
+    assert abs(width_mm - 297) < 2 and abs(height_mm - 210) < 2, info  # A4 landscape
+    assert re.search(r"Pages:\s+1\b", info), info  # a few units: one page, every column on it
+    text = subprocess.run(["pdftotext", "-layout", str(pdf), "-"], capture_output=True, text=True, check=True).stdout
+    assert "Tỷ lệ hài lòng" in text and "Điểm" in text and "Cộng" in text
+    subprocess.run(["pdftoppm", "-png", "-r", "110", "-singlefile", str(pdf), str(tmp_path / "page")], check=True)
+    SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copy(tmp_path / "page.png", ROOT / "docs" / "screens" / "xlsx_official.png")

@@ -283,8 +283,24 @@ def official_sheet(wb: Workbook, m) -> None:
     ws = wb[OFFICIAL_SHEET]
     for (cell,) in ws.iter_rows(min_row=2, min_col=12, max_col=12):
         cell.font = Font(bold=True)
+    # Printed on A4 landscape, the columns fit the page's width, the header row repeats.
+    ws.page_setup.orientation = "landscape"
+    ws.page_setup.paperSize = ws.PAPERSIZE_A4
+    ws.page_setup.fitToWidth, ws.page_setup.fitToHeight = 1, 0
+    ws.sheet_properties.pageSetUpPr.fitToPage = True
+    ws.print_title_rows = "1:1"
+    # Narrow number columns under wrapped headers, so the sheet fits an A4 page's width in print.
+    ws.row_dimensions[1].height = 45
+    for i, header in enumerate(OFFICIAL_HEADERS, 1):
+        letter = get_column_letter(i)
+        ws.column_dimensions[letter].width = {1: 8, 2: 30}.get(i, 12.5)
+        ws.cell(row=1, column=i).alignment = Alignment(wrap_text=True, vertical="top", horizontal="center" if i > 2 else "left")
+        if header == "Điểm":
+            for (cell,) in ws.iter_rows(min_row=2, min_col=i, max_col=i):
+                cell.number_format = "0.00"
     ws.append([])
     window = f"{m.date_from:%d/%m/%Y} – {m.date_to:%d/%m/%Y}"
+    last = get_column_letter(len(OFFICIAL_HEADERS))
     for line in (f"Kỳ: {window}" + (f" (tính từ {m.measured_from:%d/%m/%Y})" if m.measured_from and m.measured_from != m.date_from else ""),
                  f"Tỷ lệ = 100 % − (% hồ sơ trễ hạn + % hồ sơ không hài lòng hoặc có PAKN); từ {m.full_ratio:g} % đạt "
                  f"{m.points_max:g} điểm, dưới đó điểm = tỷ lệ × {m.points_max:g} ÷ {m.full_ratio:g} %.",
@@ -293,6 +309,9 @@ def official_sheet(wb: Workbook, m) -> None:
                  f"phiếu có mã không có trong sổ hồ sơ: {sum(m.total.not_in_register.values())}.",
                  *m.notes):
         _xlsx_append(ws, ["", line])
+        row = ws.max_row
+        ws.merge_cells(f"B{row}:{last}{row}")  # the note stays inside the printed width
+        ws.cell(row=row, column=2).alignment = Alignment(wrap_text=True, vertical="top")
 
 
 def report_csv(report: Report, focus: str) -> str:
