@@ -85,6 +85,12 @@ def test_a_commune_viewer_sees_counts_and_never_a_dossier_code(world):
     assert not any(c in texts or c.lower() in texts for c in codes)
     raw = viewer.get("/results/answers.csv").text
     assert not any(c in raw or c.lower() in raw for c in codes)
+    # A district viewer sees officer results: their answer rows carry officer ids, never a dossier code.
+    district = login(app, "district-viewer")[0]
+    raw = district.get("/results/answers.csv").text
+    assert "officer_id" in raw.splitlines()[0] and not any(c in raw or c.lower() in raw for c in codes)
+    page = district.get(f"/results/units/7201?{query}").text
+    assert not any(c in page or c.lower() in page for c in codes)
 
 
 def test_the_xlsx_has_the_766_sheet_with_the_same_numbers(world):
