@@ -93,7 +93,9 @@ def _parser() -> argparse.ArgumentParser:
     qn.add_argument("file", type=Path)
     qn.add_argument("--publish", action="store_true", help="publish it at once (immutable afterwards)")
     exp = sub.add_parser("export", help="the results report (XLSX or CSV) for the province or one unit")
-    exp.add_argument("--format", choices=("xlsx", "csv"), required=True)
+    exp.add_argument("--format", choices=("xlsx", "csv", "csv-machine"), required=True,
+                     help="xlsx; csv for Excel in a Vietnamese locale (';', BOM, decimal commas); csv-machine for programs "
+                          "(',', decimal points, level codes)")
     exp.add_argument("--out", type=Path, required=True)
     exp.add_argument("--campaign", type=int, help="campaign id (default: the newest campaign already started)")
     exp.add_argument("--unit", help="unit code (default: the province)")

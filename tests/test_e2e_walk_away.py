@@ -41,7 +41,7 @@ def test_a_red_face_and_a_walk_away_counts_in_the_default_results(qtbot, server,
     out = tmp_path / "report.csv"
     day = store.get_record(abandoned.args[0])["record"]["created_at"][:10]
     server_cli(server.db, "export", "--format", "csv", "--out", str(out), "--unit", "7201", "--from", day, "--to", day)
-    rows = list(csv.reader(out.read_text(encoding="utf-8-sig").splitlines()))
+    rows = list(csv.reader(out.read_text(encoding="utf-8-sig").splitlines(), delimiter=";"))
     header, unit = rows[0], next(r for r in rows[1:] if r[2] == "7201")
     cell = dict(zip(header, unit))
     assert cell["Số phiếu tính"] == "1" and cell["Hài lòng"] == "0", cell

@@ -132,13 +132,13 @@ def test_a_walk_away_counts_in_the_exports(world):
     a = communes["7201"]
     assert (a["Số phiếu tính"], a["Hài lòng"], a["Xếp hạng"]) == (10, 4, 2)
     assert a["Chỉ số hài lòng (0–100)"] == pytest.approx(47.5) and a["Tỷ lệ hài lòng"] == pytest.approx(0.4)
-    assert a["Cận dưới Wilson 95%"] == pytest.approx(round(wilson_low(4, 10), 4))
+    assert a["Cận dưới Wilson 95%"] == pytest.approx(round(wilson_low(4, 10), 3))
     assert a[FOLLOWUPS_LEFT] == 1 and a["Phiếu bị loại (lạm dụng)"] == 1
     assert communes["7204"]["Xếp hạng"] == 1
     summary = {r[0]: r[1] for r in load_workbook(io.BytesIO(book.content))["Tổng hợp"].iter_rows(values_only=True) if r and r[0]}
     assert summary[FOLLOWUPS_LEFT] == 1 and "Tính cả phiếu chưa hoàn thành" not in summary
     text = client.get(f"/results/export.csv?{query}&unit=7201").text.lstrip("\ufeff")
-    [row] = [r for r in csv.DictReader(io.StringIO(text)) if r["Mã"] == "7201" and r["Cấp"] == "commune"]
+    [row] = [r for r in csv.DictReader(io.StringIO(text), delimiter=";") if r["Mã"] == "7201" and r["Cấp"] == "Cấp xã"]
     assert (row["Số phiếu tính"], row["Hài lòng"], row[FOLLOWUPS_LEFT]) == ("10", "4", "1")
 
 
@@ -201,7 +201,8 @@ def test_include_incomplete_is_still_accepted_and_changes_nothing(world, capsys)
     out = tmp / "with-incomplete.csv"
     args = ["--db", db, "export", "--format", "csv", "--out", str(out), "--from", str(today - timedelta(days=1)), "--to", str(today)]
     assert cli.main(args + ["--include", "incomplete"]) == 0
-    [row] = [r for r in csv.DictReader(io.StringIO(out.read_text(encoding="utf-8").lstrip("\ufeff"))) if r["Mã"] == "7201" and r["Cấp"] == "commune"]
+    [row] = [r for r in csv.DictReader(io.StringIO(out.read_text(encoding="utf-8").lstrip("\ufeff")), delimiter=";")
+             if r["Mã"] == "7201" and r["Cấp"] == "Cấp xã"]
     assert row["Số phiếu tính"] == "10"
 
 

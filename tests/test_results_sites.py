@@ -187,7 +187,7 @@ def test_xlsx_has_the_points_ranked(world):
     assert (counter["Xếp hạng"], counter["Mã đơn vị"], counter["Đơn vị"], counter["Cấp"]) == (5, "219", "Huyện Lục Ngạn", "Cấp huyện")
     assert (counter["Số phiếu tính"], counter["Hài lòng"]) == (10, 3) and counter["Tỷ lệ hài lòng"] == pytest.approx(0.3)
     assert counter["Chỉ số hài lòng (0–100)"] == pytest.approx(37.5)
-    assert counter["Cận dưới Wilson 95%"] == pytest.approx(round(wilson_low(3, 10), 4))
+    assert counter["Cận dưới Wilson 95%"] == pytest.approx(round(wilson_low(3, 10), 3))
     assert points[sites["24-HCC"]]["Cấp"] == "Trung tâm Phục vụ hành chính công" and points[sites["24-HCC"]]["Xếp hạng"] == 2
     second = points[sites["7201-2"]]
     assert (second["Điểm tiếp nhận"], second["Số phiếu tính"], second["Phiếu bị loại (lạm dụng)"]) == (SECOND_SITE, 3, 1)

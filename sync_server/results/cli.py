@@ -32,7 +32,7 @@ def export(storage, settings, args) -> int:
     if args.format == "xlsx":
         args.out.write_bytes(exports.build_xlsx(state, report, focus, "province_admin"))
     else:
-        args.out.write_text(exports.report_csv(report, focus), encoding="utf-8")
+        args.out.write_text(exports.report_csv(report, focus, machine=args.format == "csv-machine"), encoding="utf-8")
     structure = report.structure()
     print(f"wrote {args.out} ({report.tree.units[focus]['name']}, {window.start} – {window.end})")
     if structure:

@@ -27,6 +27,7 @@ from openpyxl.styles import Alignment, Font, PatternFill
 from openpyxl.utils import get_column_letter
 
 from sync_server.accounts import OFFICER_ROLES
+from sync_server.days import province_now
 from sync_server.results import official
 from sync_server.results.model import Score
 from sync_server.scopes import answers_in_scope
@@ -42,6 +43,7 @@ POINT_HEADERS = ["Xếp hạng", "Mã điểm", "Điểm tiếp nhận", "Mã đ
                  "Tỷ lệ hài lòng", "Chỉ số hài lòng (0–100)", "Cận dưới Wilson 95%", "Cận trên Wilson 95%", "Ghi chú",
                  "Phiếu bị loại (lạm dụng)", FOLLOWUPS_LEFT]
 LEVEL_NAMES = {"province": "Tỉnh", "centre": "Trung tâm Phục vụ hành chính công", "district": "Cấp huyện", "commune": "Cấp xã"}
+CSV_LEVELS = {"điểm tiếp nhận": "Điểm tiếp nhận", "lĩnh vực": "Lĩnh vực"}
 HEAD_FILL = PatternFill("solid", fgColor="DCE8EF")
 # What spreadsheets read as the start of a formula (OWASP "CSV injection").
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
@@ -70,10 +72,20 @@ def _xlsx_append(ws, values) -> None:
             cell.data_type = "s"
 
 
+def _index(value: float | None) -> float | None:
+    """An index as the report shows it: one decimal (the cell holds what it shows)."""
+    return None if value is None else round(value, 1)
+
+
+def _share(value: float | None) -> float | None:
+    """A share (0–1) as the report shows it: a percent with one decimal, so three decimals of the fraction."""
+    return None if value is None else round(value, 3)
+
+
 def unit_values(row: dict, parent_name: str | None) -> list:
     s: Score = row["score"]
     return [row.get("rank"), row["code"], row["name"], parent_name or "", s.n, s.satisfied,
-            s.headline_share, None if s.index is None else round(s.index, 2), round(s.low, 4), round(s.high, 4),
+            _share(s.headline_share), _index(s.index), _share(s.low), _share(s.high),
             "" if row.get("enough", True) else NOT_ENOUGH, s.flagged.get("misuse", 0), s.followups_left]
 
 
@@ -81,8 +93,8 @@ def point_values(row: dict, parent_name: str | None) -> list:
     """One service point's line (``Report.points``): rank, site, its unit, the counts as for a unit."""
     s: Score = row["score"]
     return [row.get("rank"), row["site_id"], row["name"] + (" (đã đóng)" if row.get("closed") else ""), row["code"],
-            row["unit_name"], LEVEL_NAMES.get(row["level"], row["level"]), parent_name or "", s.n, s.satisfied, s.headline_share,
-            None if s.index is None else round(s.index, 2), round(s.low, 4), round(s.high, 4),
+            row["unit_name"], LEVEL_NAMES.get(row["level"], row["level"]), parent_name or "", s.n, s.satisfied, _share(s.headline_share),
+            _index(s.index), _share(s.low), _share(s.high),
             "" if row.get("enough", True) else NOT_ENOUGH, s.flagged.get("misuse", 0), s.followups_left]
 
 
@@ -106,6 +118,86 @@ def _criteria(report: Report, rows: list[dict]) -> list[tuple[str, str]]:
     return list(seen.items())
 
 
+NAME_HEADERS = ("Đơn vị", "Cán bộ", "Điểm tiếp nhận", "Xã, phường, thị trấn", "Lĩnh vực thủ tục", "Câu hỏi", "Lý do", "Thuộc")
+
+
+def number_format(header: str) -> str | None:
+    """The format of a column, by its header: shares and Wilson bounds as percents with one decimal,
+    indices with one decimal, points with two, counts as whole numbers. Excel and LibreOffice show the
+    decimal mark of the reader's locale (a comma in Vietnamese)."""
+    if header.startswith(("Tỷ lệ", "Cận dưới", "Cận trên")):
+        return "0.0%"
+    if header.startswith("Chỉ số"):
+        return "0.0"
+    if header == "Điểm":
+        return "0.00"
+    if header.startswith(("Số ", "Hài lòng", "Phiếu", "Trễ", "Đánh giá", "Có phản", "Không hài", "Hồ sơ", "Trong đó")):
+        return "#,##0"
+    return None
+
+
+def print_layout(ws, *, one_page: bool = False, title_rows: str | None = "1:1") -> None:
+    """A4 landscape, the columns fitted to the page's width (``one_page``: the whole sheet on one page),
+    the header row repeated on every printed page, the page number in the footer."""
+    ws.page_setup.orientation = "landscape"
+    ws.page_setup.paperSize = ws.PAPERSIZE_A4
+    ws.page_setup.fitToWidth, ws.page_setup.fitToHeight = 1, (1 if one_page else 0)
+    ws.sheet_properties.pageSetUpPr.fitToPage = True
+    ws.page_margins.left = ws.page_margins.right = 0.5
+    ws.page_margins.top = ws.page_margins.bottom = 0.6
+    if title_rows:
+        ws.print_title_rows = title_rows
+    ws.oddFooter.center.text = "Trang &P / &N"
+
+
+def _province_name(report: Report) -> str:
+    root = report.tree.root()
+    return report.tree.units[root]["name"] if root else ""
+
+
+def document_frame(ws, report: Report, title: str, subtitle: str, day: datetime, *, columns: int) -> None:
+    """The frame of an administrative document (Nghị định 30/2020/NĐ-CP's layout): the issuing body and
+    its parent on the left, the national name and motto on the right, the number, the place and date,
+    the title (rows 1 to 6)."""
+    settings = report.settings
+    province = _province_name(report)
+    parent = settings.report_issuer_parent or (f"UBND {province.upper()}" if province else "")
+    place = settings.report_place or province.replace("Thành phố ", "").replace("Tỉnh ", "")
+    half = max(1, columns // 2)
+    rows = [((parent, False), ("CỘNG HÒA XÃ HỘI CHỦ NGHĨA VIỆT NAM", True)),
+            ((settings.report_issuer, True), ("Độc lập - Tự do - Hạnh phúc", True)),
+            ((f"Số: {settings.report_number}", False), (f"{place}, ngày {day:%d} tháng {day:%m} năm {day:%Y}", False))]
+    for i, ((left, left_bold), (right, right_bold)) in enumerate(rows, 1):
+        ws.cell(i, 1, left).font = Font(bold=left_bold)
+        ws.cell(i, half + 1, right).font = Font(bold=right_bold, italic=(i == 3), underline="single" if i == 2 else None)
+        ws.merge_cells(start_row=i, start_column=1, end_row=i, end_column=half)
+        ws.merge_cells(start_row=i, start_column=half + 1, end_row=i, end_column=columns)
+        for col in (1, half + 1):
+            ws.cell(i, col).alignment = Alignment(horizontal="center", vertical="center")
+    ws.cell(5, 1, title).font = Font(bold=True, size=13)
+    ws.cell(6, 1, subtitle).font = Font(italic=True)
+    for r in (5, 6):
+        ws.merge_cells(start_row=r, start_column=1, end_row=r, end_column=columns)
+        ws.cell(r, 1).alignment = Alignment(horizontal="center", wrap_text=True)
+    ws.row_dimensions[5].height = 36
+
+
+def signature_block(ws, settings, *, columns: int) -> None:
+    """Two signature titles under the table: who drew it up (left) and the head of the office (right)."""
+    left, _, right = settings.report_signers.partition("|")
+    half = max(1, columns // 2)
+    row = ws.max_row + 2  # one blank line above
+    for r, (a, b, bold) in enumerate(((left.strip(), right.strip(), True),
+                                      ("(Ký, ghi rõ họ tên)", "(Ký, ghi rõ họ tên, đóng dấu)", False)), row):
+        ws.cell(r, 1, a).font = Font(bold=bold, italic=not bold)
+        ws.cell(r, half + 1, b).font = Font(bold=bold, italic=not bold)
+        ws.merge_cells(start_row=r, start_column=1, end_row=r, end_column=half)
+        ws.merge_cells(start_row=r, start_column=half + 1, end_row=r, end_column=columns)
+        for col in (1, half + 1):
+            ws.cell(r, col).alignment = Alignment(horizontal="center")
+    ws.row_dimensions[row + 2].height = 60  # room to sign
+
+
 def _sheet(wb: Workbook, title: str, headers: list[str], rows: list[list]) -> None:
     ws = wb.create_sheet(title)
     _xlsx_append(ws, headers)
@@ -116,11 +208,15 @@ def _sheet(wb: Workbook, title: str, headers: list[str], rows: list[list]) -> No
     for values in rows:
         _xlsx_append(ws, values)
     for i, h in enumerate(headers, 1):
-        ws.column_dimensions[get_column_letter(i)].width = max(10, min(40, len(h) + 2)) if h not in ("Đơn vị", "Cán bộ", "Điểm tiếp nhận") else 36
-        if h.startswith("Tỷ lệ"):
+        ws.column_dimensions[get_column_letter(i)].width = 34 if h in NAME_HEADERS else max(8, min(16, len(h) + 2))
+        fmt = number_format(h)
+        if fmt:
             for (cell,) in ws.iter_rows(min_row=2, min_col=i, max_col=i):
-                cell.number_format = "0.0%"
+                if isinstance(cell.value, (int, float)):
+                    cell.number_format = fmt
+    ws.row_dimensions[1].height = 48
     ws.freeze_panes = "A2"
+    print_layout(ws)
 
 
 HISTORY_LABEL = "Gồm số liệu các đơn vị trước sắp xếp"
@@ -133,7 +229,7 @@ def history_values(focus: str, history: dict) -> list[list]:
     """``Report.history`` as sheet rows: the unit's own line, each predecessor (a partial one shown
     whole, not added), the old units added through the units below, the total."""
     def counts(s: Score) -> list:
-        return [s.n, s.satisfied, s.headline_share, None if s.index is None else round(s.index, 2)]
+        return [s.n, s.satisfied, _share(s.headline_share), _index(s.index)]
     rows = [[focus, "Của chính đơn vị (cơ cấu hiện hành)", "", ""] + counts(history["own"]) + ["có", ""]]
     for p in history["rows"]:
         note = ""
@@ -157,8 +253,8 @@ GROUP_HEADERS = ["Lĩnh vực thủ tục", "Mã lĩnh vực", "Số phiếu tí
 def group_values(row: dict, min_answers: int) -> list:
     """One procedure group's line (``Report.procedure_groups``): the sheet's and the CSV's columns."""
     s: Score = row["score"]
-    return [row["label"]["vi"], row["code"] or "", s.n, s.satisfied, s.headline_share,
-            None if s.index is None else round(s.index, 2), round(s.low, 4), round(s.high, 4),
+    return [row["label"]["vi"], row["code"] or "", s.n, s.satisfied, _share(s.headline_share),
+            _index(s.index), _share(s.low), _share(s.high),
             "" if s.n >= min_answers else NOT_ENOUGH]
 
 
@@ -186,12 +282,15 @@ def xlsx(report: Report, focus: str, *, officers: list[dict] | None = None, reco
     s = focus_row["score"]
     w = report.window
     structure = report.structure()
-    lines = [("Báo cáo kết quả khảo sát sự hài lòng", title or focus_row["name"]),
-             ("Đơn vị", f"{focus_row['name']} ({focus})"),
+    made = province_now(report.settings)
+    document_frame(summary, report, "BÁO CÁO KẾT QUẢ KHẢO SÁT SỰ HÀI LÒNG CỦA NGƯỜI DÂN, DOANH NGHIỆP",
+                   f"{title or focus_row['name']} · {w.start:%d/%m/%Y} – {w.end:%d/%m/%Y}", made, columns=4)
+    summary.append([])
+    lines = [("Đơn vị", f"{focus_row['name']} ({focus})"),
              ("Thời gian", f"{w.start:%d/%m/%Y} – {w.end:%d/%m/%Y}"),
              ("Đợt khảo sát", w.campaign["name"] if w.campaign else ""),
              ("Kênh", report.filters.channel or "kiosk + QR"),
-             ("Số phiếu tính", s.n), ("Tỷ lệ hài lòng", s.headline_share), ("Chỉ số hài lòng (0–100)", s.index),
+             ("Số phiếu tính", s.n), ("Tỷ lệ hài lòng", _share(s.headline_share)), ("Chỉ số hài lòng (0–100)", _index(s.index)),
              ("Phiếu bị loại (lạm dụng)", s.flagged.get("misuse", 0)),
              (FOLLOWUPS_LEFT, s.followups_left),
              ("Tính cả phiếu lạm dụng", "có" if report.filters.include_misuse else "không"),
@@ -200,18 +299,32 @@ def xlsx(report: Report, focus: str, *, officers: list[dict] | None = None, reco
              ("Số phiếu tối thiểu để xếp hạng", report.settings.report_min_answers),
              ("Ngưỡng công nhận: chỉ số", report.settings.recognition_min_index),
              ("Ngưỡng công nhận: số phiếu", report.settings.recognition_min_answers),
-             ("Lập lúc", datetime.now(timezone.utc).astimezone().strftime("%d/%m/%Y %H:%M"))]
+             ("Lập lúc", f"{made:%d/%m/%Y %H:%M} (giờ {report.settings.time_zone})")]
     for k, v in lines:
         _xlsx_append(summary, [k, v])
-    summary.column_dimensions["A"].width = 34
-    summary.column_dimensions["B"].width = 60
-    summary["A1"].font = Font(bold=True, size=13)
-    summary["B7"].number_format = "0.0%"
+        row = summary.max_row
+        summary.cell(row, 1).font = Font(bold=True)
+        summary.cell(row, 1).alignment = Alignment(wrap_text=True, vertical="top")
+        summary.cell(row, 2).alignment = Alignment(wrap_text=True, vertical="top", horizontal="left")
+        summary.merge_cells(start_row=row, start_column=2, end_row=row, end_column=4)
+        if len(k) > 36 or len(str(v)) > 90:  # LibreOffice keeps a row's height: give a wrapped line its second line
+            summary.row_dimensions[row].height = 30
+        fmt = number_format(k)
+        if fmt and isinstance(v, (int, float)):
+            summary.cell(row, 2).number_format = fmt
     summary.append([])
     _xlsx_append(summary, ["Tiêu chí", "Chỉ số (0–100)", "Tỷ lệ hài lòng"])
+    for i, cell in enumerate(summary[summary.max_row][:3]):
+        cell.font, cell.fill = Font(bold=True), HEAD_FILL
+        cell.alignment = Alignment(horizontal="right" if i else "left")
     for c in s.criteria:
-        _xlsx_append(summary, [c["label"].vi if c["label"] else c["id"], c["index"], c["share"]])
+        _xlsx_append(summary, [c["label"].vi if c["label"] else c["id"], _index(c["index"]), _share(c["share"])])
+        summary.cell(summary.max_row, 2).number_format = "0.0"
         summary.cell(summary.max_row, 3).number_format = "0.0%"
+    signature_block(summary, report.settings, columns=4)
+    for letter, width in (("A", 38), ("B", 34), ("C", 26), ("D", 30)):
+        summary.column_dimensions[letter].width = width
+    print_layout(summary, one_page=True, title_rows=None)
     names = report.tree.units
     for level, rows in report_rows(report, focus)[1:]:
         sheet_title = dict(LEVEL_SHEETS)[level]
@@ -283,12 +396,6 @@ def official_sheet(wb: Workbook, m) -> None:
     ws = wb[OFFICIAL_SHEET]
     for (cell,) in ws.iter_rows(min_row=2, min_col=12, max_col=12):
         cell.font = Font(bold=True)
-    # Printed on A4 landscape, the columns fit the page's width, the header row repeats.
-    ws.page_setup.orientation = "landscape"
-    ws.page_setup.paperSize = ws.PAPERSIZE_A4
-    ws.page_setup.fitToWidth, ws.page_setup.fitToHeight = 1, 0
-    ws.sheet_properties.pageSetUpPr.fitToPage = True
-    ws.print_title_rows = "1:1"
     # Narrow number columns under wrapped headers, so the sheet fits an A4 page's width in print.
     ws.row_dimensions[1].height = 45
     for i, header in enumerate(OFFICIAL_HEADERS, 1):
@@ -314,29 +421,52 @@ def official_sheet(wb: Workbook, m) -> None:
         ws.cell(row=row, column=2).alignment = Alignment(wrap_text=True, vertical="top")
 
 
-def report_csv(report: Report, focus: str) -> str:
+def _vi_cell(value, header: str):
+    """A CSV cell for Excel in a Vietnamese locale: decimal comma; shares and Wilson bounds as percents
+    ("72,7%"), which Excel reads as numbers; whole numbers as they are."""
+    if isinstance(value, bool) or not isinstance(value, float):
+        return value
+    fmt = number_format(header)
+    if fmt == "0.0%":
+        return f"{value * 100:.1f}%".replace(".", ",")
+    digits = 2 if fmt == "0.00" else 1
+    return f"{value:.{digits}f}".replace(".", ",")
+
+
+def report_csv(report: Report, focus: str, *, machine: bool = False) -> str:
     """One table: every unit of the report (focus first, then each level), the same columns as the XLSX,
     then every service point of the focus's subtree (``Cấp`` = ``điểm tiếp nhận``: ``Mã`` its unit's
     code, ``Tên`` the site, the parent column its unit; ranked among the points), then the focus unit by
-    procedure group (``Cấp`` = ``lĩnh vực``)."""
+    procedure group (``Cấp`` = ``lĩnh vực``).
+
+    By default for Excel in a Vietnamese locale (issue 15): UTF-8 with a BOM, ``;`` between cells,
+    decimal commas, shares as percents, ``Cấp`` in Vietnamese. ``machine``: the plain form for programs
+    (no BOM, ``,``, decimal points, shares as fractions, ``Cấp`` as codes: province, district, commune, …);
+    the same rounding as shown either way."""
     out = io.StringIO()
-    w = csv.writer(out)
-    _csv_row(w, ["Cấp"] + UNIT_HEADERS)
+    w = csv.writer(out, delimiter="," if machine else ";")
+    headers = ["Cấp"] + UNIT_HEADERS
+
+    def row(level: str, values: list) -> None:
+        label = level if machine else LEVEL_NAMES.get(level, CSV_LEVELS.get(level, level))
+        cells = [label] + values
+        _csv_row(w, cells if machine else [_vi_cell(v, h) for v, h in zip(cells, headers)])
+
+    _csv_row(w, headers)
     names = report.tree.units
     for level, rows in report_rows(report, focus):
-        for row in rows:
-            vals = unit_values(row, names.get(row["parent_code"], {}).get("name"))
-            _csv_row(w, [row["level"]] + vals)
+        for r in rows:
+            row(r["level"], unit_values(r, names.get(r["parent_code"], {}).get("name")))
     for p in report.points(focus):
         name = p["name"] + (" (đã đóng)" if p["closed"] else "")
-        _csv_row(w, ["điểm tiếp nhận"] + unit_values(dict(p, name=name), p["unit_name"]))
+        row("điểm tiếp nhận", unit_values(dict(p, name=name), p["unit_name"]))
     # The focus unit by procedure group, in the same columns: Cấp "lĩnh vực", Mã the group's code.
     focus_name = names[focus]["name"]
     for g in report.procedure_groups(focus):
-        row = {"code": g["code"] or "", "name": g["label"]["vi"], "score": g["score"], "rank": None,
-               "enough": g["score"].n >= report.settings.report_min_answers}
-        _csv_row(w, ["lĩnh vực"] + unit_values(row, focus_name))
-    return "\ufeff" + out.getvalue()  # a BOM, so Excel opens the Vietnamese text as UTF-8
+        r = {"code": g["code"] or "", "name": g["label"]["vi"], "score": g["score"], "rank": None,
+             "enough": g["score"].n >= report.settings.report_min_answers}
+        row("lĩnh vực", unit_values(r, focus_name))
+    return out.getvalue() if machine else "\ufeff" + out.getvalue()  # a BOM, so Excel opens the Vietnamese text as UTF-8
 
 
 ANSWER_HEADERS = ["server_seq", "id", "unit_code", "officer_id", "questionnaire_id", "questionnaire_version", "channel",

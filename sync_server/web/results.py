@@ -299,10 +299,12 @@ def results_xlsx(request: Request):
 
 
 @pages.get("/results/export.csv", access="user")
-def results_csv(request: Request):
+def results_csv(request: Request, format: str = ""):
+    """The report as CSV for Excel in a Vietnamese locale (``;``, BOM, decimal commas); ``format=machine``
+    the plain form for programs (``,``, decimal points, level codes)."""
     report = _report(request, complete=True)
     focus = _export_focus(request, report)
-    return Response(export.report_csv(report, focus), media_type="text/csv; charset=utf-8",
+    return Response(export.report_csv(report, focus, machine=format == "machine"), media_type="text/csv; charset=utf-8",
                     headers={"Content-Disposition": f'attachment; filename="{_filename(report, focus, "csv")}"',
                              "Cache-Control": "no-store"})
 
