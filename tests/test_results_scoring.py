@@ -123,6 +123,11 @@ def test_recognition_list(world):
     assert index([5, 4, 4, 4, 2, 2, 1]) == pytest.approx(53.57, abs=0.01)
     assert rows["7246"]["passes"] is True           # 96.9 ≥ 70 and 8 ≥ 6
     assert rows["7207"]["passes"] is False          # no answers
+    # Each says why (issue 15): not enough answers is no judgement; the list is by result, best first.
+    assert (rows["7246"]["status"], rows["7204"]["status"], rows["7207"]["status"]) == ("passed", "low_index", "not_enough")
+    assert rows["7204"]["reason"].vi == "Chỉ số 53,6 dưới ngưỡng 70" and rows["7207"]["reason"].vi == "0 phiếu, cần ít nhất 6"
+    ordered = [row["status"] for row in r.recognition(campaign)]
+    assert ordered == sorted(ordered, key=["passed", "low_index", "not_enough"].index) and ordered[0] == "passed"
 
 
 def test_channels_reasons_and_officers(world):

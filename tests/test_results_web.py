@@ -70,10 +70,12 @@ def test_flag_toggle_changes_the_counts(world):
 
 
 def _sheet(book, title):
+    """A sheet's rows by its header row: the first row, or under a document frame the row starting "STT"."""
     ws = book[title]
     rows = list(ws.iter_rows(values_only=True))
-    head = rows[0]
-    return [dict(zip(head, r)) for r in rows[1:] if r[1]]
+    at = next((i for i, r in enumerate(rows) if r and r[0] == "STT"), 0)
+    head = rows[at]
+    return [dict(zip(head, r)) for r in rows[at + 1:] if len(r) > 1 and r[1]]
 
 
 def test_xlsx_reads_back_with_the_right_numbers_and_scope(world):
@@ -100,6 +102,9 @@ def test_xlsx_reads_back_with_the_right_numbers_and_scope(world):
     recognition = {r["Mã"]: r for r in _sheet(book, "Công nhận") if isinstance(r["STT"], int)}
     assert recognition["7246"]["Kết quả"] == "Đạt" and recognition["7204"]["Kết quả"] == "Không đạt"
     assert recognition["7201"]["Kết quả"] == "Không đạt"  # 67.86: its walk-away counts (tests/test_results_scoring.py)
+    assert recognition["7207"]["Kết quả"] == "Chưa đủ số phiếu để đánh giá" and recognition["7204"]["Lý do"].startswith("Chỉ số")
+    frame = [c for row in book["Công nhận"].iter_rows(max_row=6, values_only=True) for c in row if c]
+    assert "CỘNG HÒA XÃ HỘI CHỦ NGHĨA VIỆT NAM" in frame and any(str(c).startswith("Số: ") for c in frame)
     # A district viewer's workbook holds its own communes only.
     mine = load_workbook(io.BytesIO(clients["district_viewer"].get(f"/results/export.xlsx?{_q(storage)}").content))
     codes = {r["Mã"] for r in _sheet(mine, "Cấp xã")}

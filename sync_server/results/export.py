@@ -31,7 +31,7 @@ from sync_server.days import province_now
 from sync_server.results import official
 from sync_server.results.model import Score
 from sync_server.scopes import answers_in_scope
-from sync_server.results.report import NO_REASON, Report
+from sync_server.results.report import NO_REASON, RECOGNITION_STATUS, Report
 
 LEVEL_SHEETS = (("district", "Cấp huyện"), ("commune", "Cấp xã"))
 FOLLOWUPS_LEFT = "Phiếu bỏ dở phần hỏi thêm (vẫn tính câu đã trả lời)"  # counted: only the follow-ups were left
@@ -155,18 +155,28 @@ def _province_name(report: Report) -> str:
     return report.tree.units[root]["name"] if root else ""
 
 
+def frame_texts(report: Report, day: datetime) -> dict:
+    """The texts of an administrative document's frame (settings ``report_*``; the province's name in
+    force on the report's last day where they are empty), for the XLSX and the printed pages alike."""
+    settings = report.settings
+    province = _province_name(report)
+    place = settings.report_place or province.replace("Thành phố ", "").replace("Tỉnh ", "")
+    left, _, right = settings.report_signers.partition("|")
+    return {"parent": settings.report_issuer_parent or (f"UBND {province.upper()}" if province else ""),
+            "issuer": settings.report_issuer, "nation": "CỘNG HÒA XÃ HỘI CHỦ NGHĨA VIỆT NAM",
+            "motto": "Độc lập - Tự do - Hạnh phúc", "number": f"Số: {settings.report_number}",
+            "place_date": f"{place}, ngày {day:%d} tháng {day:%m} năm {day:%Y}",
+            "signers": (left.strip(), right.strip())}
+
+
 def document_frame(ws, report: Report, title: str, subtitle: str, day: datetime, *, columns: int) -> None:
     """The frame of an administrative document (Nghị định 30/2020/NĐ-CP's layout): the issuing body and
     its parent on the left, the national name and motto on the right, the number, the place and date,
     the title (rows 1 to 6)."""
-    settings = report.settings
-    province = _province_name(report)
-    parent = settings.report_issuer_parent or (f"UBND {province.upper()}" if province else "")
-    place = settings.report_place or province.replace("Thành phố ", "").replace("Tỉnh ", "")
+    f = frame_texts(report, day)
     half = max(1, columns // 2)
-    rows = [((parent, False), ("CỘNG HÒA XÃ HỘI CHỦ NGHĨA VIỆT NAM", True)),
-            ((settings.report_issuer, True), ("Độc lập - Tự do - Hạnh phúc", True)),
-            ((f"Số: {settings.report_number}", False), (f"{place}, ngày {day:%d} tháng {day:%m} năm {day:%Y}", False))]
+    rows = [((f["parent"], False), (f["nation"], True)), ((f["issuer"], True), (f["motto"], True)),
+            ((f["number"], False), (f["place_date"], False))]
     for i, ((left, left_bold), (right, right_bold)) in enumerate(rows, 1):
         ws.cell(i, 1, left).font = Font(bold=left_bold)
         ws.cell(i, half + 1, right).font = Font(bold=right_bold, italic=(i == 3), underline="single" if i == 2 else None)
@@ -353,23 +363,53 @@ def xlsx(report: Report, focus: str, *, officers: list[dict] | None = None, reco
                  o["score"].satisfied, o["score"].headline_share, None if o["score"].index is None else round(o["score"].index, 2),
                  round(o["score"].low, 4), round(o["score"].high, 4), "" if o["enough"] else NOT_ENOUGH] for o in officers])
     if recognition is not None:
-        earlier = [t["campaign"]["name"] for t in recognition[0]["trend"]] if recognition else []
-        rows = [[i, r["code"], r["name"], r["parent"] or "", r["score"].n, None if r["score"].index is None else round(r["score"].index, 2),
-                 "Đạt" if r["passes"] else "Không đạt", r.get("phone_without_token", 0), r.get("phone_counted", 0)]
-                + [None if t["index"] is None else round(t["index"], 2) for t in r["trend"]]
-                for i, r in enumerate(recognition, 1)]
-        _sheet(wb, "Công nhận", ["STT", "Mã", "Xã, phường, thị trấn", "Thuộc", "Số phiếu tính", "Chỉ số hài lòng (0–100)", "Kết quả",
-                                 "Phiếu điện thoại không có mã hồ sơ", "Trong đó được tính"]
-               + [f"Chỉ số {name}" for name in earlier], rows)
-        ws = wb["Công nhận"]
-        ws.append([])
-        _xlsx_append(ws, ["", "", f"Đạt: {sum(r['passes'] for r in recognition)} / {len(recognition)}"])
-        ws.append([])
-        _xlsx_append(ws, ["", "", "NGƯỜI LẬP BIỂU", "", "", "LÃNH ĐẠO PHÊ DUYỆT"])
-        _xlsx_append(ws, ["", "", "(Ký, ghi rõ họ tên)", "", "", "(Ký, ghi rõ họ tên, đóng dấu)"])
+        recognition_sheet(wb, report, recognition)
     buf = io.BytesIO()
     wb.save(buf)
     return buf.getvalue()
+
+
+RECOGNITION_SHEET = "Công nhận"
+
+
+def recognition_sheet(wb: Workbook, report: Report, rows: list[dict]) -> None:
+    """The friendly-government recognition list as a document to sign: the frame (issuer, national
+    name, number, place and date, title), the thresholds, one line per commune by result (passed, not
+    passed, not enough answers) with its reason, the counts, the signature blocks."""
+    ws = wb.create_sheet(RECOGNITION_SHEET)
+    campaign = report.window.campaign
+    earlier = [t["campaign"]["name"] for t in rows[0]["trend"]] if rows else []
+    headers = (["STT", "Mã", "Xã, phường, thị trấn", "Thuộc", "Số phiếu tính", "Chỉ số hài lòng (0–100)", "Kết quả", "Lý do",
+                "Phiếu điện thoại không có mã hồ sơ", "Trong đó được tính"] + [f"Chỉ số {name}" for name in earlier])
+    columns = len(headers)
+    document_frame(ws, report, "DANH SÁCH XÃ, PHƯỜNG ĐƯỢC CÔNG NHẬN \"CHÍNH QUYỀN THÂN THIỆN\"",
+                   f"{campaign['name'] if campaign else ''} ({report.window.start:%d/%m/%Y} – {report.window.end:%d/%m/%Y})",
+                   province_now(report.settings), columns=columns)
+    s = report.settings
+    _xlsx_append(ws, [f"Ngưỡng công nhận: chỉ số từ {s.recognition_min_index:g} và ít nhất {s.recognition_min_answers} phiếu tính. "
+                      f"Đạt: {sum(r['passes'] for r in rows)} / {len(rows)}; chưa đủ số phiếu để đánh giá: "
+                      f"{sum(r['status'] == 'not_enough' for r in rows)}."])
+    ws.merge_cells(start_row=ws.max_row, start_column=1, end_row=ws.max_row, end_column=columns)
+    ws.append([])
+    header_row = ws.max_row + 1
+    _xlsx_append(ws, headers)
+    for cell in ws[header_row]:
+        cell.font, cell.fill = Font(bold=True), HEAD_FILL
+        cell.alignment = Alignment(wrap_text=True, vertical="top")
+    ws.row_dimensions[header_row].height = 45
+    for i, r in enumerate(rows, 1):
+        _xlsx_append(ws, [i, r["code"], r["name"], r["parent"] or "", r["score"].n, _index(r["score"].index),
+                          RECOGNITION_STATUS[r["status"]].vi, r["reason"].vi, r.get("phone_without_token", 0),
+                          r.get("phone_counted", 0)] + [_index(t["index"]) for t in r["trend"]])
+        row = ws.max_row
+        ws.cell(row, 6).number_format = "0.0"
+        for col in range(11, columns + 1):
+            ws.cell(row, col).number_format = "0.0"
+    for i, h in enumerate(headers, 1):
+        ws.column_dimensions[get_column_letter(i)].width = {1: 6, 2: 8, 3: 28, 4: 24, 7: 16, 8: 34}.get(i, 12)
+    signature_block(ws, s, columns=columns)
+    ws.freeze_panes = ws.cell(header_row + 1, 1).coordinate
+    print_layout(ws, title_rows=f"{header_row}:{header_row}")
 
 
 OFFICIAL_SHEET = "QĐ 766"

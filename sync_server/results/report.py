@@ -502,15 +502,20 @@ class Report:
             if covered and not covered.intersection(self.tree.path(code)):
                 continue
             s, untokened, counted = self.recognition_score(code)
-            ok = (s.index is not None and s.index >= self.settings.recognition_min_index
-                  and s.n >= self.settings.recognition_min_answers)
+            status = recognition_status(s, self.settings)
+            ok = status == "passed"
             trend = []
             for r in earlier or []:
                 past = r.recognition_score(code)[0]
                 trend.append({"campaign": r.window.campaign, "index": past.index, "n": past.n})
             rows.append({"code": code, "name": u["name"], "parent_code": u["parent_code"],
                          "parent": self.tree.units.get(u["parent_code"], {}).get("name"), "score": s, "passes": ok, "trend": trend,
+                         "status": status, "reason": recognition_reason(status, s, self.settings),
                          "phone_without_token": untokened, "phone_counted": counted})
+        # By result: passed, then not passed, then not enough answers to judge; each best first.
+        order = {"passed": 0, "low_index": 1, "not_enough": 2}
+        rows.sort(key=lambda r: (order[r["status"]], -(r["score"].index or 0) if r["status"] != "not_enough" else -r["score"].n,
+                                 r["code"]))
         return rows
 
     def earlier_campaigns(self, state, campaign: dict) -> list["Report"]:
@@ -518,6 +523,30 @@ class Report:
         before = sorted((c for c in self.storage.campaigns() if c["starts_on"] < campaign["starts_on"]), key=lambda c: c["starts_on"])
         return [Report.build(state, self.scope, Window(day_number(c["starts_on"]), day_number(c["ends_on"]), c), self.filters,
                              tree=self.tree, complete=self.behind == 0) for c in before]
+
+
+RECOGNITION_STATUS = {"passed": Text("Đạt", "Passed"), "low_index": Text("Không đạt", "Not passed"),
+                      "not_enough": Text("Chưa đủ số phiếu để đánh giá", "Not enough answers to judge")}
+
+
+def recognition_status(s: Score, settings) -> str:
+    """``passed`` (index and count meet the thresholds), ``not_enough`` (fewer counted answers than the
+    threshold: not judged, whatever the index), or ``low_index`` (enough answers, index under the threshold)."""
+    if s.n < settings.recognition_min_answers or s.index is None:
+        return "not_enough"
+    return "passed" if s.index >= settings.recognition_min_index else "low_index"
+
+
+def recognition_reason(status: str, s: Score, settings) -> Text:
+    """Why, with the thresholds: what a commune is told."""
+    fmt = (lambda v: f"{v:.1f}".replace(".", ",")) if s.index is not None else (lambda v: "—")
+    idx, n = fmt(s.index), s.n
+    t_idx, t_n = f"{settings.recognition_min_index:g}".replace(".", ","), settings.recognition_min_answers
+    if status == "passed":
+        return Text(f"Chỉ số {idx} ≥ {t_idx} và {n} phiếu ≥ {t_n}", f"Index {idx} ≥ {t_idx} and {n} answers ≥ {t_n}")
+    if status == "low_index":
+        return Text(f"Chỉ số {idx} dưới ngưỡng {t_idx}", f"Index {idx} below the threshold {t_idx}")
+    return Text(f"{n} phiếu, cần ít nhất {t_n}", f"{n} answers, at least {t_n} needed")
 
 
 def _covered(rows: list[tuple], tree: Tree, scope) -> list[tuple]:

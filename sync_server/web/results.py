@@ -22,7 +22,8 @@ from hailong_core.questionnaire import Text
 from sync_server.accounts import OFFICER_ROLES
 from sync_server.results import export
 from sync_server.results.model import Filters
-from sync_server.results.report import NO_REASON, Report, WindowError, alerts, resolve_window
+from sync_server.days import province_now
+from sync_server.results.report import NO_REASON, RECOGNITION_STATUS, Report, WindowError, alerts, resolve_window
 from sync_server.web import charts
 from sync_server.web.access import Forbidden, FormError, Pages, PageNotFound, ensure_scope, scope, viewer
 from sync_server.web.i18n import request_lang, translator
@@ -276,7 +277,8 @@ def results_recognition(request: Request):
     return render(request, "results_recognition.html", report=report, rows=rows, campaigns=state.storage.campaigns(),
                   query=_query(report), min_index=state.settings.recognition_min_index,
                   min_answers=state.settings.recognition_min_answers, names={u: report.tree.units[u]["name"] for u in report.tree.units},
-                  rtext=TEXTS, structure=report.structure())
+                  rtext=TEXTS, structure=report.structure(), frame=export.frame_texts(report, province_now(state.settings)),
+                  statuses=RECOGNITION_STATUS)
 
 
 def _export_focus(request: Request, report: Report) -> str:
