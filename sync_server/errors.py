@@ -16,6 +16,7 @@ CATALOGUE: dict[str, tuple[int, str]] = {
     "invalid_token": (401, "the device token is not known"),
     "device_revoked": (403, "this device was revoked; enrol it again"),
     "api_token_revoked": (403, "this API token was revoked; ask the province for a new one"),
+    "officer_results_forbidden": (403, "this API token's unit has no officer results (a commune's or a point's)"),
     "enroll_code_invalid": (403, "the enrolment code is unknown, used or expired"),
     "unknown_unit": (404, "no such unit"),
     "unknown_prompt": (404, "no recording of this prompt in this language"),

@@ -185,3 +185,37 @@ def pull_official(request: Request, campaign: Annotated[int | None, Query(ge=1, 
     except (WindowError, official.OfficialError) as exc:
         raise ApiError("invalid_body", str(exc)) from None
     return official.as_json(found)
+
+
+@router.get("/officers", responses=ERRORS, summary="Officers ranked within the token's scope over a window (officer access only)")
+@rule("api_client")
+def pull_officers(request: Request, campaign: Annotated[int | None, Query(ge=1, le=2**62)] = None,
+                  date_from: Annotated[str | None, Query(alias="from")] = None,
+                  date_to: Annotated[str | None, Query(alias="to")] = None, include: Annotated[list[str], Query()] = [],
+                  channel: str | None = None) -> dict:
+    """Every officer with answers in the token's scope: ``officer_id``, ``name``, ``unit_code``, ``answers``,
+    ``satisfied``, ``share_satisfied``, ``index``, ``wilson_low``, ``wilson_high``, ``enough_answers``,
+    ``rank`` (among every officer of the scope; null under ``min_answers``) and ``ranked``: how many are
+    ranked. The same ranking as the results pages and the XLSX ("Cán bộ"). Only for a token whose
+    people see officer results (province or district): 403 ``officer_results_forbidden`` otherwise."""
+    client, allowed = client_scope(request)
+    if client["role"] not in OFFICER_ROLES:
+        raise ApiError("officer_results_forbidden")
+    state = request.app.state.hailong
+    if channel not in (None, "kiosk", "qr") or not set(include) <= {"misuse", "incomplete"}:
+        raise ApiError("invalid_body", "channel is kiosk or qr; include is misuse and/or incomplete")
+    try:
+        window = resolve_window(state.storage, state.settings, campaign, date_from, date_to)
+    except WindowError as exc:
+        raise ApiError("invalid_body", str(exc)) from None
+    report = Report.build(state, allowed, window, Filters("misuse" in include, channel), complete=True)
+    roots = report.roots(client["unit_code"])
+    rows = [o for root in roots for o in report.officers(root)]
+    _, ranked = report.officer_ranks()
+    return {"window": {"from": window.start.isoformat(), "to": window.end.isoformat(),
+                       "campaign": window.campaign["id"] if window.campaign else None},
+            "min_answers": state.settings.report_min_answers, "ranked": ranked,
+            "officers": [{"officer_id": o["code"], "name": o["name"], "unit_code": o["unit_code"], "answers": o["score"].n,
+                          "satisfied": o["score"].satisfied, "share_satisfied": o["score"].headline_share,
+                          "index": o["score"].index, "wilson_low": o["score"].low, "wilson_high": o["score"].high,
+                          "enough_answers": o["enough"], "rank": o["rank"]} for o in rows]}

@@ -357,11 +357,11 @@ def xlsx(report: Report, focus: str, *, officers: list[dict] | None = None, reco
     if reasons is not None:
         _sheet(wb, "Lý do", REASON_HEADERS, reason_values(reasons))
     if officers is not None:
-        _sheet(wb, "Cán bộ", ["Xếp hạng", "Mã", "Cán bộ", "Đơn vị", "Số phiếu tính", "Hài lòng", "Tỷ lệ hài lòng",
+        _sheet(wb, "Cán bộ", ["Xếp hạng", "Trên tổng số", "Mã", "Cán bộ", "Đơn vị", "Số phiếu tính", "Hài lòng", "Tỷ lệ hài lòng",
                               "Chỉ số hài lòng (0–100)", "Cận dưới Wilson 95%", "Cận trên Wilson 95%", "Ghi chú"],
-               [[o["rank"], o["code"], o["name"], names.get(o["unit_code"], {}).get("name", o["unit_code"]), o["score"].n,
-                 o["score"].satisfied, o["score"].headline_share, None if o["score"].index is None else round(o["score"].index, 2),
-                 round(o["score"].low, 4), round(o["score"].high, 4), "" if o["enough"] else NOT_ENOUGH] for o in officers])
+               [[o["rank"], o["of"], o["code"], o["name"], names.get(o["unit_code"], {}).get("name", o["unit_code"]), o["score"].n,
+                 o["score"].satisfied, _share(o["score"].headline_share), _index(o["score"].index),
+                 _share(o["score"].low), _share(o["score"].high), "" if o["enough"] else NOT_ENOUGH] for o in officers])
     if recognition is not None:
         recognition_sheet(wb, report, recognition)
     buf = io.BytesIO()

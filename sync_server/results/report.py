@@ -461,7 +461,28 @@ class Report:
         return out
 
     def officers(self, code: str) -> list[dict]:
-        """Officers of the unit's subtree, ranked as units are (only above the minimum count)."""
+        """Officers of the unit's subtree, each with ``rank`` among every officer of the report's scope
+        (:meth:`officer_ranks`: one definition, the same on the page, in the XLSX and in the pull API)
+        and ``of``, how many officers of the scope are ranked; in rank order, the unranked last."""
+        rows = self.ranked(self._officer_rows(code))
+        ranks, total = self.officer_ranks()
+        for r in rows:
+            r["rank"], r["of"] = ranks.get(r["code"]), total
+        return sorted(rows, key=lambda r: (r["rank"] is None, r["rank"] or 0, -r["score"].n, r["code"]))
+
+    def officer_ranks(self) -> tuple[dict[str, int], int]:
+        """Officer id → rank among every officer of the scope (the province, or the viewer's top units),
+        ranked as units are (Wilson lower bound of the headline; only above the minimum count); and
+        how many are ranked. Computed once."""
+        found = getattr(self, "_officer_ranks", None)
+        if found is None:
+            rows = [r for root in self.roots(None) for r in self._officer_rows(root)]
+            ranked = [r for r in self.ranked(rows) if r["rank"] is not None]
+            found = self._officer_ranks = ({r["code"]: r["rank"] for r in ranked}, len(ranked))
+        return found
+
+    def _officer_rows(self, code: str) -> list[dict]:
+        """Each officer with answers in ``code``'s subtree and the window: id, name, title, unit, score."""
         rows = [r for lo, hi, codes in self._spans(code) for r in self.storage.rollup_officer_counts(lo, hi, codes)]
         tallies: dict[str, Tally] = {}
         units: dict[str, str] = {}
@@ -476,7 +497,7 @@ class Report:
                 continue
             out.append({"code": officer_id, "name": o["name"] if o else officer_id, "title": o.get("title") if o else None,
                         "unit_code": o["unit_code"] if o else units[officer_id], "score": score(tally, self.book, self.filters)})
-        return self.ranked(out)
+        return out
 
     # --- recognition -------------------------------------------------------------------------
 

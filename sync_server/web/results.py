@@ -251,9 +251,12 @@ def results_officer(request: Request, officer_id: str):
     rows = [o for o in report.officers(officer["unit_code"]) if o["code"] == officer_id] if officer["unit_code"] in report.tree.units else []
     if not rows:
         rows = [o for o in _officer_anywhere(report, officer_id)]
+    tops = report.roots(None)
+    scope_name = ", ".join(report.tree.units[c]["name"] for c in tops) if tops else ""
     return render(request, "results_officer.html", officer=officer, row=rows[0] if rows else None, report=report,
                   query=_query(report), unit=state.storage.unit(officer["unit_code"]), pct=_pct,
-                  min_answers=state.settings.report_min_answers, rtext=TEXTS)
+                  min_answers=state.settings.report_min_answers, rtext=TEXTS, campaigns=state.storage.campaigns(),
+                  scope_name=scope_name)
 
 
 def _officer_anywhere(report: Report, officer_id: str) -> list[dict]:
