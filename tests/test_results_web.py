@@ -123,6 +123,15 @@ def test_csv_exports_are_scoped(world):
     raw = clients["district_viewer"].get("/results/answers.csv").text.lstrip("\ufeff")
     units = {r["unit_code"] for r in csv.DictReader(io.StringIO(raw))}
     assert units == {"7201", "7204"}
+    # The raw answers follow the page's dates (issue 15): a window without answers gives the header only.
+    page = clients["district_viewer"].get(f"/results?{_q(storage)}").text
+    assert f'href="/results/answers.csv?{_q(storage)}' in page.replace("&amp;", "&")
+    dated = clients["district_viewer"].get(f"/results/answers.csv?{_q(storage)}").text.lstrip("\ufeff")
+    c = storage.campaigns()[0]
+    inside = [r["id"] for r in csv.DictReader(io.StringIO(raw)) if c["starts_on"] <= r["created_at"][:10] <= c["ends_on"]]
+    assert [r["id"] for r in csv.DictReader(io.StringIO(dated))] == inside and 0 < len(inside) < len(raw.splitlines()) - 1
+    empty = clients["district_viewer"].get("/results/answers.csv?from=01/01/2024&to=31/01/2024")
+    assert list(csv.DictReader(io.StringIO(empty.text.lstrip("\ufeff")))) == [] and "20240101-20240131" in empty.headers["content-disposition"]
     everything = clients["province_admin"].get("/results/answers.csv").text.lstrip("\ufeff")
     assert len(list(csv.DictReader(io.StringIO(everything)))) == storage.response_count()
 

@@ -513,8 +513,11 @@ ANSWER_HEADERS = ["server_seq", "id", "unit_code", "officer_id", "questionnaire_
                   "seq", "created_at", "received_at", "clock_suspect", "flags", "answers", "procedure_group", "site_id"]
 
 
-def answers_csv_chunks(storage, scope: set[str] | None, page: int = 5000, *, officers: bool = True):
-    """Raw answers within scope, in server order, as CSV text chunks (streamed).
+def answers_csv_chunks(storage, scope: set[str] | None, page: int = 5000, *, officers: bool = True,
+                       days: tuple[str, str] | None = None):
+    """Raw answers within scope, in server order, as CSV text chunks (streamed); with ``days`` (first and
+    last ISO day, inclusive), only the answers given on those days by the device's own date (its
+    ``created_at`` carries the province's offset).
 
     ``officers=False`` (a role without officer results) drops the ``officer_id`` column: who served
     whom is personnel evaluation, and a blank column would read as "no officer signed in".
@@ -534,6 +537,8 @@ def answers_csv_chunks(storage, scope: set[str] | None, page: int = 5000, *, off
         buf = io.StringIO()
         w = csv.writer(buf)
         for a in rows:
+            if days is not None and not days[0] <= a["created_at"][:10] <= days[1]:
+                continue
             values = [a["server_seq"], a["id"], a["unit_code"], a["officer_id"], a["questionnaire_id"],
                       a["questionnaire_version"], a["channel"], a["seq"], a["created_at"], a["received_at"],
                       int(a["clock_suspect"]), " ".join(a["flags"]), orjson.dumps(a["answers"]).decode(), a["procedure_group"],

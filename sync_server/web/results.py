@@ -316,9 +316,17 @@ def results_csv(request: Request, format: str = ""):
 
 @pages.get("/results/answers.csv", access="user")
 def results_answers_csv(request: Request):
-    stamp = datetime.now(timezone.utc).strftime("%Y%m%d")
+    """Raw answers within scope; with the page's window (``campaign`` or ``from``/``to``), only the answers
+    given on its days (issue 15: the file followed no dates)."""
     officers = viewer(request).user.role in OFFICER_ROLES
-    return StreamingResponse(export.answers_csv_chunks(request.app.state.hailong.storage, scope(request), officers=officers),
+    params = request.query_params
+    window = None
+    if params.get("campaign") or params.get("from") or params.get("to"):
+        window = _window(request)
+    stamp = f"{window.start:%Y%m%d}-{window.end:%Y%m%d}" if window else datetime.now(timezone.utc).strftime("%Y%m%d")
+    days = (window.start.isoformat(), window.end.isoformat()) if window else None
+    return StreamingResponse(export.answers_csv_chunks(request.app.state.hailong.storage, scope(request), officers=officers,
+                                                       days=days),
                              media_type="text/csv; charset=utf-8",
                              headers={"Content-Disposition": f'attachment; filename="hailong-answers-{stamp}.csv"',
                                       "Cache-Control": "no-store"})
