@@ -211,6 +211,15 @@ gid=$(awk -F: -v u="$KUSER" '$1 == u {print $4}' "$R/etc/passwd")
 mkdir -p "$R$DATA"
 chmod 700 "$R$DATA"
 
+# The release layout of remote update (docs/install-kiosk.md, "Cập nhật từ xa / Remote update"):
+# releases the kiosk installs itself go to releases/<version>/venv, owned by its user (the unit
+# lets it write there and nowhere else in /opt); releases/current names the venv that runs. This
+# install's venv becomes current (again, on a re-run); the link is relative, so a scratch root works.
+mkdir -p "$R$PREFIX/releases"
+ln -sfn ../venv "$R$PREFIX/releases/.current.new"
+mv -Tf "$R$PREFIX/releases/.current.new" "$R$PREFIX/releases/current"
+if [ "$SCRATCH" = 0 ]; then chown "$uid:$gid" "$R$PREFIX/releases"; chown -h "$uid:$gid" "$R$PREFIX/releases/current"; fi
+
 # 4. Time: the province's zone, and its time servers when given (systemd-timesyncd drop-in, or
 #    chrony's sources.d where chrony keeps the time).
 say "time zone $TIME_ZONE"

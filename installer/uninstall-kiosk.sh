@@ -48,7 +48,7 @@ fi
 rm -rf "$R/etc/hailong-kiosk"
 # Kept on purpose: the time zone, the time servers (timesyncd.conf.d/hailong.conf) and SSH
 # (sshd_config.d/10-hailong.conf, root's key): the box may still be reached and keep its time.
-rm -rf "$R$PREFIX/venv" "$R$PREFIX/app"
+rm -rf "$R$PREFIX/venv" "$R$PREFIX/app" "$R$PREFIX/releases"  # releases/: what remote update installed
 rmdir "$R$PREFIX" 2>/dev/null || true
 
 if [ "$PURGE" = 1 ]; then

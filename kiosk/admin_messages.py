@@ -325,6 +325,9 @@ CODE_KINDS = {
     "enroll_code_invalid": "code_invalid",
     "unknown_unit": "unknown_unit",
     "unknown_prompt": "old_server",
+    "unknown_release": "old_server",
+    "release_not_staged": "request_refused",
+    "officer_results_forbidden": "request_refused",
     "not_found": "address_path",
     "method_not_allowed": "address_path",
     "unsupported_media_type": "request_refused",
@@ -337,7 +340,8 @@ CODE_KINDS = {
 CODE_STATUS = {
     "invalid_json": 400, "invalid_gzip": 400, "json_too_deep": 400, "invalid_body": 422, "unknown_field": 422,
     "missing_token": 401, "invalid_token": 401, "device_revoked": 403, "api_token_revoked": 403,
-    "enroll_code_invalid": 403, "unknown_unit": 404, "unknown_prompt": 404, "not_found": 404, "method_not_allowed": 405,
+    "enroll_code_invalid": 403, "unknown_unit": 404, "unknown_prompt": 404, "unknown_release": 404, "release_not_staged": 403,
+    "officer_results_forbidden": 403, "not_found": 404, "method_not_allowed": 405,
     "unsupported_media_type": 415, "body_too_large": 413, "batch_too_large": 413, "rate_limited": 429,
     "internal_error": 500, "database_unavailable": 503,
 }

@@ -9,10 +9,11 @@ import logging
 import sys
 from pathlib import Path
 
+from PySide6.QtCore import QObject, Slot
 from PySide6.QtGui import QFont, QFontDatabase, QFontMetrics
 from PySide6.QtWidgets import QApplication
 
-from kiosk import local_api, prompts
+from kiosk import diagnostics, local_api, prompts, updater
 from kiosk.store import Store
 from kiosk.sync import SyncService
 from kiosk.ui.main_window import KioskWindow
@@ -95,13 +96,22 @@ def run(data_dir: Path, settings, store: Store, *, fullscreen: bool = True) -> i
 
     ``data_dir`` is the kiosk's data folder (logged; the store and settings were opened from it).
     """
+    # The kiosk's own log file, which the fleet page can ask for (kiosk/diagnostics.py).
+    diagnostics.install_log_file(diagnostics.log_path(store))
     app = QApplication.instance() or QApplication(sys.argv[:1])
     family = ensure_vietnamese_font(app)
     log.info("kiosk UI starting: data %s, font %s", data_dir, family)
     voice = Voice(prompts.folder(store), volume=settings.voice_volume, muted=not settings.voice,
                   player=settings.voice_player, on_problem=store.note_error)
-    window, worker = build(store, settings, voice=voice)
+    # Remote update (kiosk/updater.py): the worker's rounds also prepare a staged release; the
+    # window says when it is idle; a round that switched release ends the loop with EXIT_RESTART.
+    gate = updater.IdleGate()
+    service = updater.updating(SyncService(store, settings), store, settings, data_dir, gate=gate)
+    window, worker = build(store, settings, voice=voice, service=service)
     window.sig_exit_requested.connect(app.quit)
+    _watch_idle(window, gate)
+    restarter = _Restarter(app)
+    worker.sig_sync_finished.connect(restarter.on_round)
     if fullscreen:
         window.lock_down()
     else:
@@ -118,6 +128,38 @@ def run(data_dir: Path, settings, store: Store, *, fullscreen: bool = True) -> i
             api.stop()
         worker.stop()
         voice.close()
+
+
+def _watch_idle(window: KioskWindow, gate: updater.IdleGate) -> None:
+    """Tell the updater's gate when the start (or after-hours) screen is shown or left.
+
+    Plain callables run in the sender's thread, the UI thread here: they read the window there
+    and hand the gate (thread-safe) two booleans.
+    """
+    def start_shown() -> None:
+        gate.at_start(window.is_after_hours())
+
+    def screen_changed(_name: str) -> None:
+        current = window.current_screen()
+        gate.moved(current is window.start_screen or current is window.after_hours_screen, window.is_after_hours())
+
+    window.sig_start_shown.connect(start_shown)
+    window.sig_screen_changed.connect(screen_changed)
+
+
+class _Restarter(QObject):
+    """Ends the event loop with :data:`kiosk.updater.EXIT_RESTART` once a round switched release
+    (a QObject of the UI thread, so the worker's signal is queued onto it)."""
+
+    def __init__(self, app: QApplication):
+        super().__init__()
+        self._app = app
+
+    @Slot(dict)
+    def on_round(self, report: dict) -> None:
+        if report.get("restart"):
+            log.warning("restarting into the new release")
+            self._app.exit(updater.EXIT_RESTART)
 
 
 def _start_watchdog(window: KioskWindow) -> None:

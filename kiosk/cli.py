@@ -11,7 +11,7 @@ from pathlib import Path
 
 import platformdirs
 
-from kiosk import settings as kiosk_settings
+from kiosk import settings as kiosk_settings, tls
 from kiosk.store import Store
 from kiosk.sync import EnrollError, SyncService, enroll
 
@@ -45,6 +45,9 @@ def _parser() -> argparse.ArgumentParser:
     from kiosk.display import add_parsers as add_display_parsers
 
     add_display_parsers(sub)  # session, touch-map (kiosk/display.py)
+    from kiosk.updater import add_parser as add_update_parser
+
+    add_update_parser(sub)  # update status|now|rollback (kiosk/updater.py)
     return p
 
 
@@ -54,6 +57,14 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "screenshots":
         return _screenshots(args)
     data_dir = args.data_dir or default_data_dir()
+    from kiosk import updater
+
+    if not (args.command == "update" and args.update_command in ("guard", "note-exit")) and argv is None:
+        # The installed version hands over to the release remote update made current (same PID);
+        # for the service's starts it first runs the guard that rolls a failed release back.
+        updater.run_current_release(args.command, data_dir)
+    if args.command == "update":
+        return updater.command(args, data_dir)
     settings = kiosk_settings.load(data_dir)
     if args.command in ("session", "touch-map"):
         from kiosk.display import command
@@ -64,7 +75,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "enroll":
             try:
                 data = enroll(store, args.server, args.code, args.name,
-                              timeout=(settings.connect_timeout_s, settings.read_timeout_s))
+                              timeout=(settings.connect_timeout_s, settings.read_timeout_s), session=tls.session_for(settings))
             except EnrollError as exc:
                 print(f"hailong-kiosk: đăng ký thất bại / enrolment failed: {exc}", file=sys.stderr)
                 return 2
@@ -98,7 +109,7 @@ def main(argv: list[str] | None = None) -> int:
             headless = args.headless or not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")
                                               or os.environ.get("QT_QPA_PLATFORM"))
             if headless:
-                return _run_headless(store, settings)
+                return _run_headless(store, settings, data_dir)
             from kiosk.app import run
             from kiosk.display import start_in_session
 
@@ -146,15 +157,23 @@ def _screenshots(args) -> int:
     return 0
 
 
-def _run_headless(store: Store, settings) -> int:
-    """No display: keep syncing what is stored (and say so), until interrupted."""
+def _run_headless(store: Store, settings, data_dir: Path) -> int:
+    """No display: keep syncing what is stored (and say so), until interrupted; exits with
+    ``updater.EXIT_RESTART`` after switching to a new release (the service starts it again)."""
     import time
 
+    from kiosk import updater
+
+    from kiosk import diagnostics
+
+    diagnostics.install_log_file(diagnostics.log_path(store))  # what the fleet page's log request reads
     print("hailong-kiosk: không có màn hình / no display: running headless (sync only)", flush=True)
-    service = SyncService(store, settings)
+    service = updater.updating(SyncService(store, settings), store, settings, data_dir)
     try:
         while True:
             report = service.run_round()
+            if report.get("restart"):
+                return updater.EXIT_RESTART
             time.sleep(report["delay"])
     except KeyboardInterrupt:
         return 0

@@ -11,6 +11,15 @@ server yet, and the kiosk stamps every answer with the device time and its UTC o
 flags a clock that is off, contract 7). It reads what systemd says (``timedatectl``), else the
 files systemd keeps (``/etc/timezone``, ``/etc/localtime``, ``/run/systemd/timesync/synchronized``),
 so it degrades to "unknown" where neither is there (a container, a scratch root).
+
+Two checks of the server connection (issue 16): ``tls`` fails when the TLS settings cannot be used
+(a ``ca_bundle`` that does not load, a malformed pin); ``server`` reaches the server the kiosk is
+enrolled with, through them, and only warns (the network may be down at install time), in
+Vietnamese when the certificate is the problem (:func:`kiosk.tls.explain`).
+
+Every run keeps its results in the store (``selftest`` in meta): the heartbeat carries their
+summary to the fleet page (:mod:`kiosk.diagnostics`), which also re-runs the light checks now and
+then (:data:`LIGHT_CHECKS`: no window, no integrity check, no network).
 """
 
 from __future__ import annotations
@@ -22,6 +31,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Sequence
 
+from hailong_core.timeutil import format_rfc3339, now_local
 from kiosk.store import Store, StoreError
 
 Runner = Callable[[Sequence[str]], subprocess.CompletedProcess]
@@ -171,24 +181,102 @@ def _check_qt(store: Store, settings) -> str:
     return check_qt(store, settings)
 
 
+def _check_tls(settings) -> str:
+    from kiosk import tls
+
+    config = tls.TlsConfig.from_settings(settings)  # a malformed pin raises ValueError here
+    if config.ca_bundle:
+        try:
+            tls.load_bundle(config.ca_bundle)
+        except (OSError, ValueError) as exc:  # ssl.SSLError is an OSError
+            raise RuntimeError(f"{tls.VI['bundle'][0]} {config.ca_bundle}: {exc.__class__.__name__}: {exc}") from exc
+    if not config.verify:
+        raise _Warning(f"{config.describe()}: verify_tls is off" + ("" if config.pins else ", anyone can pose as the server"))
+    return config.describe()
+
+
+def _check_server(store: Store, settings) -> str:
+    from kiosk import tls
+    from kiosk.sync import check_connection
+
+    config = tls.TlsConfig.from_settings(settings)
+    url = store.get_meta("server_url")
+    if not url:
+        return "not enrolled yet"
+    result = check_connection(url, store.get_meta("token"), session=tls.session_for(config=config),
+                              timeout=(float(getattr(settings, "connect_timeout_s", 5.0)), 10.0), verify=config.verify)
+    if result["ok"]:
+        return f"{url}: {result['message']}"
+    explained = tls.explain(result["message"])
+    raise _Warning(f"{url}: " + (f"{explained[0]} ({result['message']})" if explained else result["message"]))
+
+
+_LABELS = {"ok": "ok   ", "warn": "warn ", "fail": "FAIL "}
+CHECKS = ("database", "writable", "questionnaire", "qt", "time", "tls", "server")
+LIGHT_CHECKS = ("writable", "questionnaire", "time", "tls")
+"""The checks the heartbeat's diagnostics re-run by themselves: cheap, no window, no network."""
+
+
+def run_checks(store: Store, settings, names: Sequence[str] = CHECKS, *,
+               read_time: Callable[[], TimeReport] = read_time) -> list[tuple[str, str, str]]:
+    """Run the named checks; ``(name, "ok" | "warn" | "fail", message)`` each, in order."""
+    checks = {
+        "database": lambda: _check_database(store),
+        "writable": lambda: _check_writable(store),
+        "questionnaire": lambda: _check_questionnaire(store),
+        "qt": lambda: _check_qt(store, settings),
+        "time": lambda: _check_time(store, read_time),
+        "tls": lambda: _check_tls(settings),
+        "server": lambda: _check_server(store, settings),
+    }
+    results = []
+    for name in names:
+        try:
+            results.append((name, "ok", checks[name]()))
+        except _Warning as exc:
+            results.append((name, "warn", str(exc)))
+        except Exception as exc:  # noqa: BLE001 - report every failing check, not just the first
+            results.append((name, "fail", f"{exc.__class__.__name__}: {exc}"))
+    return results
+
+
+def record_results(store: Store, results: list[tuple[str, str, str]], *, full: bool, at: str | None = None) -> None:
+    """Keep the results in the store's ``selftest`` meta, over those of checks not run this time.
+
+    ``full`` marks a run of every check (the command, the installer), whose time is kept apart.
+    Never raises: a store that cannot be written is itself what the results say.
+    """
+    at = at or format_rfc3339(now_local())
+    try:
+        kept = store.get_meta("selftest") or {}
+        checks = dict(kept.get("checks") or {})
+        checks.update({name: {"status": status, "message": message[:300]} for name, status, message in results})
+        store.set_meta(selftest={"at": at, "full_at": at if full else kept.get("full_at"), "checks": checks})
+    except StoreError:
+        pass
+
+
+def summary(store: Store) -> dict | None:
+    """What the heartbeat carries: ``{at, full_at, ok, warn, fail, failing, warning}``; None before any run."""
+    kept = store.get_meta("selftest")
+    if not kept or not kept.get("checks"):
+        return None
+    checks = kept["checks"]
+    by = {status: sorted(n for n, c in checks.items() if c.get("status") == status) for status in ("ok", "warn", "fail")}
+    return {"at": kept.get("at"), "full_at": kept.get("full_at"), "ok": len(by["ok"]), "warn": len(by["warn"]),
+            "fail": len(by["fail"]), "failing": by["fail"], "warning": by["warn"]}
+
+
 def run_self_test(store: Store, settings, out: Callable[[str], None] = print, *,
                   read_time: Callable[[], TimeReport] = read_time) -> bool:
-    """Run every check, print one line each (``ok``, ``warn`` or ``FAIL``); True when none failed."""
-    checks = [
-        ("database", lambda: _check_database(store)),
-        ("writable", lambda: _check_writable(store)),
-        ("questionnaire", lambda: _check_questionnaire(store)),
-        ("qt", lambda: _check_qt(store, settings)),
-        ("time", lambda: _check_time(store, read_time)),
-    ]
-    ok = True
-    for name, check in checks:
-        try:
-            out(f"ok    {name}: {check()}")
-        except _Warning as exc:
-            out(f"warn  {name}: {exc}")
-        except Exception as exc:  # noqa: BLE001 - report every failing check, not just the first
-            ok = False
-            out(f"FAIL  {name}: {exc.__class__.__name__}: {exc}")
+    """Run every check, print one line each (``ok``, ``warn`` or ``FAIL``); True when none failed.
+
+    The results are kept for the heartbeat (:func:`record_results`).
+    """
+    results = run_checks(store, settings, read_time=read_time)
+    for name, status, message in results:
+        out(f"{_LABELS[status]} {name}: {message}")
+    record_results(store, results, full=True)
+    ok = all(status != "fail" for _, status, _ in results)
     out("self-test passed" if ok else "self-test FAILED")
     return ok

@@ -69,7 +69,41 @@ SPEC: tuple[Setting, ...] = (
             lambda v: v in ("auto", "wlr-randr", "backlight", "command", "none"), "must be auto, wlr-randr, backlight, command or none"),
     Setting("screen_off_command", str, None, "A command that turns the screen off, e.g. `ddcutil setvcp d6 04` (a monitor with DDC/CI)."),
     Setting("screen_on_command", str, None, "The command that turns it on again, e.g. `ddcutil setvcp d6 01`."),
+    # TLS in government networks (kiosk/tls.py; docs/install-kiosk.md, "TLS").
+    Setting("ca_bundle", str, None, "A PEM file of CA certificates the kiosk trusts in addition to the usual public roots, e.g. the "
+            "Vietnam National Root CA and the government's issuing CA, for a server whose certificate they issued. Added, not "
+            "instead: the kiosk keeps syncing if the server later moves to a commercial certificate (pin it to trust only one)."),
+    Setting("https_proxy", str, None, "The proxy for the server's https:// address, `http://HOST:PORT` (with `user:password@` if the "
+            "proxy asks). Unset: the environment's `HTTPS_PROXY` and `NO_PROXY`, if any.",
+            lambda v: v.startswith(("http://", "https://")), "must start with http:// or https://"),
+    Setting("tls_pin_sha256", str, None, "Pins of the server's certificate, separated by commas: `sha256/BASE64` of its public key "
+            "(SPKI) or 64 hex digits of the key or the whole certificate. A certificate matching none is refused, even a valid "
+            "one; with `verify_tls` off the pin alone decides. Put the next key's pin beside the current one before a renewal.",
+            lambda v: _valid_pins(v), "must be sha256/BASE64 or 64 hex digits, separated by commas"),
+    Setting("diagnostics_interval_s", float, 600.0, "Seconds between re-runs of the light self-test checks and the clock reading "
+            "that the heartbeat reports to the fleet page.", lambda v: v >= 10, "must be ≥ 10"),
+    # Remote update (kiosk/updater.py; docs/install-kiosk.md "Cập nhật từ xa / Remote update").
+    Setting("releases_dir", str, "/opt/hailong/releases", "Folder of the releases this kiosk installs itself, and of the `current` "
+            "link to the one that runs (the installer makes it). Without that link remote update is off."),
+    Setting("update", bool, True, "Install the release the server stages for this kiosk (remote update); off: the kiosk ignores it."),
+    Setting("update_when", str, "idle", "When the kiosk switches to a release it has prepared: `idle` (no answer in progress and the "
+            "start screen untouched for `update_idle_s`) or `after_hours` (the same, and only outside office hours).",
+            lambda v: v in ("idle", "after_hours"), "must be idle or after_hours"),
+    Setting("update_idle_s", float, 300.0, "Seconds the start screen must have stood untouched before the kiosk restarts into a new "
+            "release (the restart takes a few seconds).", lambda v: v >= 0, "must be ≥ 0"),
+    Setting("update_health_s", float, 600.0, "Seconds of running a new release has to reach the server (one sync round with upload, "
+            "config and heartbeat) before it is rolled back.", lambda v: v > 0, "must be positive"),
+    Setting("update_max_starts", int, 3, "Starts a new release gets to become healthy (a crash loop, a release that cannot start) "
+            "before the previous one is put back.", lambda v: 1 <= v <= 20, "must be 1..20"),
+    Setting("update_max_mb", float, 50.0, "Largest release file (wheel) the kiosk downloads, in MiB.", lambda v: 0 < v <= 1024,
+            "must be in (0, 1024]"),
 )
+
+
+def _valid_pins(text: str) -> bool:
+    from kiosk.tls import valid_pins
+
+    return valid_pins(text)
 
 
 def load(data_dir: Path, **overrides) -> Settings:

@@ -6,6 +6,10 @@ Exceptions, written down (callers decide by type, never by message):
   - :class:`SyncTemporaryError`: network down, timeout, 5xx, 429, or an answer that is not our
     server's JSON (a captive Wi-Fi portal): retry later with backoff; ``retry_after`` when the
     server said so.
+    - :class:`SyncTlsError`: the server's certificate could not be verified (untrusted issuer,
+      expired, another name) or is not the pinned one; ``reason`` says which (:data:`kiosk.tls.REASONS`).
+      Retried like any temporary error (a renewed certificate or a corrected ``ca_bundle`` heals it
+      without a visit); its text starts with what IT staff read on the admin screen, in Vietnamese.
   - :class:`SyncAuthError`: the server refuses this device's token (revoked, unknown): stop
     syncing, keep everything, show it on the admin screen; re-enrolment fixes it.
   - :class:`EnrollError`: an enrolment code was refused.
@@ -16,6 +20,11 @@ server answered ``accepted`` or ``duplicate``; progress lives in the store, not 
 Each upload body and heartbeat carries, beside ``device_time``, the kiosk's boot stamp of the
 moment of sending (``boot_id``, ``mono_ms``): the server learns from it where that boot's
 monotonic clock stands in real time, and so places answers whose wall clock was off.
+
+A heartbeat may carry ``diagnostics`` (:mod:`kiosk.diagnostics`); a server that knows them answers
+200 with what it asks of the kiosk (``log_request``: upload the log's last lines), an older one
+refuses the field (422 ``unknown_field``) and gets heartbeats without it from then on. TLS (CA
+bundle, proxy, pin) is the session's business: :func:`kiosk.tls.session_for`.
 """
 
 from __future__ import annotations
@@ -24,6 +33,7 @@ import gzip
 import json
 import logging
 import random
+import re
 import time
 from dataclasses import dataclass
 from typing import Any, Callable
@@ -31,7 +41,8 @@ from typing import Any, Callable
 import requests
 
 from hailong_core.timeutil import format_rfc3339, now_local
-from kiosk import __version__, prompts
+from kiosk import __version__, prompts, tls
+from kiosk.diagnostics import Diagnostics
 from kiosk.store import BootClock, Store
 
 log = logging.getLogger(__name__)
@@ -49,6 +60,20 @@ class SyncTemporaryError(SyncError):
     def __init__(self, message: str, retry_after: float | None = None):
         super().__init__(message)
         self.retry_after = retry_after
+
+
+class SyncTlsError(SyncTemporaryError):
+    """The server's certificate could not be verified or is not the pinned one; nothing is lost, retried later."""
+
+    def __init__(self, message: str, reason: str):
+        super().__init__(message)
+        self.reason = reason
+
+
+def _tls_error(exc: requests.exceptions.SSLError) -> SyncTlsError:
+    """The TLS failure in words IT staff can act on, Vietnamese first, the technical text after it."""
+    reason = tls.reason_of(str(exc))
+    return SyncTlsError(f"network: SSLError: [tls:{reason}] {tls.VI[reason][0]} ({exc})", reason)
 
 
 class SyncAuthError(SyncError):
@@ -105,6 +130,12 @@ class ServerApi:
         self.send_boot_stamp = True
         """False once this server refused the boot stamp in a body (a server older than the field):
         the stamp is then left out, rather than the whole upload refused and every answer set aside."""
+        self.send_diagnostics = True
+        """False once this server refused the heartbeat's ``diagnostics`` (a server older than issue 16)."""
+        self.refused_diagnostics: set[str] = set()
+        """Keys of ``diagnostics`` this server refused by name (a kiosk newer than its server): left out."""
+        self.refused_heartbeat_fields: set[str] = set()
+        """Other optional heartbeat fields this server refused by name: left out from then on."""
 
     def _request(self, method: str, path: str, **kwargs) -> requests.Response:
         headers = kwargs.pop("headers", {})
@@ -113,6 +144,8 @@ class ServerApi:
         try:
             resp = self.session.request(method, self.base_url + path, headers=headers, timeout=self.timeout,
                                         verify=self.verify, allow_redirects=False, **kwargs)
+        except requests.exceptions.SSLError as exc:
+            raise _tls_error(exc) from exc
         except requests.RequestException as exc:
             raise SyncTemporaryError(f"network: {exc.__class__.__name__}: {exc}") from exc
         if resp.status_code in (401, 403) and path != "/api/v1/enroll":
@@ -190,14 +223,85 @@ class ServerApi:
             raise SyncTemporaryError("upload answer has no valid per-item results: not our server")
         return data
 
-    def heartbeat(self, payload: dict, stamp: tuple[str, int] | None = None) -> None:
-        body = self._stamped(payload, stamp)
-        resp = self._request("POST", "/api/v1/kiosk/heartbeat", json=body)
-        if resp.status_code != 204 and self._stamp_refused(resp, body):
-            resp = self._request("POST", "/api/v1/kiosk/heartbeat", json=payload)
-        if resp.status_code != 204:
+    # Fields a heartbeat cannot go without: a server refusing one of them is not an older server.
+    _HEARTBEAT_REQUIRED = frozenset(("pending", "app_version", "device_time"))
+
+    def _diagnosed(self, payload: dict) -> dict:
+        """``payload`` without what this server refused before (diagnostics, their keys, other optional fields)."""
+        body = {k: v for k, v in payload.items() if k not in self.refused_heartbeat_fields}
+        diagnostics = body.get("diagnostics")
+        if diagnostics is None:
+            return body
+        if not self.send_diagnostics:
+            return {k: v for k, v in body.items() if k != "diagnostics"}
+        return {**body, "diagnostics": {k: v for k, v in diagnostics.items() if k not in self.refused_diagnostics}}
+
+    def _field_refused(self, resp: requests.Response, body: dict) -> bool:
+        """True (and the field dropped from now on) when the server refused an optional heartbeat field by name.
+
+        Our server names it (``unknown field 'diagnostics.time'``); the boot stamp has its own
+        fallback (:meth:`_stamp_refused`), for servers that said less.
+        """
+        if resp.status_code != 422:
+            return False
+        code, message = _our_error(resp) or ("", "")
+        match = re.search(r"unknown field '([A-Za-z0-9_]+)(?:\.([A-Za-z0-9_]+))?", message)
+        if code != "unknown_field" or match is None:
+            return False
+        top, sub = match.group(1), match.group(2)
+        if top == "diagnostics" and "diagnostics" in body:
+            if sub is None:
+                log.warning("the server does not know heartbeat diagnostics (it is older than them): sending without them")
+                self.send_diagnostics = False
+            else:
+                log.warning("the server does not know the diagnostics field %r: sending without it", sub)
+                self.refused_diagnostics.add(sub)
+            return True
+        if top in ("boot_id", "mono_ms"):
+            return False  # the stamp's own fallback drops both together
+        if top in body and top not in self._HEARTBEAT_REQUIRED:
+            log.warning("the server does not know the heartbeat field %r: sending without it", top)
+            self.refused_heartbeat_fields.add(top)
+            return True
+        return False
+
+    def heartbeat(self, payload: dict, stamp: tuple[str, int] | None = None) -> dict | None:
+        """POST a heartbeat; return what the server asks of the kiosk, or None.
+
+        A server that took ``diagnostics`` answers 200 ``{log_request, server_time}``; one that got
+        none (or is older than them) answers 204, and there is nothing to do.
+        """
+        body = self._diagnosed(self._stamped(payload, stamp))
+        for _ in range(8):  # each retry drops one refused field; a handful is the most a server can refuse
+            resp = self._request("POST", "/api/v1/kiosk/heartbeat", json=body)
+            if resp.status_code in (200, 204):
+                break
+            if self._field_refused(resp, body):
+                body = self._diagnosed(body)
+            elif self._stamp_refused(resp, body):
+                body = {k: v for k, v in body.items() if k not in ("boot_id", "mono_ms")}
+            else:
+                break
+        if resp.status_code == 204:
+            return None
+        if resp.status_code != 200:
             code, message = _error_of(resp)
             raise SyncTemporaryError(f"heartbeat answered {resp.status_code}: {code}: {message}")
+        data = self._json(resp)
+        return data if isinstance(data, dict) else None
+
+    def upload_log(self, request_id: str, lines: list[str], truncated: bool = False) -> bool:
+        """POST the log lines a log request asked for (gzip); False when the server no longer wants them."""
+        raw = json.dumps({"request_id": request_id, "lines": lines, "truncated": truncated}, ensure_ascii=False,
+                         separators=(",", ":")).encode("utf-8")
+        resp = self._request("POST", "/api/v1/kiosk/log", data=gzip.compress(raw, 6),
+                             headers={"Content-Type": "application/json", "Content-Encoding": "gzip"})
+        if resp.status_code == 204:
+            return True
+        if resp.status_code == 404 and _our_error(resp) is not None:
+            return False  # withdrawn, or answered already: nothing to send again
+        code, message = _error_of(resp)
+        raise SyncTemporaryError(f"log upload answered {resp.status_code}: {code}: {message}")
 
     def config(self, etag: str | None) -> tuple[dict | None, str | None]:
         """``(config, etag)``; ``(None, etag)`` when unchanged (304)."""
@@ -251,12 +355,15 @@ class SyncClient:
     """
 
     def __init__(self, store: Store, api: ServerApi, *, batch_size: int = 200,
-                 clock: Callable[[], Any] = now_local, boot_clock: BootClock | None = None):
+                 clock: Callable[[], Any] = now_local, boot_clock: BootClock | None = None,
+                 diagnostics: Callable[[], dict] | None = None):
         self.store = store
         self.api = api
         self.batch_size = batch_size
         self.clock = clock
         self.boot_clock = boot_clock or store.boot_clock
+        self.diagnostics = diagnostics
+        """Gives the heartbeat's ``diagnostics`` (:meth:`kiosk.diagnostics.Diagnostics.collect`); None sends none."""
 
     def push_once(self) -> PushResult:
         """Send one batch of the oldest pending responses; per-item results go to the store."""
@@ -299,16 +406,20 @@ class SyncClient:
         result.kept_aside += kept
         result.batches += 1
 
-    def heartbeat(self) -> None:
+    def heartbeat(self) -> dict | None:
+        """Send the kiosk's status (and diagnostics); return what the server asks of it, or None."""
         status = self.store.status()
-        self.api.heartbeat({
+        payload = {
             "pending": status["pending"],
             "kept_aside": status["kept_aside"],
             "last_sync_at": status["last_sync_at"],
             "last_error": status["last_error"],
             "app_version": __version__,
             "device_time": format_rfc3339(self.clock()),
-        }, self.boot_clock())
+        }
+        if self.diagnostics is not None:
+            payload["diagnostics"] = self.diagnostics()
+        return self.api.heartbeat(payload, self.boot_clock())
 
     def refresh_config(self) -> bool:
         """Fetch config if it changed; return True when a new one was stored."""
@@ -344,11 +455,17 @@ class SyncService:
     """
 
     def __init__(self, store: Store, settings, *, session: requests.Session | None = None,
-                 monotonic: Callable[[], float] = time.monotonic, rng: Callable[[], float] = random.random):
+                 monotonic: Callable[[], float] = time.monotonic, rng: Callable[[], float] = random.random,
+                 diagnostics: Diagnostics | None = None, clock: Callable[[], Any] = now_local):
         self.store = store
         self.settings = settings
-        self.session = session or requests.Session()
+        self.clock = clock
+        """The device time sent with uploads and heartbeats (tests set a clock that is off)."""
+        # The kiosk's TLS (CA bundle, proxy, pin) lives in the session; tests inject theirs.
+        self.session = session or tls.session_for(settings)
         self.monotonic = monotonic
+        self.diagnostics = diagnostics or Diagnostics(store, settings, monotonic=monotonic)
+        """Collects the heartbeat's diagnostics and answers the server's log requests."""
         self.backoff = Backoff(settings.backoff_base_s, settings.backoff_max_s, rng)
         self._next_heartbeat = 0.0
         self._next_config = 0.0
@@ -361,7 +478,8 @@ class SyncService:
         api = ServerApi(url, token, session=self.session,
                         timeout=(self.settings.connect_timeout_s, self.settings.read_timeout_s),
                         verify=self.settings.verify_tls)
-        return SyncClient(self.store, api, batch_size=self.settings.batch_size)
+        return SyncClient(self.store, api, batch_size=self.settings.batch_size, clock=self.clock,
+                          diagnostics=self.diagnostics.collect)
 
     def run_round(self, force: bool = False) -> dict:
         """One round; returns ``{"delay": seconds, "sent": n, "kept_aside": n, "config_changed": bool, "error": str|None}``."""
@@ -378,8 +496,9 @@ class SyncService:
                 report["config_changed"] = client.refresh_config()
                 self._next_config = now + self.settings.config_interval_s
             if force or now >= self._next_heartbeat:
-                client.heartbeat()
+                answer = client.heartbeat()
                 self._next_heartbeat = now + self.settings.heartbeat_interval_s
+                self._answer_requests(client, answer)
             self.backoff.success()
             self.auth_failed = False
             if pushed.batches >= 50:
@@ -399,6 +518,15 @@ class SyncService:
             report["delay"] = self.backoff.failure()
             self.store.note_error(report["error"])
         return report
+
+    def _answer_requests(self, client: SyncClient, answer: dict | None) -> None:
+        """Do what the heartbeat's answer asks: upload the log's last lines (``log_request``)."""
+        request = (answer or {}).get("log_request")
+        if not isinstance(request, dict) or not isinstance(request.get("id"), str):
+            return
+        upload = self.diagnostics.log_upload(request)
+        taken = client.api.upload_log(upload["request_id"], upload["lines"], upload["truncated"])
+        log.info("log request %s: %d lines %s", request["id"], len(upload["lines"]), "sent" if taken else "no longer wanted")
 
 
 def check_connection(server_url: str, token: str | None = None, *, session: requests.Session | None = None,

@@ -14,7 +14,7 @@ from pathlib import Path
 from hailong_core.questionnaire import QuestionnaireError, parse_questionnaire
 from hailong_core.timeutil import parse_day
 from sync_server import accounts, security
-from sync_server import cli_dossiers, cli_phone, cli_review, maintenance
+from sync_server import cli_alerts, cli_dossiers, cli_phone, cli_releases, cli_review, maintenance
 from sync_server.kiosk_config import province_today
 from sync_server import settings as server_settings
 from sync_server.settings import default_db_path
@@ -120,11 +120,13 @@ def _parser() -> argparse.ArgumentParser:
     sub.add_parser("refresh-results", help="bring the results rollups up to date (the 'rollups' duty of maintain)")
     mt = sub.add_parser("maintain", help="run the periodic duties once: results rollups, purges of call-back numbers, "
                                          "orphan comments and abuse bookkeeping (the systemd timer runs it)")
-    mt.add_argument("--only", action="append", choices=("rollups", "purge"), help="run only this duty (repeatable)")
+    mt.add_argument("--only", action="append", choices=tuple(maintenance.DUTIES), help="run only this duty (repeatable)")
     mt.add_argument("--json", action="store_true")
     cli_phone.add_parsers(sub)
     cli_review.add_parsers(sub)
     cli_dossiers.add_parsers(sub)
+    cli_releases.add_parsers(sub)
+    cli_alerts.add_parsers(sub)
     return p
 
 
@@ -465,6 +467,8 @@ COMMANDS = {"import-responses": _import_responses, "enroll-code": _enroll_code, 
 COMMANDS.update(cli_phone.COMMANDS)
 COMMANDS.update(cli_review.COMMANDS)
 COMMANDS.update(cli_dossiers.COMMANDS)
+COMMANDS.update(cli_releases.COMMANDS)
+COMMANDS.update(cli_alerts.COMMANDS)
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -20,6 +20,8 @@ CATALOGUE: dict[str, tuple[int, str]] = {
     "enroll_code_invalid": (403, "the enrolment code is unknown, used or expired"),
     "unknown_unit": (404, "no such unit"),
     "unknown_prompt": (404, "no recording of this prompt in this language"),
+    "unknown_release": (404, "no kiosk release of this version"),
+    "release_not_staged": (403, "this kiosk release is not staged for this kiosk"),
     "not_found": (404, "no such page or resource"),
     "method_not_allowed": (405, "method not allowed here"),
     "unsupported_media_type": (415, "send application/json, optionally with Content-Encoding: gzip"),

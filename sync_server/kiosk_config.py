@@ -23,7 +23,7 @@ from datetime import datetime, timedelta, timezone
 from hailong_core.config import DAYS
 from hailong_core.dossier import matches_pattern
 from hailong_core.response import canonical_json
-from sync_server import prompts
+from sync_server import prompts, releases
 from sync_server.storage import Storage
 
 
@@ -90,12 +90,13 @@ def dossier_code_fits(storage: Storage, settings, unit_code: str, code: str) -> 
 
 
 def build_config(storage: Storage, settings, unit_code: str, day: str | None = None, *, site_id: int | None = None,
-                 counter: str | None = None) -> dict:
+                 counter: str | None = None, device_id: str | None = None) -> dict:
     """The config of a kiosk of ``unit_code`` standing at site ``site_id`` (its enrolment's), counter ``counter``.
 
     The site (issue 13) names the kiosk's header and gives the thank-you its hotline and public
     address, and the office its hours, each falling back to the unit's (hours) or the server's
-    settings when the site has none.
+    settings when the site has none. With ``device_id``, a kiosk release staged for that kiosk
+    (remote update, issue 16) adds a ``release`` block; without one there is no such key.
     """
     retire_province_pin(storage)
     unit = storage.unit(unit_code)
@@ -103,7 +104,7 @@ def build_config(storage: Storage, settings, unit_code: str, day: str | None = N
     site = storage.site(site_id) if site_id is not None else storage.first_site(unit_code, day)
     site = site or {}
     counter_name = next((c["name"] for c in site.get("counters", ()) if c["code"] == counter), None)
-    return {
+    config = {
         "unit": {k: unit[k] for k in ("code", "name", "level", "parent_code")},
         "site": {"id": site.get("id"), "name": site.get("name") or unit["name"], "address": site.get("address"),
                  "counter": counter, "counter_name": counter_name},
@@ -121,6 +122,10 @@ def build_config(storage: Storage, settings, unit_code: str, day: str | None = N
                      "dossier_pattern": unit_dossier_pattern(storage, settings, unit_code),
                      "dossier_link_s": settings.dossier_link_s},
     }
+    release = releases.config_block(storage, device_id) if device_id else None
+    if release is not None:
+        config["release"] = release
+    return config
 
 
 def config_payload(config: dict) -> tuple[bytes, str]:

@@ -2,7 +2,8 @@
 installer ships), the server's own schedule (``maintain_every_s``), and tests.
 
 Duties: counting new answers into the results rollups; deleting call-back numbers past their
-retention (contract 9), comments whose kiosk answer never arrived, and old abuse bookkeeping.
+retention (contract 9), comments whose kiosk answer never arrived, and old abuse bookkeeping;
+sending the dashboard's alerts through the delivery channels (``alert_delivery``, issue 15).
 Each run is recorded in the ``duties`` table (started, done, last error, what it did). With
 several processes, the schedule claims a duty in one transaction, so one run happens per interval.
 """
@@ -16,8 +17,9 @@ from datetime import datetime, timedelta, timezone
 from typing import Callable
 
 from hailong_core.timeutil import format_rfc3339
-from sync_server import phone
+from sync_server import alert_delivery, phone
 from sync_server.days import offset_ms
+from sync_server.indexes import ServerState
 from sync_server.results import rollups
 
 log = logging.getLogger("sync_server.maintenance")
@@ -36,7 +38,11 @@ def _purge(storage, settings, now: datetime) -> dict:
     return phone.purge(storage, settings, now)
 
 
-DUTIES: dict[str, Callable] = {"rollups": _rollups, "purge": _purge}
+def _alerts(storage, settings, now: datetime) -> dict:
+    return alert_delivery.run(ServerState(settings, storage), now=now)
+
+
+DUTIES: dict[str, Callable] = {"rollups": _rollups, "purge": _purge, "alerts": _alerts}
 
 
 def run(storage, settings, *, now: datetime | None = None, every_s: float | None = None,

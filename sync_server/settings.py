@@ -93,6 +93,21 @@ SPEC: tuple[Setting, ...] = (
     Setting("maintain_every_s", float, 60.0, "Seconds between the server's own runs of the periodic duties (`hailong-server maintain`: rollups, purges, abuse bookkeeping); 0 = only the systemd timer or cron runs them.", lambda v: v == 0 or v >= 5, "must be 0 or ≥ 5"),
     Setting("created_at_floor", str, "2024-01-01", "An answer whose device time is before this day (or later than receipt plus `clock_skew_s`) was made by a clock that was off: it is stored, flagged `clock_suspect` and counted at its receipt time (or the kiosk's boot-clock estimate).", lambda v: _is_day(v), "must be a day YYYY-MM-DD"),
     Setting("log_level", str, "info", "Logging level: debug, info, warning, error.", lambda v: v in ("debug", "info", "warning", "error"), "must be debug, info, warning or error"),
+    # The fleet page's diagnostics (issue 16; docs/server-admin.md, "Fleet diagnostics").
+    Setting("fleet_clock_tolerance_s", float, 120.0, "The fleet page flags a kiosk whose clock differs from the server's by more than this many seconds (measured at its last heartbeat), and counts them at the top. Tighter than `clock_skew_s`, which decides when answers are placed by receipt time: IT staff hear of a drifting clock before it matters to the reports.", lambda v: v > 0, "must be positive"),
+    Setting("fleet_log_lines", int, 200, "How many of its log's last lines a kiosk is asked for from the fleet page (the kiosk sends at most 64 KiB).", lambda v: 1 <= v <= 500, "must be 1..500"),
+    Setting("fleet_low_disk_mb", float, 1024.0, "The fleet page flags a kiosk with less free disk than this many MiB.", lambda v: v >= 0, "must be ≥ 0"),
+    # Remote update of the kiosks (issue 16; docs/install-kiosk.md, "Cập nhật từ xa / Remote update").
+    Setting("release_max_mb", float, 50.0, "Largest kiosk release (wheel) `release-add` and the releases page accept, in MiB; it is kept in the database (today's wheel is about 0.5 MiB).", lambda v: 0 < v <= 1024, "must be in (0, 1024]"),
+    # Alerts that reach people (issue 15; docs/server-admin.md, "Cảnh báo qua Telegram, Zalo, webhook").
+    Setting("alert_repeat_min", float, 120.0, "Alert delivery: a unit's or officer's alert that continues (or fires again) is sent to a channel again at most once in this many minutes.", lambda v: v > 0, "must be positive"),
+    Setting("alert_channel_max_per_hour", int, 20, "Alert delivery: the most alert messages one channel is sent in any hour; alerts beyond it are held and sent later as one summary message when the hour allows.", lambda v: 1 <= v <= 1000, "must be 1..1000"),
+    Setting("alert_retry_max", int, 6, "Alert delivery: attempts for one message when the channel's API answers 5xx, 429 or not at all (the wait doubles from `alert_retry_base_s`, at most an hour); a 4xx answer is not retried.", lambda v: 1 <= v <= 50, "must be 1..50"),
+    Setting("alert_retry_base_s", float, 30.0, "Alert delivery: seconds before the first retry of a message (then 2×, 4×, … up to an hour).", lambda v: v > 0, "must be positive"),
+    Setting("alert_http_timeout_s", float, 10.0, "Alert delivery: seconds to wait for a Telegram, Zalo or webhook answer before the attempt counts as failed (and is retried).", lambda v: 0 < v <= 120, "must be in (0, 120]"),
+    Setting("alert_telegram_api_url", str, "https://api.telegram.org", "Alert delivery: the Telegram Bot API's address (`<this>/bot<token>/sendMessage`); change it only for a local Bot API server or a test.", lambda v: v.startswith(("https://", "http://")), "must start with https:// or http://"),
+    Setting("alert_zalo_api_url", str, "https://openapi.zalo.me", "Alert delivery: the Zalo Official Account API's address (`<this>/v3.0/oa/message/cs`); change it only for a test.", lambda v: v.startswith(("https://", "http://")), "must start with https:// or http://"),
+    Setting("alert_log_days", float, 90.0, "Alert delivery: days the delivery log keeps finished deliveries (sent, failed, summarised, cancelled).", lambda v: v > 0, "must be positive"),
 )
 
 

@@ -21,6 +21,7 @@ from PySide6.QtWidgets import (QButtonGroup, QHBoxLayout, QLabel, QLayout, QLine
                                QSizePolicy, QVBoxLayout, QWidget)
 
 from kiosk import admin_messages as am
+from kiosk import tls
 from kiosk.clock import province_zone
 from kiosk.ui import style
 from kiosk.ui.keyboard import CodeKeyboard, UrlKeyboard
@@ -54,6 +55,16 @@ def breakable(text: str) -> str:
             out.append(ZWSP)
             run = 0
     return "".join(out)
+
+
+def _tls_worded(message: am.Message | None, raw: str | None, lang: str, note: str = "") -> am.Message | None:
+    """A certificate failure in :mod:`kiosk.tls`'s words (which name ``ca_bundle`` and the pin), details kept."""
+    if message is None or message.ok:
+        return message
+    worded = tls.explain(raw, lang)
+    if worded is None:
+        return message
+    return am.Message(worded[0], " ".join(p for p in (worded[1], note) if p), message.details, ok=False, kind=message.kind)
 
 
 class MessagePanel(QWidget):
@@ -387,7 +398,8 @@ class AdminScreen(Screen):
                                           kept=status.get("kept_aside", 0), sent=status.get("sent", 0)))
         self.last_sync_label.setText(self.tr("admin_last_sync", when=when(status.get("last_sync_at"))))
 
-        error = am.describe_error(status.get("last_error"), lang, "sync")
+        error = _tls_worded(am.describe_error(status.get("last_error"), lang, "sync"), status.get("last_error"), lang,
+                            am.text("kept_safe", lang)[1])
         if error is None:
             self.last_error_panel.set_message(None, self.tr("admin_last_error", error=am.WORDS[lang]["none"]))
         else:
@@ -437,7 +449,7 @@ class AdminScreen(Screen):
 
     def show_message(self, message: am.Message | None) -> None:
         """The outcome of the last action (connection test, enrolment, sync), from :mod:`kiosk.admin_messages`."""
-        self.result_panel.set_message(message)
+        self.result_panel.set_message(_tls_worded(message, message.details if message else None, self.lang))
         self.settle()
 
     def show_result(self, text: str) -> None:

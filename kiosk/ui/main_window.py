@@ -37,7 +37,7 @@ from PySide6.QtWidgets import QApplication, QMainWindow, QStackedWidget, QWidget
 
 from hailong_core.config import kiosk_settings
 from hailong_core.questionnaire import Questionnaire
-from kiosk import hours
+from kiosk import hours, tls
 from kiosk.answering import Answering, Step
 from kiosk.clock import ProvinceClock
 from kiosk.misuse import MisuseRules
@@ -528,7 +528,8 @@ class KioskWindow(QMainWindow):
         s = self._settings
         self.admin_screen.show_result(tr("admin_working", self.admin_screen.lang))
         self.sig_job_requested.emit("test_connection", functools.partial(
-            check_connection, url, token, timeout=(s.connect_timeout_s, s.read_timeout_s), verify=s.verify_tls))
+            check_connection, url, token, timeout=(s.connect_timeout_s, s.read_timeout_s), verify=s.verify_tls,
+            session=tls.session_for(s)))
 
     @Slot(str, str)
     def _on_admin_enrol(self, url: str, code: str) -> None:
@@ -550,7 +551,7 @@ class KioskWindow(QMainWindow):
         def job() -> dict:
             # The token stays in the store: the result (shown, logged) never carries it.
             try:
-                data = enroll(store, url, code, timeout=timeout)
+                data = enroll(store, url, code, timeout=timeout, session=tls.session_for(self._settings))
                 has_config = store.get_meta("config") is not None
             except (SyncError, StoreError) as exc:
                 return {"ok": False, "error": str(exc), "error_class": admin_messages.exception_chain(exc)}

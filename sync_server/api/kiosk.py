@@ -1,4 +1,4 @@
-"""Protocol v1 routes: enrolment, config, uploads, heartbeat."""
+"""Protocol v1 routes: enrolment, config, uploads, heartbeat, and the log a kiosk was asked for."""
 
 from __future__ import annotations
 
@@ -13,8 +13,9 @@ from starlette.concurrency import run_in_threadpool
 
 from hailong_core.response import canonical_json
 from hailong_core.timeutil import format_rfc3339
-from sync_server import bodies, clock_check, security
-from sync_server.api.models import ConfigOut, EnrollIn, EnrollOut, ErrorBody, HeartbeatIn, UploadIn, UploadOut
+from sync_server import bodies, clock_check, releases, security
+from sync_server.api.models import (ConfigOut, EnrollIn, EnrollOut, ErrorBody, HeartbeatIn, HeartbeatOut, LogUploadIn, UploadIn,
+                                    UploadOut)
 from sync_server.errors import ApiError
 from sync_server.ingest import clock_offset, ingest
 from sync_server.kiosk_config import build_config, config_payload
@@ -29,6 +30,8 @@ ERRORS[503] = {"model": ErrorBody, "description": "The database cannot be reache
                "headers": {"Retry-After": {"description": "Seconds to wait", "schema": {"type": "integer"}}}}
 # Enrolment and heartbeat bodies are a few hundred bytes; no need to read megabytes for them.
 SMALL_BODY_BYTES = 64 * 1024
+# A log upload: 64 KiB of text, as JSON (escapes can make it several times larger), usually gzip.
+LOG_BODY_BYTES, LOG_INFLATED_BYTES = 512 * 1024, 1024 * 1024
 
 
 def _json_body(model: type[BaseModel]) -> dict:
@@ -38,12 +41,14 @@ def _json_body(model: type[BaseModel]) -> dict:
         "schema": {"$ref": f"#/components/schemas/{model.__name__}"}}}}}
 
 
-async def read_model(request: Request, model: type[BaseModel], max_bytes: int = SMALL_BODY_BYTES):
+async def read_model(request: Request, model: type[BaseModel], max_bytes: int = SMALL_BODY_BYTES,
+                     max_inflated: int | None = None):
     """The body parsed as ``model`` through the capped path (size, gzip, depth), then validated;
     validation errors leave as FastAPI's would (the same 422 shapes)."""
     settings = _state(request).settings
     bodies.check_json_content_type(request)
-    raw = await bodies.read_body(request, min(max_bytes, settings.max_body_bytes), settings.max_inflated_bytes)
+    inflated = settings.max_inflated_bytes if max_inflated is None else min(max_inflated, settings.max_inflated_bytes)
+    raw = await bodies.read_body(request, min(max_bytes, settings.max_body_bytes), inflated)
     if not raw.strip():
         raise RequestValidationError([{"type": "missing", "loc": ("body",), "msg": "Field required", "input": None}])
     value = bodies.parse_json(raw)
@@ -106,7 +111,7 @@ ETAG_HEADER = {"ETag": {"description": "Hash of the document; send it back in If
 def kiosk_config(request: Request, device: Device = Depends(current_device)):
     state = _state(request)
     payload, etag = config_payload(build_config(state.storage, state.settings, device.unit_code,
-                                                   site_id=device.site_id, counter=device.counter))
+                                                   site_id=device.site_id, counter=device.counter, device_id=device.id))
     if etag in [t.strip() for t in request.headers.get("if-none-match", "").split(",")]:
         return Response(status_code=304, headers={"ETag": etag})
     return Response(payload, media_type="application/json", headers={"ETag": etag, "Cache-Control": "no-cache"})
@@ -128,8 +133,17 @@ async def upload(request: Request, device: Device = Depends(current_device)):
     return Response(orjson.dumps(answer), media_type="application/json")
 
 
-@router.post("/kiosk/heartbeat", status_code=204, responses=ERRORS, response_class=Response,
-             summary="The device's pending count, last sync, app version and clock", openapi_extra=_json_body(HeartbeatIn))
+HEARTBEAT_ANSWERS = {
+    **ERRORS,
+    200: {"model": HeartbeatOut, "description": "The heartbeat carried `diagnostics` (issue 16): stored, and what the "
+                                                "server asks of the kiosk (`log_request`)"},
+    204: {"description": "Stored (a heartbeat without `diagnostics`, as kiosks before issue 16 send: they expect 204)"},
+}
+
+
+@router.post("/kiosk/heartbeat", status_code=204, responses=HEARTBEAT_ANSWERS, response_class=Response,
+             summary="The device's pending count, last sync, app version, clock and diagnostics",
+             openapi_extra=_json_body(HeartbeatIn))
 @rule("device")
 async def heartbeat(request: Request, device: Device = Depends(current_device)) -> Response:
     body = await read_model(request, HeartbeatIn)
@@ -141,14 +155,39 @@ def _heartbeat(request: Request, device: Device, body: HeartbeatIn) -> Response:
     now = datetime.now(timezone.utc)
     info = body.model_dump()
     info["clock_offset_s"] = clock_offset(body.device_time, now)
+    if body.diagnostics is not None:
+        info["diagnostics"] = body.diagnostics.model_dump(exclude_none=True)
     state.storage.record_heartbeat(device.id, now, info)
+    if body.update is not None:  # what became of the release staged for it (remote update)
+        releases.note_report(state.storage, device, body.update.model_dump(exclude_none=True), now)
     if body.boot_id is not None and body.mono_ms is not None:
         # This boot's anchor: answers of the same boot that arrive later (after a reboot, by USB)
         # are placed by it if their wall clock was off (sync_server/clock_check.py).
         state.storage.note_boot(device.id, body.boot_id, clock_check.anchor(int(now.timestamp() * 1000), int(body.mono_ms)),
                                 format_rfc3339(now))
+    if body.diagnostics is None:
+        return Response(status_code=204)  # kiosks before issue 16 treat anything else as a failure
+    request_ = state.storage.device_log_request(device.id)
+    answer = {"log_request": {"id": request_["id"], "lines": request_["lines"]} if request_ else None,
+              "server_time": format_rfc3339(now)}
+    return Response(orjson.dumps(answer), media_type="application/json")
+
+
+@router.post("/kiosk/log", status_code=204, responses=ERRORS, response_class=Response,
+             summary="The log's last lines a log request (in a heartbeat answer) asked for", openapi_extra=_json_body(LogUploadIn))
+@rule("device")
+async def log_upload(request: Request, device: Device = Depends(current_device)) -> Response:
+    body = await read_model(request, LogUploadIn, LOG_BODY_BYTES, LOG_INFLATED_BYTES)
+    return await run_in_threadpool(_log_upload, request, device, body)
+
+
+def _log_upload(request: Request, device: Device, body: LogUploadIn) -> Response:
+    storage = _state(request).storage
+    if not storage.store_device_log(device.id, body.request_id, "\n".join(body.lines), len(body.lines), body.truncated,
+                                    datetime.now(timezone.utc)):
+        raise ApiError("not_found", "this kiosk has no open log request with this id (answered already, or replaced)")
     return Response(status_code=204)
 
 
 # Referenced by the hand-written request body schemas.
-DOCUMENTED_MODELS = (UploadIn, EnrollIn, HeartbeatIn)
+DOCUMENTED_MODELS = (UploadIn, EnrollIn, HeartbeatIn, LogUploadIn)

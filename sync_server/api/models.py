@@ -6,7 +6,7 @@ bad item must be rejected alone rather than fail the whole batch; its models her
 
 from __future__ import annotations
 
-from typing import Literal, Union
+from typing import Annotated, Literal, Union
 
 from pydantic import BaseModel, ConfigDict, Field, StrictInt, field_validator, model_validator
 
@@ -150,6 +150,59 @@ class UploadOut(BaseModel):
     server_time: str
 
 
+CheckName = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]{0,31}$")]
+_BIG = 2**62  # bytes and counts: far beyond any disk, and inside both back ends' integers
+
+
+class SelfTestSummary(Strict):
+    """The kiosk's self-test as its last runs left it (``hailong-kiosk self-test``, and the light checks it re-runs)."""
+
+    at: str | None = Field(None, max_length=40, description="When a check last ran (RFC 3339).")
+    full_at: str | None = Field(None, max_length=40, description="When every check (the window and the integrity check too) "
+                                "last ran: the installer, an update, IT staff; null when never on this kiosk.")
+    ok: int = Field(ge=0, le=100)
+    warn: int = Field(ge=0, le=100)
+    fail: int = Field(ge=0, le=100)
+    failing: list[CheckName] = Field(default_factory=list, max_length=20, description="Names of the checks that failed, e.g. `writable`.")
+    warning: list[CheckName] = Field(default_factory=list, max_length=20, description="Names of the checks that warned, e.g. `time`.")
+
+
+class TimeFacts(Strict):
+    """The system clock as the kiosk's self-test reads it (timedatectl); null where it cannot say."""
+
+    zone: str | None = Field(None, max_length=64, description="The system's time zone, e.g. Asia/Ho_Chi_Minh.")
+    synchronized: bool | None = Field(None, description="Whether the clock reached its NTP server.")
+    offset_ms: float | None = Field(None, ge=-1e12, le=1e12, description="Offset from the NTP server in milliseconds, when known.")
+    server: str | None = Field(None, max_length=255, description="The NTP server in use.")
+
+
+class HeartbeatDiagnostics(Strict):
+    """What IT staff see of a kiosk on the fleet page without a visit (issue 16). Every field optional."""
+
+    selftest: SelfTestSummary | None = None
+    disk_free_bytes: int | None = Field(None, ge=0, le=_BIG, description="Free space on the disk of the kiosk's data folder.")
+    db_bytes: int | None = Field(None, ge=0, le=_BIG, description="Size of the kiosk's database (with its write-ahead log).")
+    uptime_s: float | None = Field(None, ge=0, le=1e10, description="Seconds since the kiosk app started.")
+    system_uptime_s: float | None = Field(None, ge=0, le=1e10, description="Seconds since the machine booted.")
+    time: TimeFacts | None = None
+    last_error_at: str | None = Field(None, max_length=40, description="When `last_error` was noted (RFC 3339).")
+
+
+class UpdateReport(Strict):
+    """What became of the release staged for the kiosk (remote update, issue 16; kiosk/updater.py)."""
+
+    release_id: int = Field(None, ge=1, le=2**62, description="The `release.id` of the config that named it.")
+    version: str = Field(max_length=32, pattern=r"^[0-9A-Za-z.+!_-]{1,32}$")
+    outcome: Literal["installed", "rolled_back", "failed", "refused"] = Field(
+        description="`installed`: the new version runs and reached the server; `rolled_back`: it did not become healthy and "
+                    "the kiosk went back to the previous one by itself; `failed`: it could not be installed or its self-test "
+                    "failed (nothing was switched); `refused`: the file was not the one the config pinned (SHA-256) or too large.")
+    reason: str = Field(None, max_length=1000, description="Why, in words (a rollback's cause, pip's or the self-test's message).")
+    sha256: str = Field(None, pattern=r"^[0-9a-f]{64}$")
+    at: str = Field(None, max_length=40, description="When the kiosk decided (RFC 3339).")
+    seconds: float = Field(None, ge=0, le=1e6, description="How long downloading, installing and self-testing took.")
+
+
 class HeartbeatIn(BootStamped):
     # Bounded: a count beyond any real queue is a broken client, and SQLite integers stop at 2**63.
     pending: int = Field(ge=0, le=1_000_000_000)
@@ -160,6 +213,45 @@ class HeartbeatIn(BootStamped):
     device_time: str = Field(max_length=40)
     boot_id: str = Field(None, pattern=UUID_PATTERN, description=BOOT_ID_DOC)
     mono_ms: int = _mono_ms("when sending: the server's receipt time minus it anchors this boot's clock")
+    diagnostics: HeartbeatDiagnostics = Field(None, description="Self-test summary, disk, database size, uptime and clock "
+                                              "(issue 16). Absent from older kiosks (never null); with it the server answers "
+                                              "200 `HeartbeatOut` instead of 204.")
+    update: UpdateReport = Field(None, description="The outcome of the last remote update (issue 16), until the server has "
+                                 "had it once; absent otherwise (never null).")
+
+
+class LogRequest(BaseModel):
+    id: str = Field(pattern=UUID_PATTERN, description="Send it back as `request_id` with the lines.")
+    lines: int = Field(ge=1, le=500, description="How many of the log's last lines are asked for.")
+
+
+class HeartbeatOut(BaseModel):
+    """The answer to a heartbeat that carried `diagnostics`: what the server asks of the kiosk."""
+
+    log_request: LogRequest | None = Field(None, description="Upload the log's last lines (`POST /api/v1/kiosk/log`), "
+                                           "asked for on the fleet page; null when nothing is asked.")
+    server_time: str
+
+
+LOG_MAX_LINES, LOG_MAX_LINE_CHARS, LOG_MAX_BYTES = 500, 2000, 64 * 1024 + 500
+
+
+class LogUploadIn(Strict):
+    """The kiosk's log lines for one log request, scrubbed of tokens, PINs and dossier codes on the kiosk."""
+
+    request_id: str = Field(pattern=UUID_PATTERN, description="The `log_request.id` the heartbeat answer carried.")
+    lines: list[str] = Field(max_length=LOG_MAX_LINES, description=f"The log's last lines, oldest first: at most "
+                             f"{LOG_MAX_LINES} lines of {LOG_MAX_LINE_CHARS} characters, 64 KiB in all.")
+    truncated: bool = Field(False, description="True when the size bound cut lines that were asked for.")
+
+    @field_validator("lines")
+    @classmethod
+    def _bounded(cls, lines: list[str]) -> list[str]:
+        if any(len(line) > LOG_MAX_LINE_CHARS for line in lines):
+            raise ValueError(f"a line is longer than {LOG_MAX_LINE_CHARS} characters")
+        if sum(len(line.encode("utf-8")) + 1 for line in lines) > LOG_MAX_BYTES:
+            raise ValueError("the lines exceed 64 KiB")
+        return lines
 
 
 class UnitOut(BaseModel):
@@ -167,6 +259,18 @@ class UnitOut(BaseModel):
     name: str
     level: str
     parent_code: str | None
+
+
+class ReleaseBlock(BaseModel):
+    """A kiosk release staged for this kiosk: download it from `url` with the device token, check its SHA-256."""
+
+    id: int
+    version: str = Field(description="The version it installs (`kiosk.__version__` of the wheel).")
+    sha256: str = Field(description="SHA-256 of the wheel (hex): a download that differs is refused.")
+    url: str = Field(description="Path of the wheel on this server (`GET`, Bearer device token).")
+    filename: str = Field(description="The wheel's file name, e.g. `hailong-0.2.0-py3-none-any.whl`.")
+    bytes: int
+    staged_at: str = Field(description="When it was staged for this kiosk: staging again lets a kiosk retry a release that failed.")
 
 
 class ConfigOut(BaseModel):
@@ -178,3 +282,5 @@ class ConfigOut(BaseModel):
                               "counter_name}; its header shows the site's name and counter (issue 13).")
     prompts: list[dict] = Field(default_factory=list, description="Recorded voice prompts: {name, lang, sha256, bytes, duration_ms, "
                                 "path}; fetch each from `path` with the device token (docs/voice.md).")
+    release: ReleaseBlock | None = Field(None, description="The kiosk release staged for this kiosk (remote update, issue 16); "
+                                         "absent when none is. Staging changes the ETag.")

@@ -30,11 +30,14 @@ from sync_server.storage.sql.dossiers import REPEAT_FLAG
 FLAG_CLASSES = ("ok", "incomplete", "misuse")
 #: The class of a dossier's repeat rating: never counted (no report's classes hold it).
 DOSSIER_REPEAT = REPEAT_FLAG
+#: The class of an answer the demo made up (flag ``demo``, tools/demo.py): never counted either, so
+#: a demo database's figures are the real answers given at its kiosk and phones only (issue 15).
+DEMO = "demo"
 
 
 def flag_class(flags: list) -> str:
-    """``dossier_repeat`` over ``misuse`` (cooldown, burst, repeat, rate limited) over ``incomplete`` over
-    ``ok``; other flags count.
+    """``dossier_repeat`` over ``demo`` over ``misuse`` (cooldown, burst, repeat, rate limited) over
+    ``incomplete`` over ``ok``; other flags count.
 
     ``misuse`` is left out by default, ``dossier_repeat`` always; ``incomplete`` (follow-ups left) counts,
     its number is shown apart.
@@ -43,6 +46,8 @@ def flag_class(flags: list) -> str:
         return "ok"
     if DOSSIER_REPEAT in flags:
         return DOSSIER_REPEAT
+    if DEMO in flags:
+        return DEMO
     if MISUSE_FLAGS.intersection(flags):
         return "misuse"
     return "incomplete" if FLAG_INCOMPLETE in flags else "ok"

@@ -597,11 +597,18 @@ def _tally_by_point(rows, filters: Filters) -> dict[tuple[str, int], Tally]:
 
 
 def alerts(state, scope: set[str] | None, codes: set[str] | None = None, now_ms: int | None = None) -> list[dict]:
-    """Units and officers whose share unsatisfied in the recent window reaches the threshold (misuse left out)."""
+    """Units and officers whose share unsatisfied in the recent window reaches the threshold (misuse left out).
+
+    Each alert: ``kind`` (``unit`` or ``officer``), ``id`` (unit code or officer id), ``key`` (``kind:id``,
+    stable across runs: the delivery log keys on it), ``n``, ``unsatisfied``, ``share``, ``name`` (the
+    unit's or the officer's; None when unknown) and ``unit_code`` (the unit itself, or the officer's
+    unit). An officer's alert is officer results: callers show it only to roles with officer access.
+    """
     settings = state.settings
     now_ms = now_ms if now_ms is not None else int(time.time() * 1000)
     since = now_ms - int(settings.alert_window_min * 60_000)
     groups: dict[tuple[str, str], list[int]] = {}
+    officer_units: dict[str, str] = {}
     for a in state.storage.recent_answers(since, ALERT_LAG_MS):
         if (scope is not None and a["unit_code"] not in scope) or (codes is not None and a["unit_code"] not in codes):
             continue
@@ -614,6 +621,8 @@ def alerts(state, scope: set[str] | None, codes: set[str] | None = None, now_ms:
         if level is None:
             continue
         keys = [("unit", a["unit_code"])] + ([("officer", a["officer_id"])] if a["officer_id"] else [])
+        if a["officer_id"]:
+            officer_units[a["officer_id"]] = a["unit_code"]
         for key in keys:
             g = groups.setdefault(key, [0, 0])
             g[0] += 1
@@ -621,5 +630,13 @@ def alerts(state, scope: set[str] | None, codes: set[str] | None = None, now_ms:
     out = []
     for (kind, ident), (n, unhappy) in groups.items():
         if n >= settings.alert_min_answers and unhappy / n >= settings.alert_unsatisfied_share:
-            out.append({"kind": kind, "id": ident, "n": n, "unsatisfied": unhappy, "share": unhappy / n})
+            if kind == "unit":
+                unit = state.storage.unit(ident)
+                name, unit_code = (unit["name"] if unit else None), ident
+            else:
+                officer = state.storage.officer(ident)
+                name = officer["name"] if officer else None
+                unit_code = officer_units[ident]  # where the answers were given (contract 13: the officer's unit then)
+            out.append({"kind": kind, "id": ident, "key": f"{kind}:{ident}", "n": n, "unsatisfied": unhappy,
+                        "share": unhappy / n, "name": name, "unit_code": unit_code})
     return sorted(out, key=lambda a: (-a["share"], -a["n"], a["id"]))

@@ -163,10 +163,37 @@ class FleetArea(ABC):
     def revoke_device(self, device_id: str, now: datetime) -> bool: ...
 
     @abstractmethod
-    def record_heartbeat(self, device_id: str, now: datetime, info: dict) -> None: ...
+    def record_heartbeat(self, device_id: str, now: datetime, info: dict) -> None:
+        """Keep a heartbeat's status on the device, and its ``diagnostics`` (when not None) in the same transaction."""
 
     @abstractmethod
     def devices(self, unit_codes: set[str] | None = None) -> list[dict]: ...
+
+    @abstractmethod
+    def device_diagnostics(self, device_ids: list[str] | None = None) -> dict[str, dict]:
+        """``{device_id: {reported_at, diagnostics, log_request_id, log_request_lines, log_requested_at,
+        log_requested_by, log_received_at, log_line_count, log_truncated, log_asked_at, log_asked_by}}``
+        (``diagnostics``: the last heartbeat's, parsed; no log text) for the kiosks that have a row."""
+
+    @abstractmethod
+    def request_device_log(self, device_id: str, request_id: str, lines: int, now: datetime, user: User | None,
+                           ip: str | None = None) -> None:
+        """Ask the kiosk for its log's last ``lines`` (replacing a request it has not answered yet); the
+        request and its audit entry (``device.log_request``) commit together."""
+
+    @abstractmethod
+    def device_log_request(self, device_id: str) -> dict | None:
+        """The kiosk's open log request, ``{id, lines, requested_at, requested_by}``, or None."""
+
+    @abstractmethod
+    def store_device_log(self, device_id: str, request_id: str, text: str, line_count: int, truncated: bool,
+                         now: datetime) -> bool:
+        """Keep the kiosk's answer to its open request and close it (audited as ``device.log_upload``);
+        False, storing nothing, when ``request_id`` is not the open request."""
+
+    @abstractmethod
+    def device_log(self, device_id: str) -> dict | None:
+        """The last log lines the kiosk sent: ``{text, received_at, line_count, truncated, asked_at, asked_by}``, or None."""
 
 
 class PeopleArea(ABC):
@@ -492,3 +519,146 @@ class DossiersArea(ABC):
                               unit_codes: set[str] | None = None) -> list[tuple]:
         """Counted dossier ratings placed in ``[ms_from, ms_to)`` (UTC epoch ms), at most ``max_seq`` when
         given: rows ``(unit_code of the answer, channel, in_register 0/1, n)``."""
+
+
+class ReleasesArea(ABC):
+    """Remote update (issue 16): kiosk releases (wheels kept in the database, with their SHA-256) and
+    the release staged for each kiosk, with the outcome its heartbeat reported.
+
+    A release dict: ``id, version, filename, sha256, bytes, notes, added_at, added_by`` (never the
+    content, except from :meth:`release_content`). A target dict: ``device_id, release_id, version,
+    filename, sha256, bytes, staged_at, staged_by, outcome, outcome_reason, outcome_at, reported_at,
+    install_seconds``. Each change and its audit entry commit together.
+    """
+
+    @abstractmethod
+    def add_release(self, version: str, filename: str, sha256: str, content: bytes, notes: str | None, now: datetime,
+                    user: User | None, ip: str | None = None) -> int:
+        """Store a release (audited as ``release.add``); raises ``StorageRefused('version_taken')``."""
+
+    @abstractmethod
+    def releases(self) -> list[dict]:
+        """Every release, newest first, each with ``staged, installed, rolled_back, failed`` (counts of kiosks)."""
+
+    @abstractmethod
+    def release(self, release_id: int) -> dict | None: ...
+
+    @abstractmethod
+    def release_content(self, release_id: int) -> bytes | None: ...
+
+    @abstractmethod
+    def stage_release(self, release_id: int, device_ids: list[str], now: datetime, user: User | None,
+                      ip: str | None = None, target: str | None = None) -> int:
+        """Stage the release for these kiosks (what was staged for them before is replaced, its outcome
+        forgotten), audited as one ``release.stage`` entry naming ``target``; return how many."""
+
+    @abstractmethod
+    def unstage_release(self, device_ids: list[str], now: datetime, user: User | None, ip: str | None = None) -> int:
+        """Stage nothing for these kiosks any more (audited as ``release.unstage``); return how many had one."""
+
+    @abstractmethod
+    def release_targets(self, device_ids: list[str] | None = None) -> dict[str, dict]:
+        """``{device_id: target}`` for the kiosks that have a release staged (all, or these)."""
+
+    @abstractmethod
+    def note_release_outcome(self, device_id: str, release_id: int, outcome: str, reason: str | None, at: str | None,
+                             seconds: float | None, now: datetime) -> bool:
+        """Keep the outcome a kiosk reported; False (nothing kept) when ``release_id`` is not staged for it."""
+
+
+class AlertsArea(ABC):
+    """Alerts that reach people (issue 15): delivery channels and the delivery log.
+
+    A channel dict: ``id, name, kind`` (``telegram``, ``zalo``, ``webhook``), ``target`` (chat id,
+    Zalo user id, or the webhook URL), ``unit_code`` (None: the province; else that unit's subtree),
+    ``officer_results``, ``active``, ``has_secret``, ``created_at, created_by, updated_at, removed_at``;
+    never the secret (only :meth:`alert_channel_secret` and :meth:`claim_alert_deliveries` read it).
+    A delivery dict: ``id, channel_id, alert_key, window_no, kind`` (``alert``, ``summary``, ``test``),
+    ``unit_code, payload`` (parsed JSON), ``status`` (``pending``, ``sending``, ``retry``, ``sent``,
+    ``failed``, ``held``, ``summarised``, ``cancelled``), ``attempts, next_try_ms, lease_ms, last_error,
+    http_status, summary_id, created_ms, created_at, sent_at, updated_at``. Times in ms are UTC epoch ms.
+    ``(channel_id, alert_key, window_no)`` is unique.
+    """
+
+    @abstractmethod
+    def alert_channels(self, include_removed: bool = False) -> list[dict]:
+        """Channels by name (removed ones only when asked)."""
+
+    @abstractmethod
+    def alert_channel(self, channel_id: int) -> dict | None: ...
+
+    @abstractmethod
+    def alert_channel_secret(self, channel_id: int) -> str | None:
+        """The channel's bot token, access token or signing key (None when it has none)."""
+
+    @abstractmethod
+    def add_alert_channel(self, name: str, kind: str, target: str, secret: str | None, unit_code: str | None,
+                          officer_results: bool, now: datetime, user: User | None, ip: str | None = None) -> int:
+        """Add a channel (audited as ``alert_channel.add``, without the secret); raises ``StorageRefused('name_taken')``."""
+
+    @abstractmethod
+    def update_alert_channel(self, channel_id: int, now: datetime, user: User | None, ip: str | None = None,
+                             **fields) -> bool:
+        """Change any of ``secret, active, officer_results, target`` of a channel not removed (audited as
+        ``alert_channel.edit``, saying only whether a secret was set); False when there is none."""
+
+    @abstractmethod
+    def remove_alert_channel(self, channel_id: int, now: datetime, user: User | None, ip: str | None = None) -> bool:
+        """Remove a channel: it stays for its delivery log, its secret is deleted, its waiting deliveries
+        are cancelled (audited as ``alert_channel.remove``); False when there is none."""
+
+    @abstractmethod
+    def queue_alert_deliveries(self, rows: list[dict], now_ms: int, repeat_after_ms: int, max_per_hour: int) -> dict[str, int]:
+        """In one write transaction, for each row ``{channel_id, alert_key, window_no, kind, unit_code, payload}``:
+        skip it when the channel is removed or inactive, or already has a delivery of ``alert_key`` created
+        after ``now_ms - repeat_after_ms``; else insert it (a row whose key and window exist is skipped),
+        ``pending`` while the channel counts fewer than ``max_per_hour`` alerts and summaries created in the
+        past hour, else ``held``. Returns ``{queued, held, skipped}``."""
+
+    @abstractmethod
+    def alert_channel_usage(self, channel_id: int, now_ms: int) -> int:
+        """The alerts and summaries counting against the channel's hourly limit at ``now_ms``."""
+
+    @abstractmethod
+    def held_alert_deliveries(self, channel_id: int | None = None) -> list[dict]:
+        """Deliveries held by the hourly limit (of one channel, or all), oldest first."""
+
+    @abstractmethod
+    def queue_alert_summary(self, channel_id: int, held_ids: list[int], payload: dict, now_ms: int,
+                            max_per_hour: int) -> int | None:
+        """In one write transaction: when the channel is under its limit and every id is still held, add one
+        ``summary`` delivery (key ``summary:<lowest id>``) and mark those ``summarised``; its id, else None."""
+
+    @abstractmethod
+    def add_alert_test(self, channel_id: int, alert_key: str, payload: dict, now_ms: int, user: User | None,
+                       ip: str | None = None) -> int:
+        """A ``test`` delivery due now (audited as ``alert_channel.test``); its id."""
+
+    @abstractmethod
+    def claim_alert_deliveries(self, now_ms: int, lease_ms: int, limit: int, ids: list[int] | None = None) -> list[dict]:
+        """In one write transaction: the deliveries due (``pending`` or ``retry`` with ``next_try_ms <= now_ms``,
+        or ``sending`` whose lease ended: its sender stopped), at most ``limit`` (only ``ids`` when given),
+        each marked ``sending`` with one more attempt and a lease to ``now_ms + lease_ms``, returned with
+        ``channel: {id, kind, name, target, secret}``; those of a removed or inactive channel are cancelled."""
+
+    @abstractmethod
+    def finish_alert_delivery(self, delivery_id: int, attempt: int, status: str, now: datetime, *,
+                              next_try_ms: int | None = None, error: str | None = None,
+                              http_status: int | None = None) -> bool:
+        """Record the outcome (``sent``, ``retry``, ``failed``) of the claim that made ``attempt``; False when the
+        delivery was claimed again since (its lease ended), so a late sender changes nothing."""
+
+    @abstractmethod
+    def alert_delivery(self, delivery_id: int) -> dict | None: ...
+
+    @abstractmethod
+    def alert_deliveries(self, limit: int = 100, channel_id: int | None = None) -> list[dict]:
+        """The delivery log, newest first, each with ``channel_name, channel_kind``."""
+
+    @abstractmethod
+    def alert_delivery_counts(self) -> dict[str, int]:
+        """``{status: deliveries}``."""
+
+    @abstractmethod
+    def purge_alert_deliveries(self, before_ms: int) -> int:
+        """Delete finished deliveries (sent, failed, summarised, cancelled) created before ``before_ms``; how many."""

@@ -11,8 +11,9 @@ from __future__ import annotations
 
 from abc import abstractmethod
 
+from sync_server.storage.areas import AlertsArea
 from sync_server.storage.areas import (DossiersArea, DutiesArea, FleetArea, OfficersArea, PeopleArea, PhoneArea, PromptsArea,
-                                       ResultsArea, SitesArea, SurveysArea, UnitsArea)
+                                       ReleasesArea, ResultsArea, SitesArea, SurveysArea, UnitsArea)
 from sync_server.storage.types import (Device, EnrollRefused, ImportReport, PreparedResponse, Session, StorageRefused,
                                        UnitRelease, User)
 
@@ -21,7 +22,7 @@ __all__ = ["Device", "EnrollRefused", "ImportReport", "PreparedResponse", "Sessi
 
 
 class Storage(UnitsArea, OfficersArea, SurveysArea, FleetArea, PeopleArea, PhoneArea, ResultsArea, DutiesArea, PromptsArea,
-              SitesArea, DossiersArea):
+              SitesArea, DossiersArea, ReleasesArea, AlertsArea):
     """The server's database."""
 
     @abstractmethod

@@ -53,9 +53,10 @@ templates.env.globals["group_label"] = procedure_groups.label
 NAV = (("/", "nav_overview", "user"), ("/results", "nav_results", "user"), ("/admin/units", "nav_units", "user"),
        ("/admin/sites", "nav_sites", "user"), ("/admin/officers", "nav_officers", "user"),
        ("/admin/questionnaires", "nav_questionnaires", "province_read"), ("/admin/fleet", "nav_fleet", "user"),
-       ("/admin/enrol-codes", "nav_codes", "admin"), ("/admin/users", "nav_users", "admin"),
+       ("/admin/enrol-codes", "nav_codes", "admin"), ("/admin/releases", "nav_releases", "admin"), ("/admin/users", "nav_users", "admin"),
        ("/admin/conflicts", "nav_conflicts", "province_read"), ("/admin/dossiers", "nav_dossiers", "province_read"),
        ("/admin/prompts", "nav_prompts", "province_read"),
+       ("/admin/alerts", "nav_alerts", "admin"),
        ("/admin/audit", "nav_audit", "admin"), ("/admin/settings", "nav_settings", "admin"),
        ("/admin/callbacks", "nav_callbacks", "admin"))
 

@@ -1,5 +1,10 @@
 """The kiosk fleet: status, site and counter, silent kiosks, revoke and re-enrol; enrolment codes with a QR,
-each tied to a site (điểm tiếp nhận) of its unit and optionally a counter (quầy)."""
+each tied to a site (điểm tiếp nhận) of its unit and optionally a counter (quầy).
+
+Remote diagnostics (issue 16): what each kiosk's last heartbeat said of itself (self-test, disk, database,
+uptime, clock), kiosks whose clock is off by more than ``fleet_clock_tolerance_s`` flagged and counted at
+the top, and, for the province admin only, a request for a kiosk's log's last lines (delivered in its
+next heartbeat's answer) and the page that shows them; both audited."""
 
 from __future__ import annotations
 
@@ -34,17 +39,131 @@ def qr_svg(text: str) -> Markup:
     return Markup(svg[svg.index("<svg"):])
 
 
+def duration(seconds: float | None, t) -> str:
+    """``3 ngày 4 giờ``, ``2 giờ 5 phút``, ``12 phút``, ``1 phút 30 giây``, ``40 giây`` (the catalogue's words);
+    "—" when unknown. Rounded to the second: a clock 10 minutes ahead, measured a few milliseconds
+    after it sent, reads "10 phút"."""
+    if seconds is None:
+        return "—"
+    s = round(abs(seconds))
+    if s >= 86400:
+        return t("dur_days", d=s // 86400, h=s % 86400 // 3600)
+    if s >= 3600:
+        return t("dur_hours", h=s // 3600, m=s % 3600 // 60)
+    if s >= 600:
+        return t("dur_minutes", m=round(s / 60))
+    if s >= 60:
+        return t("dur_minutes", m=s // 60) if s % 60 == 0 else t("dur_min_sec", m=s // 60, s=s % 60)
+    return t("dur_seconds", s=s)
+
+
+def size(n: int | None, lang: str) -> str:
+    """Bytes as people read them: ``12,3 GB`` (a decimal comma in Vietnamese), ``4,1 MB``."""
+    if n is None:
+        return "—"
+    for unit, factor in (("GB", 1024 ** 3), ("MB", 1024 ** 2), ("KB", 1024)):
+        if n >= factor:
+            text = f"{n / factor:.1f}"
+            return (text.replace(".", ",") if lang == "vi" else text) + f" {unit}"
+    return f"{n} B"
+
+
+def clock_off(offset_s: float | None, tolerance_s: float) -> bool:
+    """A kiosk's clock is off when its last heartbeat's offset exceeds the tolerance."""
+    return offset_s is not None and abs(offset_s) > tolerance_s
+
+
+def diagnostics_view(device: dict, diag: dict | None, settings, t, lang: str) -> dict:
+    """What the fleet page shows of one kiosk's diagnostics, worded (the template only places it)."""
+    offset = device.get("clock_offset_s")
+    sign = "+" if (offset or 0) >= 0 else "−"
+    out = {"clock_off": clock_off(offset, settings.fleet_clock_tolerance_s),
+           "clock_words": f"{sign}{duration(offset, t)}" if offset is not None else "—",
+           "clock_text": f"{round(offset):+d} s" if offset is not None else "—",  # round(): never "-0 s"
+           "reported_at": None, "selftest": None, "lines": [], "low_disk": False, "log": None}
+    body = (diag or {}).get("diagnostics") or {}
+    if diag:
+        out["reported_at"] = diag.get("reported_at")
+        if diag.get("log_request_id"):
+            out["log"] = ("requested", diag.get("log_requested_at"))
+        elif diag.get("log_received_at"):
+            out["log"] = ("received", diag.get("log_received_at"))
+    test = body.get("selftest")
+    if test:
+        if test.get("fail"):
+            out["selftest"] = ("bad", t("diag_selftest_fail", n=test["fail"], names=", ".join(test.get("failing") or [])))
+        elif test.get("warn"):
+            out["selftest"] = ("warn", t("diag_selftest_warn", n=test["warn"], names=", ".join(test.get("warning") or [])))
+        else:
+            out["selftest"] = ("ok", t("diag_selftest_ok", n=test.get("ok", 0)))
+    if "disk_free_bytes" in body or "db_bytes" in body:
+        out["lines"].append(t("diag_disk", free=size(body.get("disk_free_bytes"), lang), db=size(body.get("db_bytes"), lang)))
+        free = body.get("disk_free_bytes")
+        out["low_disk"] = free is not None and free < settings.fleet_low_disk_mb * 1024 * 1024
+    if "uptime_s" in body:
+        out["lines"].append(t("diag_uptime", app=duration(body.get("uptime_s"), t), system=duration(body.get("system_uptime_s"), t)))
+    clock = body.get("time")
+    if clock:
+        sync = {True: t("diag_synced"), False: t("diag_not_synced")}.get(clock.get("synchronized"), t("diag_sync_unknown"))
+        line = t("diag_time", zone=clock.get("zone") or "?", sync=sync)
+        if clock.get("offset_ms") is not None:
+            line += " · " + t("diag_ntp_offset", ms=f"{clock['offset_ms']:+.0f}")
+        out["lines"].append(line)
+        out["time_warn"] = clock.get("synchronized") is False
+    return out
+
+
 @pages.get("/admin/fleet", access="user")
 def fleet_page(request: Request):
     state = request.app.state.hailong
+    settings = state.settings
     devices = state.storage.devices(scope(request))
-    silent = {d["id"] for d in silent_devices(devices, state.settings.fleet_silent_after_min)}
+    silent = {d["id"] for d in silent_devices(devices, settings.fleet_silent_after_min)}
     names = {u["code"]: u for u in state.storage.units()}
     sites = {s["id"]: s for s in state.storage.sites(include_closed=True)}
     # Sites of the unit versions in force today: a kiosk enrolled before a merger stands at an older unit's site.
     current = {s["id"] for own in sites_in_force(state.storage, state.storage.units_as_of(_today(request))).values() for s in own}
+    lang = request_lang(request)
+    t = translator(lang)
+    diagnostics = state.storage.device_diagnostics([d["id"] for d in devices])
+    views = {d["id"]: diagnostics_view(d, diagnostics.get(d["id"]), settings, t, lang) for d in devices}
+    active = [d for d in devices if not d["revoked_at"]]
+    alerts = {"clock": sum(1 for d in active if views[d["id"]]["clock_off"]),
+              "selftest": sum(1 for d in active if (views[d["id"]]["selftest"] or ("",))[0] == "bad"),
+              "disk": sum(1 for d in active if views[d["id"]]["low_disk"])}
     return render(request, "fleet.html", devices=devices, silent=silent, names=names, sites=sites, current=current,
-                  silent_after=state.settings.fleet_silent_after_min, skew=state.settings.clock_skew_s)
+                  silent_after=settings.fleet_silent_after_min, views=views, alerts=alerts,
+                  tolerance=duration(settings.fleet_clock_tolerance_s, t), low_disk_mb=int(settings.fleet_low_disk_mb))
+
+
+@pages.post("/admin/fleet/{device_id}/log", access="admin")
+def device_log_request(request: Request, device_id: str, lines: str = Form("")):
+    """Ask the kiosk for its log's last lines: stored (and audited) here, delivered in its next heartbeat's answer."""
+    storage = request.app.state.hailong.storage
+    device = _device_in_scope(request, device_id)
+    if device["revoked_at"]:
+        raise FormError(translator(request_lang(request))("log_err_revoked"))
+    count = request.app.state.hailong.settings.fleet_log_lines
+    if lines.strip():
+        if not lines.strip().isdigit() or not 1 <= int(lines.strip()) <= 500:
+            raise FormError(translator(request_lang(request))("log_err_lines"))
+        count = int(lines.strip())
+    storage.request_device_log(device_id, str(uuid.uuid4()), count, datetime.now(timezone.utc), viewer(request).user,
+                               client_ip(request))
+    return done(f"/admin/fleet/{device_id}/log", "ok_log_requested")
+
+
+@pages.get("/admin/fleet/{device_id}/log", access="admin")
+def device_log_page(request: Request, device_id: str):
+    """The last log lines the kiosk sent (scrubbed on the kiosk), and whether a request is still open. Viewing is audited."""
+    state = request.app.state.hailong
+    device = _device_in_scope(request, device_id)
+    log = state.storage.device_log(device_id)
+    if log is not None:
+        state.storage.audit(datetime.now(timezone.utc), viewer(request).user, "device.log_view", device_id,
+                            {"received_at": log["received_at"], "lines": log["line_count"]}, client_ip(request))
+    return render(request, "fleet_log.html", device=device, log=log, pending=state.storage.device_log_request(device_id),
+                  unit=state.storage.unit(device["unit_code"]), default_lines=state.settings.fleet_log_lines)
 
 
 def _device_in_scope(request: Request, device_id: str) -> dict:

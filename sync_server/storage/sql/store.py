@@ -21,6 +21,7 @@ from hailong_core.questionnaire import parse_questionnaire
 from hailong_core.timeutil import format_rfc3339
 from sync_server.storage.base import Device, PreparedResponse, Storage
 from sync_server.storage.migrations import MIGRATIONS, statements
+from sync_server.storage.sql.alerts import SQLAlerts
 from sync_server.storage.sql.dossiers import SQLDossiers
 from sync_server.storage.sql.duties import SQLDuties
 from sync_server.storage.sql.fleet import SQLFleet
@@ -28,6 +29,7 @@ from sync_server.storage.sql.officers import SQLOfficers
 from sync_server.storage.sql.people import SQLPeople
 from sync_server.storage.sql.phone import SQLPhone
 from sync_server.storage.sql.prompts import SQLPrompts
+from sync_server.storage.sql.releases import SQLReleases
 from sync_server.storage.sql.sites import SQLSites
 from sync_server.storage.sql.results import SQLResults
 from sync_server.storage.sql.surveys import SQLSurveys
@@ -52,7 +54,7 @@ QUESTIONNAIRE_ASSET = ("questionnaires", "default.json")
 
 
 class SQLStorage(SQLUnits, SQLOfficers, SQLSurveys, SQLFleet, SQLPeople, SQLPhone, SQLResults, SQLDuties, SQLPrompts, SQLSites,
-                 SQLDossiers, Storage):
+                 SQLDossiers, SQLReleases, SQLAlerts, Storage):
     """Everything both back ends share. Subclasses call ``super().__init__()`` and fill the hooks."""
 
     #: The statement that opens a write transaction.
