@@ -91,7 +91,9 @@ def test_enrolment_codes_expired_reused_revoked(site):
     assert expired.status_code == 403 and "expired" in expired.json()["error"]["message"]
     assert _upload(kiosk, device["token"]).status_code == 200
     # Revoked from the fleet page: the very next upload is refused (no cache in between).
-    assert admin.post(f"/admin/fleet/{device['device_id']}/revoke", data={"csrf": csrf}).status_code == 303
+    refused = admin.post(f"/admin/fleet/{device['device_id']}/revoke", data={"csrf": csrf})  # the box not ticked
+    assert refused.status_code == 400 and "Chưa đánh dấu ô xác nhận" in refused.text
+    assert admin.post(f"/admin/fleet/{device['device_id']}/revoke", data={"csrf": csrf, "confirm": "1"}).status_code == 303
     refused = _upload(kiosk, device["token"])
     assert refused.status_code == 403 and refused.json()["error"]["code"] == "device_revoked"
     assert kiosk.get("/api/v1/kiosk/config", headers={"Authorization": f"Bearer {device['token']}"}).status_code == 403
@@ -100,7 +102,7 @@ def test_enrolment_codes_expired_reused_revoked(site):
     assert second.status_code == 403
     storage.create_enroll_code("7201", security.digest("FRESHCODE123"), datetime.now(timezone.utc) + timedelta(hours=1))
     fresh = kiosk.post("/api/v1/enroll", json={"code": "FRES-HCOD-E123"}).json()
-    re_page = admin.post(f"/admin/fleet/{fresh['device_id']}/reenrol", data={"csrf": csrf})
+    re_page = admin.post(f"/admin/fleet/{fresh['device_id']}/reenrol", data={"csrf": csrf, "confirm": "1"})
     assert re_page.status_code == 200 and CODE_RE.search(re_page.text)
     assert _upload(kiosk, fresh["token"]).status_code == 403
     again = kiosk.post("/api/v1/enroll", json={"code": CODE_RE.search(re_page.text).group(1)}).json()

@@ -156,9 +156,11 @@ def test_replace_and_delete(site):
     assert storage.audit_log()[0]["detail"]["replaced"] is True
     page = client.get("/admin/prompts").text
     assert "Tiếng Tày" in page and "Lời cảm ơn" in page and "chưa có bản tiếng Việt" in page
-    resp = client.post("/admin/prompts/delete", data={"csrf": csrf, "name": "thanks", "lang": "tyz"})
+    refused = client.post("/admin/prompts/delete", data={"csrf": csrf, "name": "thanks", "lang": "tyz"})
+    assert refused.status_code == 400  # the confirmation box not ticked: nothing deleted
+    resp = client.post("/admin/prompts/delete", data={"csrf": csrf, "name": "thanks", "lang": "tyz", "confirm": "1"})
     assert resp.status_code == 303 and storage.prompts() == []
-    again = client.post("/admin/prompts/delete", data={"csrf": csrf, "name": "thanks", "lang": "tyz"})
+    again = client.post("/admin/prompts/delete", data={"csrf": csrf, "name": "thanks", "lang": "tyz", "confirm": "1"})
     assert again.status_code == 400 and "Không có bản ghi âm" in _error_detail(again)
     assert build_config(storage, app.state.hailong.settings, "7201")["prompts"] == []
 
@@ -275,7 +277,7 @@ def test_a_kiosk_fetches_checks_replaces_and_drops_recordings_from_a_real_server
     # The province replaces one and deletes the other: the next round follows.
     invitation2 = wav_bytes(tone=5)
     _upload_live(server, session, csrf, "invitation", "vi", invitation2)
-    resp = session.post(server.url + "/admin/prompts/delete", data={"csrf": csrf, "name": "thanks", "lang": "nut"},
+    resp = session.post(server.url + "/admin/prompts/delete", data={"csrf": csrf, "name": "thanks", "lang": "nut", "confirm": "1"},
                         allow_redirects=False, timeout=10)
     assert resp.status_code == 303
     service = SyncService(store, kiosk_settings.load(tmp_path / "kiosk", connect_timeout_s=2.0))

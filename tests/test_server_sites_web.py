@@ -163,7 +163,7 @@ def test_enrolment_code_tied_to_site_and_counter(world):
         resp = admin.post("/admin/enrol-codes", data={"csrf": csrf, "unit_code": "7201", **data})
         assert resp.status_code == 400 and message in resp.text, (data, resp.text[-800:])
     # Re-enrol keeps the site and counter.
-    again = admin.post(f"/admin/fleet/{device['id']}/reenrol", data={"csrf": csrf})
+    again = admin.post(f"/admin/fleet/{device['id']}/reenrol", data={"csrf": csrf, "confirm": "1"})
     third = kiosk.post("/api/v1/enroll", json={"code": CODE_RE.search(again.text).group(1)}).json()
     assert (storage.device(third["device_id"])["site_id"], storage.device(third["device_id"])["counter"]) == (site["id"], "Q2")
 

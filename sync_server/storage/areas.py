@@ -662,3 +662,32 @@ class AlertsArea(ABC):
     @abstractmethod
     def purge_alert_deliveries(self, before_ms: int) -> int:
         """Delete finished deliveries (sent, failed, summarised, cancelled) created before ``before_ms``; how many."""
+
+
+class CommentsArea(ABC):
+    """Citizens' written comments (issue 15) and their moderation.
+
+    Two sources: the text answers of the phone form (``responses``, channel ``qr``; one comment per text
+    question answered) and the comments written through a kiosk answer's thank-you QR (``phone_comments``).
+    A comment's identity is ``(response_id, question)``; a link comment's question is ``""``. Hiding keeps
+    the text (never deleted) and records the state in ``comment_moderation``.
+    """
+
+    @abstractmethod
+    def form_comment_rows(self, ms_from: int, ms_to: int, unit_codes: set[str] | None, text_questions: list[str]) -> list[dict]:
+        """Phone answers created in ``[ms_from, ms_to)`` (of ``unit_codes``; None: all) whose answers may hold
+        one of ``text_questions``: ``response_id, unit_code, site_id, site_name, site_unit_valid_from, officer_id,
+        officer_name, questionnaire_id, questionnaire_version, created_ms, answers`` (parsed) and
+        ``moderation``: ``{question: {hidden, reason, updated_at, updated_by}}``."""
+
+    @abstractmethod
+    def link_comment_rows(self, ms_from: int, ms_to: int, unit_codes: set[str] | None) -> list[dict]:
+        """Comments through a kiosk answer's link written in ``[ms_from, ms_to)``: ``response_id, unit_code,
+        comment, created_ms``, the answer's ``site_id, site_name, site_unit_valid_from, officer_id, officer_name,
+        questionnaire_id, questionnaire_version, answers`` (None while it has not arrived) and ``moderation``."""
+
+    @abstractmethod
+    def set_comment_hidden(self, response_id: str, question: str, hidden: bool, reason: str, now: datetime,
+                           user: User | None, ip: str | None = None) -> bool:
+        """Hide or show one comment with a reason, audited (``comment.hide`` / ``comment.unhide``) in the same
+        transaction; False (nothing written) when its state is already that."""

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from abc import abstractmethod
 
-from sync_server.storage.areas import AlertsArea
+from sync_server.storage.areas import AlertsArea, CommentsArea
 from sync_server.storage.areas import (DossiersArea, DutiesArea, FleetArea, OfficersArea, PeopleArea, PhoneArea, PromptsArea,
                                        ReleasesArea, ResultsArea, SitesArea, SurveysArea, UnitsArea)
 from sync_server.storage.types import (Device, EnrollRefused, ImportReport, PreparedResponse, Session, StorageRefused,
@@ -22,7 +22,7 @@ __all__ = ["Device", "EnrollRefused", "ImportReport", "PreparedResponse", "Sessi
 
 
 class Storage(UnitsArea, OfficersArea, SurveysArea, FleetArea, PeopleArea, PhoneArea, ResultsArea, DutiesArea, PromptsArea,
-              SitesArea, DossiersArea, ReleasesArea, AlertsArea):
+              SitesArea, DossiersArea, ReleasesArea, AlertsArea, CommentsArea):
     """The server's database."""
 
     @abstractmethod

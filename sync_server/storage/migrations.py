@@ -432,4 +432,14 @@ MIGRATIONS: tuple[tuple[str | PerDialect, ...], ...] = (
         "CREATE INDEX alert_deliveries_due ON alert_deliveries (status, next_try_ms)",
         "CREATE INDEX alert_deliveries_channel ON alert_deliveries (channel_id, created_ms)",
     ),
+    # 15 (issue 15): moderation of citizens' written comments. A comment is a text answer of the phone
+    # form (response id + question id) or the comment written through a kiosk answer's thank-you QR
+    # (``phone_comments``, keyed by its response id with question ''). Hiding keeps the text where it is
+    # (never deleted: the audit log says who hid or showed it, when and why); this row holds only the
+    # current state and its last reason. Nothing to fill in: every comment starts visible.
+    (
+        """CREATE TABLE comment_moderation (
+            response_id TEXT NOT NULL, question TEXT NOT NULL, hidden INTEGER NOT NULL, reason TEXT NOT NULL,
+            updated_at TEXT NOT NULL, updated_by TEXT, PRIMARY KEY (response_id, question))""",
+    ),
 )

@@ -128,9 +128,18 @@ def ensure_scope(request: Request, unit_code: str | None) -> None:
         raise Forbidden("err_scope")
 
 
+def confirmed(request: Request, value: str | None) -> None:
+    """A destructive action goes ahead only with its confirmation box ticked (``confirm=1``, the box names
+    what the action affects); otherwise 400 with the page's way back, and nothing changed (issue 15)."""
+    if value != "1":
+        from sync_server.web.i18n import request_lang, translator
+
+        raise FormError(translator(request_lang(request))("err_confirm_needed"))
+
+
 def client_ip(request: Request) -> str | None:
     return request.client.host if request.client else None
 
 
-__all__ = ["Pages", "rule", "viewer", "scope", "ensure_scope", "LoginRequired", "Forbidden", "PageNotFound", "FormError",
+__all__ = ["Pages", "rule", "viewer", "scope", "ensure_scope", "confirmed", "LoginRequired", "Forbidden", "PageNotFound", "FormError",
            "HTMLResponse", "client_ip"]

@@ -20,9 +20,12 @@ def colour(value: float | None) -> str:
     return GOOD if value >= 80 else MID if value >= 60 else BAD
 
 
-def _svg(width: int, height: int, body: list[str], label: str) -> Markup:
-    return Markup(f'<svg class="chart" viewBox="0 0 {width} {height}" width="100%" role="img" aria-label="{escape(label)}" '
-                  f'xmlns="http://www.w3.org/2000/svg" {FONT} font-size="12">' + "".join(body) + "</svg>")
+def _svg(width: int, height: int, body: list[str], label: str, links: bool = False) -> Markup:
+    # An image may not hold focusable links (axe nested-interactive): a chart with links is a labelled
+    # group instead, whose links carry their own names.
+    role = f'role="group" aria-label="{escape(label)}"><title>{escape(label)}</title' if links else f'role="img" aria-label="{escape(label)}"'
+    return Markup(f'<svg class="chart" viewBox="0 0 {width} {height}" width="100%" xmlns="http://www.w3.org/2000/svg" '
+                  f'{FONT} font-size="12" {role}>' + "".join(body) + "</svg>")
 
 
 def _trim(text: str, limit: int) -> str:
@@ -47,10 +50,11 @@ def bars(rows: list[dict], *, label: str, width: int = 560, scale_max: float = 1
         full = escape(str(row["label"]))
         text = escape(_trim(str(row["label"]), max(12, label_width // 7)))
         name = f'<text x="{label_width - 8}" y="{y + 16}" text-anchor="end" fill="{INK}"><title>{full}</title>{text}</text>'
-        if row.get("href"):
-            name = f'<a href="{escape(row["href"])}">{name}</a>'
-        body.append(name)
         value = row.get("value")
+        if row.get("href"):
+            spoken = full if value is None else Markup(f"{full}: {escape(fmt.format(value).replace('.', ','))}")
+            name = f'<a href="{escape(row["href"])}" aria-label="{spoken}">{name}</a>'
+        body.append(name)
         if value is None:
             body.append(f'<text x="{label_width + 4}" y="{y + 16}" fill="{MUTED}">—</text>')
             continue
@@ -65,7 +69,7 @@ def bars(rows: list[dict], *, label: str, width: int = 560, scale_max: float = 1
             body.append(f'<path d="M{x1:.1f} {mid - 5}v10M{x1:.1f} {mid}H{x2:.1f}M{x2:.1f} {mid - 5}v10" stroke="{INK}" stroke-width="1.3" fill="none"/>')
         note = fmt.format(value).replace(".", ",") + (f" · {row['note']}" if row.get("note") else "")
         body.append(f'<text x="{label_width + plot + 6}" y="{y + 16}" fill="{MUTED}">{escape(note)}</text>')
-    return _svg(width, height, body, label)
+    return _svg(width, height, body, label, links=any(row.get("href") for row in rows))
 
 
 def histogram(values: list[float], *, label: str, width: int = 560, height: int = 170, bins: int = 10,

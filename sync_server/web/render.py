@@ -51,6 +51,7 @@ templates.env.globals["procedure_groups"] = procedure_groups.catalogue
 templates.env.globals["group_label"] = procedure_groups.label
 
 NAV = (("/", "nav_overview", "user"), ("/results", "nav_results", "user"), ("/admin/units", "nav_units", "user"),
+       ("/results/comments", "nav_comments", "user"),
        ("/admin/sites", "nav_sites", "user"), ("/admin/officers", "nav_officers", "user"),
        ("/admin/questionnaires", "nav_questionnaires", "province_read"), ("/admin/fleet", "nav_fleet", "user"),
        ("/admin/enrol-codes", "nav_codes", "admin"), ("/admin/releases", "nav_releases", "admin"), ("/admin/users", "nav_users", "admin"),

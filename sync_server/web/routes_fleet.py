@@ -18,7 +18,7 @@ from fastapi import Form, Request
 from markupsafe import Markup
 
 from sync_server import days, security
-from sync_server.web.access import FormError, Pages, PageNotFound, client_ip, ensure_scope, scope, viewer
+from sync_server.web.access import FormError, Pages, PageNotFound, client_ip, confirmed, ensure_scope, scope, viewer
 from sync_server.web.fleet_view import silent_devices
 from sync_server.web.i18n import request_lang, translator
 from sync_server.web.render import done, render
@@ -175,9 +175,10 @@ def _device_in_scope(request: Request, device_id: str) -> dict:
 
 
 @pages.post("/admin/fleet/{device_id}/revoke", access="admin")
-def device_revoke(request: Request, device_id: str):
+def device_revoke(request: Request, device_id: str, confirm: str = Form("")):
     storage = request.app.state.hailong.storage
     _device_in_scope(request, device_id)
+    confirmed(request, confirm)
     now = datetime.now(timezone.utc)
     storage.revoke_device(device_id, now)
     storage.audit(now, viewer(request).user, "device.revoke", device_id, None, client_ip(request))
@@ -185,11 +186,12 @@ def device_revoke(request: Request, device_id: str):
 
 
 @pages.post("/admin/fleet/{device_id}/reenrol", access="admin")
-def device_reenrol(request: Request, device_id: str):
+def device_reenrol(request: Request, device_id: str, confirm: str = Form("")):
     """Revoke the kiosk's token and make a fresh code for the same unit, site, counter and label (a replaced or
     reinstalled kiosk)."""
     storage = request.app.state.hailong.storage
     device = _device_in_scope(request, device_id)
+    confirmed(request, confirm)
     now = datetime.now(timezone.utc)
     storage.revoke_device(device_id, now)
     storage.audit(now, viewer(request).user, "device.revoke", device_id, {"reenrol": True}, client_ip(request))

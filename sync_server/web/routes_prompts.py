@@ -7,7 +7,7 @@ from fastapi.responses import Response
 
 from hailong_core import prompts as catalogue
 from sync_server import prompts
-from sync_server.web.access import FormError, Pages, PageNotFound, client_ip, viewer
+from sync_server.web.access import FormError, Pages, PageNotFound, client_ip, viewer, confirmed
 from sync_server.web.i18n import request_lang, translator
 from sync_server.web.render import done, render
 
@@ -53,7 +53,8 @@ async def prompt_upload(request: Request, name: str = Form(...), lang: str = For
 
 
 @pages.post("/admin/prompts/delete", access="admin")
-def prompt_delete(request: Request, name: str = Form(...), lang: str = Form(...)):
+def prompt_delete(request: Request, name: str = Form(...), lang: str = Form(...), confirm: str = Form("")):
+    confirmed(request, confirm)
     try:
         prompts.delete(request.app.state.hailong.storage, name, lang, user=viewer(request).user, ip=client_ip(request))
     except prompts.PromptRefused as exc:

@@ -11,7 +11,7 @@ from hailong_core.questionnaire import QuestionnaireError, parse_questionnaire
 from hailong_core.timeutil import parse_day
 from sync_server import days
 from sync_server.storage import StorageRefused
-from sync_server.web.access import FormError, Pages, PageNotFound, client_ip, viewer
+from sync_server.web.access import FormError, Pages, PageNotFound, client_ip, confirmed, viewer
 from sync_server.web.render import done, render
 from sync_server.web.sites_view import reused_codes
 
@@ -147,8 +147,11 @@ async def campaign_add(request: Request, name: str = Form(...), starts_on: str =
 
 
 @pages.post("/admin/campaigns/{campaign_id}/delete", access="admin")
-def campaign_delete(request: Request, campaign_id: int):
+def campaign_delete(request: Request, campaign_id: int, confirm: str = Form("")):
     storage = request.app.state.hailong.storage
+    if storage.campaign(campaign_id) is None:
+        raise PageNotFound()
+    confirmed(request, confirm)
     if not storage.delete_campaign(campaign_id):
         raise PageNotFound()
     storage.audit(datetime.now(timezone.utc), viewer(request).user, "campaign.delete", str(campaign_id), None, client_ip(request))

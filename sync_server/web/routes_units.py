@@ -11,7 +11,7 @@ from sync_server import accounts
 from sync_server.kiosk_config import (HoursError, format_office_hours, parse_office_hours, province_today, set_unit_admin_pin,
                                       unit_admin_pin)
 from sync_server.unit_files import ReleaseError, load_release_csv, load_release_json
-from sync_server.web import routes_alerts, routes_dossiers, routes_sites
+from sync_server.web import routes_alerts, routes_comments, routes_dossiers, routes_sites
 from sync_server.web.access import FormError, Pages, PageNotFound, client_ip, ensure_scope, scope, viewer
 from sync_server.web.render import done, render
 from sync_server.web.sites_view import open_sites, reused_codes, tree_order
@@ -120,4 +120,5 @@ async def units_import(request: Request, file: UploadFile = File(...), valid_fro
 # The sites pages (/admin/sites) hang on this router: a unit's service points are part of the units' pages.
 pages.router.include_router(routes_sites.pages.router)
 pages.router.include_router(routes_dossiers.pages.router)
+pages.router.include_router(routes_comments.pages.router)
 pages.router.include_router(routes_alerts.pages.router)

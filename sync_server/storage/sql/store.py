@@ -22,6 +22,7 @@ from hailong_core.timeutil import format_rfc3339
 from sync_server.storage.base import Device, PreparedResponse, Storage
 from sync_server.storage.migrations import MIGRATIONS, statements
 from sync_server.storage.sql.alerts import SQLAlerts
+from sync_server.storage.sql.comments import SQLComments
 from sync_server.storage.sql.dossiers import SQLDossiers
 from sync_server.storage.sql.duties import SQLDuties
 from sync_server.storage.sql.fleet import SQLFleet
@@ -54,7 +55,7 @@ QUESTIONNAIRE_ASSET = ("questionnaires", "default.json")
 
 
 class SQLStorage(SQLUnits, SQLOfficers, SQLSurveys, SQLFleet, SQLPeople, SQLPhone, SQLResults, SQLDuties, SQLPrompts, SQLSites,
-                 SQLDossiers, SQLReleases, SQLAlerts, Storage):
+                 SQLDossiers, SQLReleases, SQLAlerts, SQLComments, Storage):
     """Everything both back ends share. Subclasses call ``super().__init__()`` and fill the hooks."""
 
     #: The statement that opens a write transaction.
