@@ -32,6 +32,19 @@ SERVER_MODULES = ("test_protocol.py", "test_e2e_", "test_units.py", "test_errors
                   "test_dossier_")
 
 
+@pytest.fixture(autouse=True)
+def _uuid7_floor_restored():
+    """Each test starts from the id generator's real-time floor. ``uuid7`` never goes below the newest
+    millisecond the process used (a kiosk's ids rise with its sequence even when its clock steps
+    back); a test that moves a clock ahead would otherwise leave every later test's ids "made in the
+    future" (a comment link to such an answer is refused as forged)."""
+    from hailong_core import ids
+
+    saved = (ids._last_ms, ids._counter)
+    yield
+    ids._last_ms, ids._counter = saved
+
+
 def pytest_configure(config):
     config.addinivalue_line("markers", "sqlite_only: a test about the SQLite file itself; not run on PostgreSQL")
 
