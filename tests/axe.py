@@ -69,13 +69,30 @@ axe.run(document, {runOnly: {type: 'tag', values: arguments[0]}, resultTypes: ['
 def run_axe(driver, source: str | None = None) -> list[dict]:
     """The axe violations (WCAG 2.1 A/AA rules) of the page open in ``driver``: dicts with ``id``,
     ``impact``, ``help`` and ``nodes`` (each a ``target`` selector list and a ``summary``)."""
-    if not driver.execute_script("return typeof window.axe === 'object'"):
-        driver.execute_script(source or axe_source())
+    import time
+
+    from selenium.common.exceptions import JavascriptException
+
     driver.set_script_timeout(60)
-    result = driver.execute_async_script(_RUN, list(TAGS))
-    if isinstance(result, dict) and "error" in result:
-        raise RuntimeError(f"axe.run failed: {result['error']}")
-    return result
+    for attempt in range(5):
+        # A form just sent may still be loading its answer: wait for the page, and inject axe into
+        # the page that will run it (a navigation between the two calls drops the script).
+        deadline = time.monotonic() + 10
+        while driver.execute_script("return document.readyState") != "complete" and time.monotonic() < deadline:
+            time.sleep(0.05)
+        if not driver.execute_script("return typeof window.axe === 'object'"):
+            driver.execute_script(source or axe_source())
+        try:
+            result = driver.execute_async_script(_RUN, list(TAGS))
+        except JavascriptException as exc:
+            if "axe is not defined" in str(exc) and attempt < 4:
+                time.sleep(0.2)
+                continue
+            raise
+        if isinstance(result, dict) and "error" in result:
+            raise RuntimeError(f"axe.run failed: {result['error']}")
+        return result
+    raise RuntimeError("axe could not be run on the page")
 
 
 def serious(violations: list[dict]) -> list[dict]:

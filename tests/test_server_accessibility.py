@@ -97,6 +97,18 @@ def test_pages_have_no_serious_axe_violations(tmp_path):
     failures: list[str] = []
     seen: list[str] = []
 
+    def _wait_replaced(element, timeout: float = 10) -> None:
+        from selenium.common.exceptions import StaleElementReferenceException
+
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            try:
+                element.tag_name
+            except StaleElementReferenceException:
+                return
+            time.sleep(0.05)
+        raise AssertionError("the page was not replaced")
+
     def check(page: str) -> None:
         found = axe.serious(axe.run_axe(driver, source))
         seen.append(page)
@@ -134,7 +146,9 @@ def test_pages_have_no_serious_axe_violations(tmp_path):
             visit("/login", "login")
             driver.find_element(By.ID, "username").send_keys(shots.ADMIN)
             driver.find_element(By.ID, "password").send_keys("sai mật khẩu")
+            before = driver.find_element(By.TAG_NAME, "html")
             driver.find_element(By.CSS_SELECTOR, "form button[type=submit]").click()
+            _wait_replaced(before)  # the refusal is a new page: check that one, not the form being left
             assert "/login" in driver.current_url
             check("login, refused")
             shots.sign_in(driver, base)
