@@ -10,6 +10,11 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 # tree alone. Tests of today's structure (tests/test_server_structure.py) ask for both trees, the
 # default of a real deployment (setting seed_units). Child processes (servers, the CLI) inherit it.
 os.environ.setdefault("HAILONG_SERVER_SEED_UNITS", "2023")
+# The tests run on the province's clock: a machine on UTC is on another calendar day from 17:00 to
+# 24:00 UTC, when "now" of the machine and the province's day disagree (the results count by the
+# province's day). Subprocesses inherit it.
+os.environ["TZ"] = "Asia/Ho_Chi_Minh"
+__import__("time").tzset()
 
 import pytest  # noqa: E402
 
