@@ -79,6 +79,18 @@ def _record(a: dict, officers: bool) -> dict:
     return out
 
 
+def _report(state, allowed, campaign, date_from, date_to, include, channel, history: bool = False):
+    """The window and the complete report the aggregates and officers calls read; 422 for bad input.
+    ``include=incomplete`` is a fixed part of the interface: accepted, a no-op (those answers count)."""
+    if channel not in (None, "kiosk", "qr") or not set(include) <= {"misuse", "incomplete"}:
+        raise ApiError("invalid_body", "channel is kiosk or qr; include is misuse and/or incomplete")
+    try:
+        window = resolve_window(state.storage, state.settings, campaign, date_from, date_to)
+    except WindowError as exc:
+        raise ApiError("invalid_body", str(exc)) from None
+    return window, Report.build(state, allowed, window, Filters("misuse" in include, channel, history), complete=True)
+
+
 def _point(p: dict) -> dict:
     """One service point of a unit in the aggregates: its site, counts and rank among the scope's points."""
     s = p["score"]
@@ -130,14 +142,7 @@ def pull_aggregates(request: Request, campaign: Annotated[int | None, Query(ge=1
     report uses when the window spans a reorganisation or lies before one (else null)."""
     client, allowed = client_scope(request)
     state = request.app.state.hailong
-    # "incomplete" is a fixed part of this interface: accepted, a no-op now (those answers always count).
-    if channel not in (None, "kiosk", "qr") or not set(include) <= {"misuse", "incomplete"}:
-        raise ApiError("invalid_body", "channel is kiosk or qr; include is misuse and/or incomplete")
-    try:
-        window = resolve_window(state.storage, state.settings, campaign, date_from, date_to)
-    except WindowError as exc:
-        raise ApiError("invalid_body", str(exc)) from None
-    report = Report.build(state, allowed, window, Filters("misuse" in include, channel, history), complete=True)
+    window, report = _report(state, allowed, campaign, date_from, date_to, include, channel, history)
     units = []
     for code in report.tree.order:
         if not report.visible(code):
@@ -202,13 +207,7 @@ def pull_officers(request: Request, campaign: Annotated[int | None, Query(ge=1, 
     if client["role"] not in OFFICER_ROLES:
         raise ApiError("officer_results_forbidden")
     state = request.app.state.hailong
-    if channel not in (None, "kiosk", "qr") or not set(include) <= {"misuse", "incomplete"}:
-        raise ApiError("invalid_body", "channel is kiosk or qr; include is misuse and/or incomplete")
-    try:
-        window = resolve_window(state.storage, state.settings, campaign, date_from, date_to)
-    except WindowError as exc:
-        raise ApiError("invalid_body", str(exc)) from None
-    report = Report.build(state, allowed, window, Filters("misuse" in include, channel), complete=True)
+    window, report = _report(state, allowed, campaign, date_from, date_to, include, channel)
     roots = report.roots(client["unit_code"])
     rows = [o for root in roots for o in report.officers(root)]
     _, ranked = report.officer_ranks()
