@@ -13,7 +13,6 @@ from pathlib import Path
 import pytest
 
 from tests import axe
-from tests.support import server_db_location
 from tools import server_screenshots as shots
 
 pytestmark = [pytest.mark.browser,
@@ -119,7 +118,7 @@ def test_pages_have_no_serious_axe_violations(tmp_path):
         driver.get(path if path.startswith("http") else base + path)
         check(page or path.replace(base, ""))
 
-    with shots.live_app(server_db_location(tmp_path), _seed) as base:
+    with shots.live_app(tmp_path / "server.sqlite3", _seed) as base:  # pages, not storage: SQLite on both passes (the seed writes the file)
         driver = shots.chromium()
         try:
             # The citizen's phone form: fresh, refused without the overall answer, thanks; the kiosk comment link.
