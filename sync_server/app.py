@@ -24,11 +24,13 @@ from sync_server.api import kiosk, pages
 from sync_server.api import pull
 from sync_server.api import prompts as prompt_api
 from sync_server.api import releases as release_api
+from sync_server.api import relay as relay_api
 from sync_server.web import results as results_pages
 from sync_server.web import routes_auth, routes_fleet, routes_officers, routes_overview, routes_people, routes_surveys, routes_units
 from sync_server.web import routes_conflicts
 from sync_server.web import routes_prompts
 from sync_server.web import routes_releases
+from sync_server.web import routes_upstream
 from sync_server.web import phone as phone_pages
 from sync_server.web import headers as security_headers
 from sync_server import phone as phone_channel
@@ -36,6 +38,7 @@ from sync_server.web.access import FormError, Forbidden, LoginRequired, PageNotF
 from sync_server.errors import ApiError, error_body
 from sync_server.indexes import QuestionnaireIndex, ServerState  # noqa: F401 - QuestionnaireIndex: old import path
 from sync_server.maintenance import Schedule
+from sync_server.relay.forwarder import Forwarder
 from sync_server.settings import default_db_path
 from sync_server.storage import Storage, open_storage
 
@@ -239,9 +242,13 @@ def create_app(settings, storage: Storage | None = None) -> FastAPI:
         schedule = Schedule(storage, settings, settings.maintain_every_s) if settings.maintain_every_s > 0 else None
         if schedule:
             schedule.start()
+        # A relay (enrolled upstream, issue 17) forwards on its own; elsewhere the loop only looks for a link.
+        forwarder = Forwarder(storage, settings, on_config=lambda done: app.state.hailong.index.invalidate())
+        forwarder.start()
         try:
             yield
         finally:
+            forwarder.stop()
             if schedule:
                 schedule.stop()
 
@@ -256,13 +263,14 @@ def create_app(settings, storage: Storage | None = None) -> FastAPI:
     app.include_router(kiosk.router)
     app.include_router(pages.router)
     for module in (routes_auth, routes_overview, routes_units, routes_officers, routes_surveys, routes_fleet, routes_people,
-                   routes_conflicts, routes_prompts, routes_releases):
+                   routes_conflicts, routes_prompts, routes_releases, routes_upstream):
         app.include_router(module.pages.router)
     app.include_router(phone_pages.pages.router)  # /s/<unit>: the citizens' QR form
     app.include_router(results_pages.pages.router)  # results dashboard, recognition, exports
     app.include_router(pull.router)  # pull API for province systems (API tokens)
     app.include_router(prompt_api.router)  # recorded voice prompts for kiosks (device token)
     app.include_router(release_api.router)  # kiosk releases for the kiosks they are staged for (device token)
+    app.include_router(relay_api.router)  # relays forward answers and mirror config (relay token, issue 17)
     app.mount("/static", StaticFiles(directory=str(Path(__file__).resolve().parent / "static")), name="static")
     check_access_rules(app)
     app.openapi = _openapi(app)

@@ -14,7 +14,7 @@ from pathlib import Path
 from hailong_core.questionnaire import QuestionnaireError, parse_questionnaire
 from hailong_core.timeutil import parse_day
 from sync_server import accounts, security
-from sync_server import cli_alerts, cli_dossiers, cli_phone, cli_releases, cli_review, maintenance
+from sync_server import cli_alerts, cli_dossiers, cli_phone, cli_relay, cli_releases, cli_review, maintenance
 from sync_server.kiosk_config import province_today
 from sync_server import settings as server_settings
 from sync_server.settings import default_db_path
@@ -35,6 +35,8 @@ def _parser() -> argparse.ArgumentParser:
     code.add_argument("--ttl-hours", type=float, help="hours the code stays valid (default: the enroll_code_ttl_h setting)")
     code.add_argument("--site", type=int, help="site id (see 'hailong-server sites'); default: the unit's first site")
     code.add_argument("--counter", help="counter (quầy) code of the site the kiosk stands at")
+    code.add_argument("--relay", action="store_true", help="a code for an office's sync server (relay) forwarding for this "
+                                                          "unit and the units under it, not for a kiosk (issue 17)")
     units = sub.add_parser("units", help="list the unit registry: every unit version, or those in force on a day")
     units.add_argument("--json", action="store_true")
     units.add_argument("--on", help="only the units in force that day (YYYY-MM-DD or DD/MM/YYYY)")
@@ -127,6 +129,7 @@ def _parser() -> argparse.ArgumentParser:
     cli_dossiers.add_parsers(sub)
     cli_releases.add_parsers(sub)
     cli_alerts.add_parsers(sub)
+    cli_relay.add_parsers(sub)
     return p
 
 
@@ -163,6 +166,19 @@ def _enroll_code(storage, settings, args) -> int:
         print(f"hailong-server: no unit with code {args.unit!r} (see 'hailong-server units')", file=sys.stderr)
         return 2
     ttl = args.ttl_hours if args.ttl_hours is not None else settings.enroll_code_ttl_h
+    if args.relay:
+        if args.site is not None or args.counter is not None:
+            print("hailong-server: a relay stands at no site or counter: --relay goes without --site and --counter", file=sys.stderr)
+            return 2
+        code = security.new_enroll_code()
+        expires = datetime.now(timezone.utc) + timedelta(hours=ttl)
+        storage.create_enroll_code(unit["code"], security.digest(security.normalise_code(code)), expires, kind="relay")
+        print(f"Mã đăng ký máy chủ trạm (relay) cho {unit['name']} ({unit['code']}) và các đơn vị trực thuộc, dùng một lần, "
+              f"hết hạn {expires.astimezone():%d/%m/%Y %H:%M}:")
+        print(f"Relay enrolment code for {unit['code']} and the units under it, single use, expires "
+              f"{expires.isoformat(timespec='minutes')}:")
+        print(code)
+        return 0
     site = storage.site(args.site) if args.site is not None else storage.first_site(unit["code"], province_today(settings.utc_offset_h))
     if site is None or site["unit_code"] != unit["code"] or site["closed_at"]:
         print(f"hailong-server: site {args.site} is not an open site of unit {unit['code']} (see 'hailong-server sites --unit "
@@ -469,6 +485,7 @@ COMMANDS.update(cli_review.COMMANDS)
 COMMANDS.update(cli_dossiers.COMMANDS)
 COMMANDS.update(cli_releases.COMMANDS)
 COMMANDS.update(cli_alerts.COMMANDS)
+COMMANDS.update(cli_relay.COMMANDS)
 
 if __name__ == "__main__":
     sys.exit(main())

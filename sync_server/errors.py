@@ -18,10 +18,13 @@ CATALOGUE: dict[str, tuple[int, str]] = {
     "api_token_revoked": (403, "this API token was revoked; ask the province for a new one"),
     "officer_results_forbidden": (403, "this API token's unit has no officer results (a commune's or a point's)"),
     "enroll_code_invalid": (403, "the enrolment code is unknown, used or expired"),
+    "relay_token_required": (403, "this call is a relay's (issue 17): a kiosk's token cannot use it"),
+    "kiosk_token_required": (403, "this call is a kiosk's: a relay's token cannot use it"),
     "unknown_unit": (404, "no such unit"),
     "unknown_prompt": (404, "no recording of this prompt in this language"),
     "unknown_release": (404, "no kiosk release of this version"),
     "release_not_staged": (403, "this kiosk release is not staged for this kiosk"),
+    "campaign_started": (409, "this campaign has started: its name, window, questionnaire and units can no longer change"),
     "not_found": (404, "no such page or resource"),
     "method_not_allowed": (405, "method not allowed here"),
     "unsupported_media_type": (415, "send application/json, optionally with Content-Encoding: gzip"),
@@ -36,6 +39,7 @@ CATALOGUE: dict[str, tuple[int, str]] = {
 ITEM_CODES = (
     "invalid_item", "unknown_field", "missing_field", "invalid_field", "unknown_questionnaire",
     "unknown_question", "invalid_answer", "unit_mismatch", "channel_mismatch", "unknown_officer", "response_conflict",
+    "unit_out_of_scope",
 )
 
 

@@ -169,3 +169,127 @@ def ingest(storage: Storage, device: Device | None, body: Any, *, max_items: int
                 entry["error"] = {"code": "response_conflict", "message": message}
             results[index] = entry
     return {"results": results, "server_time": received_text}
+
+
+# --- answers forwarded by a relay (issue 17) ------------------------------------------------------
+
+RELAY_BATCH_FIELDS = frozenset(("responses", "device_time"))
+ENVELOPE_FIELDS = frozenset(("record", "device_id", "placed_ms", "clock_suspect", "site_id", "received_at", "conflict"))
+
+
+def check_relay_shape(body: Any, max_items: int) -> tuple[list, str | None]:
+    """``(envelopes, device_time)`` of a relay's upload, or :class:`ApiError` (4xx, nothing stored)."""
+    if not isinstance(body, dict):
+        raise ApiError("invalid_body", "the body must be a JSON object {\"responses\": [...]}")
+    unknown = sorted(set(body) - RELAY_BATCH_FIELDS)
+    if unknown:
+        raise ApiError("unknown_field", f"unknown field {unknown[0]!r} in the upload body")
+    items = body.get("responses")
+    if not isinstance(items, list):
+        raise ApiError("invalid_body", "'responses' must be a list")
+    if len(items) > max_items:
+        raise ApiError("batch_too_large", f"{len(items)} responses in one batch; at most {max_items}")
+    device_time = body.get("device_time")
+    if device_time is not None and not isinstance(device_time, str):
+        raise ApiError("invalid_body", "'device_time' must be an RFC 3339 string")
+    return items, device_time
+
+
+def _envelope(item: Any) -> tuple[dict, str | None, int | None, bool]:
+    """``(record, kiosk id at the relay, placed_ms, clock_suspect)`` of one forwarded item."""
+    if not isinstance(item, dict) or "record" not in item:
+        raise RecordError("invalid_item", "a forwarded item must be an object {\"record\": {...}, ...}")
+    unknown = sorted(set(item) - ENVELOPE_FIELDS)
+    if unknown:
+        raise RecordError("unknown_field", f"unknown field {unknown[0]!r} in a forwarded item", unknown[0])
+    origin = item.get("device_id")
+    if origin is not None and (not isinstance(origin, str) or not 0 < len(origin) <= 64):
+        raise RecordError("invalid_field", "device_id must be the kiosk's id at the relay, or null", "device_id")
+    placed = item.get("placed_ms")
+    if placed is not None and (type(placed) is not int or not 0 <= placed < 2**53):
+        raise RecordError("invalid_field", "placed_ms must be UTC epoch milliseconds, or null", "placed_ms")
+    suspect = item.get("clock_suspect", False)
+    if not isinstance(suspect, bool):
+        raise RecordError("invalid_field", "clock_suspect must be true or false", "clock_suspect")
+    return item["record"], origin, placed, suspect
+
+
+def ingest_relayed(storage: Storage, relay: Device, body: Any, *, max_items: int, skew_s: float,
+                   questionnaires: dict[tuple[str, int], Questionnaire], in_scope: Callable[[str], bool],
+                   now: datetime | None = None, on_roster: Callable[[str, str], bool] | None = None,
+                   created_floor: str = "2024-01-01", utc_offset_h: float = 7.0) -> dict:
+    """Store what a relay forwarded; ``{"results": [...], "server_time"}`` in item order, as :func:`ingest`.
+
+    Each item is the record as the relay stored it, with the kiosk it was given on (its id at the
+    relay) and where the relay placed it in time. The relay's authority ends at its scope (contract 6
+    at every hop): a unit outside ``in_scope`` is ``rejected`` (``unit_out_of_scope``) and the relay
+    keeps it aside. Kiosk and phone answers both come this way. The relay's placement stands unless it
+    is later than this receipt (its clock ahead) or before the product could have made it: then the
+    receipt, flagged, as for a kiosk. The site is this server's: the unit's site in force that day.
+    """
+    received = now or datetime.now(timezone.utc)
+    items, device_time = check_relay_shape(body, max_items)
+    offset = clock_offset(device_time, received)
+    received_text = format_rfc3339(received)
+    received_ms = int(received.timestamp() * 1000)
+    skew_ms = int(skew_s * 1000)
+    lowest_ms = floor_ms(created_floor)
+    if on_roster is None:
+        rosters: dict[str, set[str]] = {}
+        on_roster = lambda unit, officer: officer in rosters.setdefault(unit, storage.officer_ids(unit))  # noqa: E731
+    offset_ms = int(utc_offset_h * 3_600_000)
+    day_sites: dict[tuple[str, str], int | None] = {}
+
+    def site_on(unit: str, placed_ms: int) -> int | None:
+        day = datetime.fromtimestamp((placed_ms + offset_ms) / 1000, timezone.utc).date().isoformat()
+        if (unit, day) not in day_sites:
+            site = storage.first_site(unit, day)
+            day_sites[(unit, day)] = site["id"] if site else None
+        return day_sites[(unit, day)]
+
+    results: list[dict | None] = [None] * len(items)
+    prepared: list[PreparedResponse] = []
+    positions: list[int] = []
+    dossiers: dict[str, tuple[str, bool]] = {}
+    origins: dict[str, str | None] = {}
+    for index, item in enumerate(items):
+        rid = None
+        try:
+            record_in, origin, placed_in, suspect_in = _envelope(item)
+            rid = record_in.get("id") if isinstance(record_in, dict) and isinstance(record_in.get("id"), str) else None
+            record, created = check_record(record_in, questionnaires)
+            unit = record["unit_code"]
+            if not in_scope(unit):
+                raise RecordError("unit_out_of_scope", f"unit {unit} is outside this relay's scope ({relay.unit_code} and "
+                                  "the units under it): kept aside at the relay", "unit_code")
+            officer = record["officer_id"]
+            if officer is not None and not on_roster(unit, officer):
+                raise RecordError("unknown_officer", f"officer {officer!r} is not on the roster of unit {unit}", "officer_id")
+        except RecordError as exc:
+            results[index] = {"id": rid, "status": "rejected", "error": {"code": exc.code, "message": exc.message, "field": exc.field}}
+            continue
+        created_ms = int(created.timestamp() * 1000)
+        placed, suspect = (created_ms, False) if placed_in is None else (placed_in, suspect_in)
+        if placed > received_ms + skew_ms or placed < lowest_ms:
+            placed, suspect = received_ms, True
+        canonical = canonical_json(record)
+        qref = record["questionnaire"]
+        prepared.append(PreparedResponse(record["id"], hash_canonical(canonical), (
+            unit, officer, qref["id"], qref["version"], record["channel"], record["seq"],
+            record["created_at"], created_ms, canonical_json(record["answers"]).decode(),
+            canonical_json(record["flags"]).decode(), int(suspect), record.get("procedure_group"),
+            placed, record.get("boot_id"), record.get("mono_ms"), site_on(unit, placed),
+        ), canonical))
+        positions.append(index)
+        origins.setdefault(record["id"], origin)
+        code = record.get("dossier_code")
+        if code is not None and record["id"] not in dossiers:
+            dossiers[record["id"]] = (normalise_dossier_code(code), not MISUSE_FLAGS.intersection(record["flags"]))
+    if prepared:
+        stored = storage.store_batch(relay, prepared, received_text, offset, dossiers=dossiers or None, relayed=origins)
+        for index, p, (status, message) in zip(positions, prepared, stored):
+            entry: dict = {"id": p.id, "status": status}
+            if status == "conflict":
+                entry["error"] = {"code": "response_conflict", "message": message}
+            results[index] = entry
+    return {"results": results, "server_time": received_text}

@@ -108,6 +108,13 @@ SPEC: tuple[Setting, ...] = (
     Setting("alert_telegram_api_url", str, "https://api.telegram.org", "Alert delivery: the Telegram Bot API's address (`<this>/bot<token>/sendMessage`); change it only for a local Bot API server or a test.", lambda v: v.startswith(("https://", "http://")), "must start with https:// or http://"),
     Setting("alert_zalo_api_url", str, "https://openapi.zalo.me", "Alert delivery: the Zalo Official Account API's address (`<this>/v3.0/oa/message/cs`); change it only for a test.", lambda v: v.startswith(("https://", "http://")), "must start with https:// or http://"),
     Setting("alert_log_days", float, 90.0, "Alert delivery: days the delivery log keeps finished deliveries (sent, failed, summarised, cancelled).", lambda v: v > 0, "must be positive"),
+    # The office's sync server (relay, issue 17; docs/relay.md). Read by a server enrolled upstream (`enroll-upstream`).
+    Setting("relay_batch_items", int, 500, "Relay: answers forwarded upstream in one request (the upstream's `max_batch_items` caps it).", lambda v: 1 <= v <= 10_000, "must be 1..10000"),
+    Setting("relay_idle_s", float, 2.0, "Relay: seconds between looks for new answers to forward when nothing is waiting.", lambda v: 0.05 <= v <= 600, "must be 0.05..600"),
+    Setting("relay_backoff_max_s", float, 300.0, "Relay: longest wait between tries while the upstream cannot be reached (the wait doubles from 1 s, with jitter); an upstream's `Retry-After` is obeyed up to this.", lambda v: 1 <= v <= 3600, "must be 1..3600"),
+    Setting("relay_bandwidth_kbps", float, 0.0, "Relay: most kilobits per second the forwarding may use on the WAN link (compressed bytes); 0 = no cap.", lambda v: v >= 0, "must be ≥ 0"),
+    Setting("relay_config_every_s", float, 60.0, "Relay: seconds between asks for the upstream's config (questionnaires, campaigns, officers, kiosk PINs and dossier patterns of its units); an unchanged config costs one 304.", lambda v: v >= 1, "must be ≥ 1"),
+    Setting("relay_timeout_s", float, 30.0, "Relay: seconds to wait for the upstream's answer to one request.", lambda v: 0 < v <= 600, "must be in (0, 600]"),
 )
 
 

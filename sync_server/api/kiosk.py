@@ -63,7 +63,15 @@ def _state(request: Request):
 
 
 async def current_device(request: Request) -> Device:
-    """The device named by the Bearer token; 401 when missing or unknown, 403 when revoked."""
+    """The kiosk named by the Bearer token; 401 when missing or unknown, 403 when revoked or a relay's."""
+    device = await token_device(request)
+    if device.kind != "kiosk":
+        raise ApiError("kiosk_token_required")
+    return device
+
+
+async def token_device(request: Request) -> Device:
+    """The device (kiosk or relay) named by the Bearer token; 401 when missing or unknown, 403 when revoked."""
     header = request.headers.get("authorization", "")
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
@@ -97,7 +105,7 @@ def _enroll(request: Request, body: EnrollIn) -> dict:
     except EnrollRefused as exc:
         raise ApiError("enroll_code_invalid", str(exc)) from None
     return {"device_id": device.id, "token": token, "unit_code": device.unit_code, "server_time": format_rfc3339(now),
-            "name": device.name, "site_id": device.site_id, "counter": device.counter}
+            "name": device.name, "site_id": device.site_id, "counter": device.counter, "kind": device.kind}
 
 
 ETAG_HEADER = {"ETag": {"description": "Hash of the document; send it back in If-None-Match", "schema": {"type": "string"}}}

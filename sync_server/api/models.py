@@ -93,6 +93,7 @@ class EnrollOut(BaseModel):
     name: str | None = Field(None, description="The kiosk's name (label) as the server keeps it; shown on the kiosk's admin screen.")
     site_id: int | None = Field(None, description="The site (điểm tiếp nhận) it was enrolled to (issue 13).")
     counter: str | None = Field(None, description="Its counter (quầy) at that site, when the code named one.")
+    kind: str = Field("kiosk", description="`kiosk`, or `relay` for an office's sync server enrolled with a relay code (issue 17).")
 
 
 class QuestionnaireRef(Strict):

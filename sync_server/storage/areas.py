@@ -143,7 +143,9 @@ class SurveysArea(ABC):
 class FleetArea(ABC):
     @abstractmethod
     def create_enroll_code(self, unit_code: str, code_hash: str, expires_at: datetime, label: str | None = None,
-                           created_by: str | None = None) -> None: ...
+                           created_by: str | None = None, site_id: int | None = None, counter: str | None = None,
+                           kind: str = "kiosk") -> None:
+        """A single-use code; ``kind`` ``relay`` enrols an office's sync server for the unit's subtree (issue 17)."""
 
     @abstractmethod
     def redeem_enroll_code(self, code_hash: str, now: datetime, device_id: str, token_hash: str, name: str | None) -> Device:
@@ -691,3 +693,63 @@ class CommentsArea(ABC):
                            user: User | None, ip: str | None = None) -> bool:
         """Hide or show one comment with a reason, audited (``comment.hide`` / ``comment.unhide``) in the same
         transaction; False (nothing written) when its state is already that."""
+
+
+class RelayArea(ABC):
+    """The office's sync server (issue 17), at the relay: where it forwards to, what is still to go
+    up (behind the ``server_seq`` cursor), what the upstream refused (kept aside), and the config
+    the upstream passed down, applied here so the relay's own kiosks, phone form and pages use it."""
+
+    @abstractmethod
+    def upstream_link(self) -> dict | None:
+        """The one upstream this server forwards to (url, token, device_id, unit_code, cursors, last
+        forward and error, config ETag), or None when it forwards nowhere."""
+
+    @abstractmethod
+    def link_upstream(self, url: str, token: str, device_id: str, unit_code: str, now: str) -> None:
+        """Forward to ``url`` from now on, every answer held (replaces an earlier link, cursors from zero:
+        the new upstream answers ``duplicate`` for what it has)."""
+
+    @abstractmethod
+    def take_forward_lease(self, owner: str, now_ms: int, ttl_ms: int) -> bool:
+        """One forwarder at a time among this database's server processes; True while ``owner`` holds it."""
+
+    @abstractmethod
+    def unsent(self, limit: int) -> tuple[list[dict], list[dict]]:
+        """Up to ``limit`` answers behind the cursor (server_seq order, each with its record rebuilt)
+        and then conflicts behind theirs: ``(answers, conflicts)``."""
+
+    @abstractmethod
+    def mark_forwarded(self, last_seq: int | None, last_conflict: int | None, refused: list[tuple[str, str, str, str]],
+                       sent: int, now: str, device_id: str | None = None) -> None:
+        """Move the cursors past what the upstream answered and keep aside ``refused``
+        (response id, kind ``answer``|``conflict``, code, message), in one transaction; nothing when
+        the link is no longer the one of ``device_id`` (enrolled anew while the batch was out)."""
+
+    @abstractmethod
+    def note_upstream_error(self, message: str | None, now: str) -> None: ...
+
+    @abstractmethod
+    def upstream_pending(self) -> int:
+        """Answers and conflicts not yet answered by the upstream."""
+
+    @abstractmethod
+    def upstream_kept_aside(self, limit: int = 200) -> list[dict]: ...
+
+    @abstractmethod
+    def upstream_kept_aside_count(self) -> int: ...
+
+    @abstractmethod
+    def oldest_unsent_at(self) -> str | None:
+        """When the oldest answer still to go up was received here."""
+
+    @abstractmethod
+    def relay_officers(self, unit_codes: set[str]) -> list[dict]:
+        """At the upstream: the officers of ``unit_codes`` with what kiosks carry for them (PIN hash, photo)."""
+
+    @abstractmethod
+    def apply_upstream_config(self, doc: dict, etag: str | None, now: str) -> dict:
+        """Apply the upstream's config for this relay's units in one transaction: published
+        questionnaires (added, never changed), campaigns (replaced), officers (upserted; those gone
+        upstream deactivated) and kiosk config values; returns counts of what changed."""
+

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from abc import abstractmethod
 
-from sync_server.storage.areas import AlertsArea, CommentsArea
+from sync_server.storage.areas import AlertsArea, CommentsArea, RelayArea
 from sync_server.storage.areas import (DossiersArea, DutiesArea, FleetArea, OfficersArea, PeopleArea, PhoneArea, PromptsArea,
                                        ReleasesArea, ResultsArea, SitesArea, SurveysArea, UnitsArea)
 from sync_server.storage.types import (Device, EnrollRefused, ImportReport, PreparedResponse, Session, StorageRefused,
@@ -22,7 +22,7 @@ __all__ = ["Device", "EnrollRefused", "ImportReport", "PreparedResponse", "Sessi
 
 
 class Storage(UnitsArea, OfficersArea, SurveysArea, FleetArea, PeopleArea, PhoneArea, ResultsArea, DutiesArea, PromptsArea,
-              SitesArea, DossiersArea, ReleasesArea, AlertsArea, CommentsArea):
+              SitesArea, DossiersArea, ReleasesArea, AlertsArea, CommentsArea, RelayArea):
     """The server's database."""
 
     @abstractmethod
@@ -36,7 +36,8 @@ class Storage(UnitsArea, OfficersArea, SurveysArea, FleetArea, PeopleArea, Phone
     @abstractmethod
     def store_batch(self, device: Device | None, items: list[PreparedResponse], received_at: str,
                     clock_offset_s: float | None, boot: tuple[str, int] | None = None,
-                    dossiers: dict[str, tuple[str, bool]] | None = None) -> list[tuple[str, str | None]]:
+                    dossiers: dict[str, tuple[str, bool]] | None = None,
+                    relayed: dict[str, str | None] | None = None) -> list[tuple[str, str | None]]:
         """Store the batch in one committed transaction (with ``boot``: the sending boot's
         ``(boot_id, anchor_ms)``, kept for the device).
 
@@ -44,6 +45,10 @@ class Storage(UnitsArea, OfficersArea, SurveysArea, FleetArea, PeopleArea, Phone
         keeps the code; it claims the dossier (its rating is the one that counts) when it may and no
         other response claimed it first, else, when another did, it is marked ``dossier_repeat``, in
         the same transaction (issue 14).
+
+        ``relayed`` (a batch from a relay, issue 17; ``device`` is then the relay) maps a response id to
+        the id of the kiosk it was given on at the relay (None: the relay's phone form): new rows keep it
+        as their ``device_id`` and name the relay in ``relay_id``.
 
         Returns one ``(status, error_message)`` per item, in order, with status ``accepted``, ``duplicate`` or
         ``conflict``. A conflict keeps the original row and files the new content for review.

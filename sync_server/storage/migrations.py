@@ -442,4 +442,27 @@ MIGRATIONS: tuple[tuple[str | PerDialect, ...], ...] = (
             response_id TEXT NOT NULL, question TEXT NOT NULL, hidden INTEGER NOT NULL, reason TEXT NOT NULL,
             updated_at TEXT NOT NULL, updated_by TEXT, PRIMARY KEY (response_id, question))""",
     ),
+    # 16 (issue 17): the office's sync server (relay). At the upstream, an enrolment code and a device
+    # have a ``kind``: ``kiosk`` (all rows so far) or ``relay``, a server that stores and forwards for the
+    # subtree of its unit; a relayed answer keeps the device it was given on (``device_id``: the
+    # kiosk's id at the relay, NULL for a phone answer) and names the relay it came through
+    # (``relay_id``). At the relay, ``upstream_link`` (one row) is where it forwards to, with its token;
+    # answers go up in ``server_seq`` order (assigned in commit order: contract 12) behind the cursor
+    # ``sent_seq``, conflicts behind ``sent_conflict``; an answer the upstream refused is kept aside in
+    # ``upstream_refused`` with the reason. Nothing to fill in: existing rows are kiosks, and a relay
+    # forwards everything it holds from its first enrolment upstream.
+    (
+        "ALTER TABLE enroll_codes ADD COLUMN kind TEXT NOT NULL DEFAULT 'kiosk'",
+        "ALTER TABLE devices ADD COLUMN kind TEXT NOT NULL DEFAULT 'kiosk'",
+        "ALTER TABLE responses ADD COLUMN relay_id TEXT",
+        """CREATE TABLE upstream_link (
+            id INTEGER PRIMARY KEY CHECK (id = 1), url TEXT NOT NULL, token TEXT NOT NULL, device_id TEXT NOT NULL,
+            unit_code TEXT NOT NULL, enrolled_at TEXT NOT NULL, sent_seq BIGINT NOT NULL DEFAULT 0,
+            sent_conflict BIGINT NOT NULL DEFAULT 0, last_forward_at TEXT, last_attempt_at TEXT, last_error TEXT,
+            last_error_at TEXT, forwarded BIGINT NOT NULL DEFAULT 0, config_etag TEXT, config_at TEXT,
+            lease_owner TEXT, lease_ms BIGINT)""",
+        """CREATE TABLE upstream_refused (
+            response_id TEXT NOT NULL, kind TEXT NOT NULL, code TEXT NOT NULL, message TEXT NOT NULL,
+            at TEXT NOT NULL, PRIMARY KEY (response_id, kind))""",
+    ),
 )

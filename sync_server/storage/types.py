@@ -14,6 +14,7 @@ class Device:
     revoked: bool
     site_id: int | None = None  # the site (điểm tiếp nhận) it was enrolled to (issue 13)
     counter: str | None = None
+    kind: str = "kiosk"  # or "relay": an office's sync server forwarding for its unit's subtree (issue 17)
 
 
 # The columns a stored response is inserted with, in order: id, content_hash, device_id,

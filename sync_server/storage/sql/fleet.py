@@ -10,11 +10,12 @@ from sync_server.storage.areas import FleetArea
 from sync_server.storage.types import Device, EnrollRefused, User
 
 _DEVICE_COLS = ("id, unit_code, name, enrolled_at, revoked_at, last_seen_at, last_upload_at, pending, kept_aside, "
-                "last_sync_at, app_version, clock_offset_s, last_error, site_id, counter")
+                "last_sync_at, app_version, clock_offset_s, last_error, site_id, counter, kind")
 _DIAG_COLS = ("device_id, reported_at, body, log_request_id, log_request_lines, log_requested_at, log_requested_by, "
               "log_received_at, log_line_count, log_truncated, log_asked_at, log_asked_by")
 _AUDIT = "INSERT INTO audit_log (at, user_id, username, action, target, detail, ip) VALUES (?, ?, ?, ?, ?, ?, ?)"
 # One row per kiosk, made by whichever comes first: a heartbeat with diagnostics or a log request.
+_CHUNK = 500  # ids per "IN (...)" lookup, well under SQLite's variable limit
 _ENSURE_DIAG = "INSERT INTO device_diagnostics (device_id) VALUES (?) ON CONFLICT (device_id) DO NOTHING"
 
 
@@ -25,16 +26,17 @@ def _detail(value: dict) -> str:
 
 class SQLFleet(FleetArea):
     def create_enroll_code(self, unit_code: str, code_hash: str, expires_at: datetime, label: str | None = None,
-                           created_by: str | None = None, site_id: int | None = None, counter: str | None = None) -> None:
+                           created_by: str | None = None, site_id: int | None = None, counter: str | None = None,
+                           kind: str = "kiosk") -> None:
         now = format_rfc3339(datetime.now().astimezone())
         self._write(lambda c: c.execute(
-            "INSERT INTO enroll_codes (code_hash, unit_code, created_at, expires_at, label, created_by, site_id, counter) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-            (code_hash, unit_code, now, format_rfc3339(expires_at), label, created_by, site_id, counter)))
+            "INSERT INTO enroll_codes (code_hash, unit_code, created_at, expires_at, label, created_by, site_id, counter, kind) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (code_hash, unit_code, now, format_rfc3339(expires_at), label, created_by, site_id, counter, kind)))
 
     def redeem_enroll_code(self, code_hash: str, now: datetime, device_id: str, token_hash: str, name: str | None) -> Device:
         def tx(c) -> Device:
-            row = c.execute("SELECT unit_code, expires_at, used_at, label, site_id, counter FROM enroll_codes WHERE code_hash = ?",
+            row = c.execute("SELECT unit_code, expires_at, used_at, label, site_id, counter, kind FROM enroll_codes WHERE code_hash = ?",
                             (code_hash,)).fetchone()
             if row is None:
                 raise EnrollRefused("unknown enrolment code")
@@ -45,14 +47,16 @@ class SQLFleet(FleetArea):
             stamp = format_rfc3339(now)
             label = name or row["label"]
             c.execute("UPDATE enroll_codes SET used_at = ?, device_id = ? WHERE code_hash = ?", (stamp, device_id, code_hash))
-            site_id = row["site_id"]
-            if site_id is None:  # a code made before sites: the unit's first site in force today
+            site_id, kind = row["site_id"], row["kind"]
+            if kind == "relay":  # a server forwarding for the unit's subtree stands at no site
+                site_id = None
+            elif site_id is None:  # a code made before sites: the unit's first site in force today
                 site = c.execute("SELECT s.id FROM sites s WHERE s.unit_code = ? AND s.closed_at IS NULL AND s.unit_valid_from <= ? "
                                  "ORDER BY s.unit_valid_from DESC, s.position LIMIT 1", (row["unit_code"], stamp[:10])).fetchone()
                 site_id = site[0] if site else None
-            c.execute("INSERT INTO devices (id, unit_code, name, token_hash, enrolled_at, site_id, counter) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                      (device_id, row["unit_code"], label, token_hash, stamp, site_id, row["counter"]))
-            return Device(device_id, row["unit_code"], label, False, site_id, row["counter"])
+            c.execute("INSERT INTO devices (id, unit_code, name, token_hash, enrolled_at, site_id, counter, kind) "
+                      "VALUES (?, ?, ?, ?, ?, ?, ?, ?)", (device_id, row["unit_code"], label, token_hash, stamp, site_id, row["counter"], kind))
+            return Device(device_id, row["unit_code"], label, False, site_id, row["counter"], kind)
         return self._write(tx)
 
     def enroll_codes(self, unit_codes: set[str] | None = None) -> list[dict]:
@@ -61,10 +65,10 @@ class SQLFleet(FleetArea):
         return [dict(r) for r in rows if unit_codes is None or r["unit_code"] in unit_codes]
 
     def device_by_token(self, token_hash: str) -> Device | None:
-        row = self._conn().execute("SELECT id, unit_code, name, revoked_at, site_id, counter FROM devices WHERE token_hash = ?",
+        row = self._conn().execute("SELECT id, unit_code, name, revoked_at, site_id, counter, kind FROM devices WHERE token_hash = ?",
                                    (token_hash,)).fetchone()
-        return Device(row["id"], row["unit_code"], row["name"], row["revoked_at"] is not None, row["site_id"], row["counter"]) \
-            if row else None
+        return Device(row["id"], row["unit_code"], row["name"], row["revoked_at"] is not None, row["site_id"], row["counter"],
+                      row["kind"]) if row else None
 
     def device(self, device_id: str) -> dict | None:
         row = self._conn().execute(f"SELECT {_DEVICE_COLS} FROM devices WHERE id = ?", (device_id,)).fetchone()

@@ -30,6 +30,7 @@ from sync_server.storage.sql.officers import SQLOfficers
 from sync_server.storage.sql.people import SQLPeople
 from sync_server.storage.sql.phone import SQLPhone
 from sync_server.storage.sql.prompts import SQLPrompts
+from sync_server.storage.sql.relay import SQLRelay
 from sync_server.storage.sql.releases import SQLReleases
 from sync_server.storage.sql.sites import SQLSites
 from sync_server.storage.sql.results import SQLResults
@@ -55,7 +56,7 @@ QUESTIONNAIRE_ASSET = ("questionnaires", "default.json")
 
 
 class SQLStorage(SQLUnits, SQLOfficers, SQLSurveys, SQLFleet, SQLPeople, SQLPhone, SQLResults, SQLDuties, SQLPrompts, SQLSites,
-                 SQLDossiers, SQLReleases, SQLAlerts, SQLComments, Storage):
+                 SQLDossiers, SQLReleases, SQLAlerts, SQLComments, SQLRelay, Storage):
     """Everything both back ends share. Subclasses call ``super().__init__()`` and fill the hooks."""
 
     #: The statement that opens a write transaction.
@@ -194,7 +195,8 @@ class SQLStorage(SQLUnits, SQLOfficers, SQLSurveys, SQLFleet, SQLPeople, SQLPhon
 
     def store_batch(self, device: Device | None, items: list[PreparedResponse], received_at: str,
                     clock_offset_s: float | None, boot: tuple[str, int] | None = None,
-                    dossiers: dict[str, tuple[str, bool]] | None = None) -> list[tuple[str, str | None]]:
+                    dossiers: dict[str, tuple[str, bool]] | None = None,
+                    relayed: dict[str, str | None] | None = None) -> list[tuple[str, str | None]]:
         device_id = device.id if device else None
 
         def tx(c) -> list[tuple[str, str | None]]:
@@ -220,6 +222,11 @@ class SQLStorage(SQLUnits, SQLOfficers, SQLSurveys, SQLFleet, SQLPeople, SQLPhon
                          if p.id in dossiers and p.id in new and first[p.id] == index]
                 if marks:
                     self._claim_dossiers(c, marks, received_at)
+            if relayed is not None:
+                # Through a relay (issue 17): the row names the kiosk it was given on and the relay.
+                new = set(first) if inserted is None else inserted
+                c.executemany("UPDATE responses SET device_id = ?, relay_id = ? WHERE id = ?",
+                              [(relayed.get(i), device_id, i) for i in first if i in new])
             if device_id is not None:
                 c.execute("UPDATE devices SET last_seen_at = ?, last_upload_at = ?, clock_offset_s = COALESCE(?, clock_offset_s) "
                           "WHERE id = ?", (received_at, received_at, clock_offset_s, device_id))
