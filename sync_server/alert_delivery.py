@@ -12,6 +12,16 @@ A province admin configures channels (the page ``/admin/alerts``, ``hailong-serv
   key: ``X-HaiLong-Signature: sha256=<hex HMAC-SHA256(key, "<timestamp>.<body>")>`` with the
   ``X-HaiLong-Timestamp`` (Unix seconds) it covers; ``X-HaiLong-Delivery`` lets a receiver drop a repeat.
 
+A Zalo OA access token lives about 25 hours. A Zalo channel given its app's id, the app's secret key and
+the OA's refresh token renews it (:func:`renew_zalo_token`, Zalo's OAuth v4 ``POST
+<alert_zalo_oauth_url>/v4/oa/access_token``) before it runs out, and once when Zalo refuses it (error
+-216 or -124). A refresh token is single-use and each renewal answers a new one: the new pair is stored
+by compare-and-set on the channel's secret, behind a lease in that same secret, so of any number of
+server processes one renews and the others wait and use its token. When Zalo refuses the refresh token
+the channel stops sending and ``/admin/alerts`` asks for new credentials. The channel keeps it all in
+its ``secret`` column as JSON (:func:`zalo_credentials`); a plain string there is an access token, as
+channels made before renewal have it.
+
 Each channel covers the province or a unit's subtree (as a viewer of that unit sees it:
 :func:`sync_server.scopes.viewer_scope`) and says whether its recipients may see officer results;
 without that, officer alerts are not sent to it and its unit alerts never name officers. Like the
@@ -61,6 +71,11 @@ MAX_WAIT_S = 3600.0
 _TOKEN_RE = re.compile(r"^[0-9]{3,20}:[A-Za-z0-9_-]{20,100}$")
 _CHAT_RE = re.compile(r"^(-?[0-9]{1,20}|@[A-Za-z][A-Za-z0-9_]{3,64})$")
 _ZALO_USER_RE = re.compile(r"^[0-9]{3,40}$")
+_ZALO_APP_RE = re.compile(r"^[0-9]{3,40}$")
+ZALO_TOKEN_ERRORS = frozenset({-216, -124})  # OA API: the access token is invalid / has expired
+ZALO_RENEW_MARGIN_S = 600  # a token that runs out within this is renewed before sending
+ZALO_RENEW_AGAIN_S = 600  # a token renewed less than this ago that Zalo refuses is not renewed again: no loop
+_LEASE_KEYS = ("lease_until", "lease_id")
 
 
 # --- errors -----------------------------------------------------------------------------------------
@@ -94,19 +109,71 @@ class RejectedDeliveryError(DeliveryError):
     """The API refused the message (a 4xx, a Zalo error code): sending it again would not help."""
 
 
+class ZaloTokenRefused(RejectedDeliveryError):
+    """Zalo answered that the access token is invalid or expired (:data:`ZALO_TOKEN_ERRORS`)."""
+
+
+class ZaloRenewalRefused(RejectedDeliveryError):
+    """Zalo's OAuth refused to renew the token (the refresh token is used up, revoked or expired, or the
+    app's id or secret key is wrong): the channel waits for an admin's new credentials. ``detail`` is
+    Zalo's answer without secrets."""
+
+    def __init__(self, detail: str, status: int | None = None):
+        super().__init__(f"Zalo token renewal refused ({detail}): the channel waits for a new refresh token", status)
+        self.detail = detail
+
+
 # --- channels ---------------------------------------------------------------------------------------
 
 def _clean(value) -> str:
     return (value or "").strip()
 
 
+def _token_like(value: str, low: int, high: int) -> bool:
+    return low <= len(value) <= high and not any(ch.isspace() for ch in value)
+
+
+def zalo_secret(access_token: str | None, app_id: str | None = None, app_secret: str | None = None,
+                refresh_token: str | None = None, stored: str | None = None) -> str:
+    """What a Zalo channel stores as its secret: the pasted values checked and laid over the ``stored``
+    ones (a field left empty keeps what was stored). Only an access token: that string, as before
+    renewal; with the app id, secret key and refresh token: their JSON (:func:`zalo_credentials`)."""
+    given = {"access_token": _clean(access_token), "app_id": _clean(app_id), "app_secret": _clean(app_secret),
+             "refresh_token": _clean(refresh_token)}
+    if given["access_token"] and not _token_like(given["access_token"], 8, 4096):
+        raise ChannelError("access_token", "the Official Account's access token has no spaces")
+    if given["app_id"] and not _ZALO_APP_RE.match(given["app_id"]):
+        raise ChannelError("app_id", "a Zalo app id (developers.zalo.me) is a number")
+    if given["app_secret"] and not _token_like(given["app_secret"], 8, 200):
+        raise ChannelError("app_secret", "the app's secret key has 8 to 200 characters and no spaces")
+    if given["refresh_token"] and not _token_like(given["refresh_token"], 8, 4096):
+        raise ChannelError("refresh_token", "the refresh token has no spaces")
+    creds = {k: v for k, v in zalo_credentials(stored).items() if k not in (*_LEASE_KEYS, "broken", "broken_at")}
+    if given["access_token"]:
+        # A pasted token's age is unknown: it is used until Zalo refuses it, then renewed.
+        creds.update(access_token=given["access_token"], expires_at=None, renewed_at=None)
+    creds.update({k: v for k, v in given.items() if v and k != "access_token"})
+    keys = [k for k in ("app_id", "app_secret", "refresh_token") if creds.get(k)]
+    if keys and len(keys) < 3:
+        raise ChannelError("zalo_renewal", "renewing the access token needs the app id, the app secret key and the refresh token")
+    if not keys and not creds.get("access_token"):
+        raise ChannelError("access_token", "the Official Account's access token is needed (no spaces), or the app id, "
+                                           "the app secret key and a refresh token to get one")
+    return _zalo_dump(creds)
+
+
 def check_channel(storage, kind: str, name: str, target: str, secret: str | None, unit_code: str | None,
-                  officer_results: bool) -> tuple[str, str, str, str | None, str | None]:
-    """``(kind, name, target, secret, unit_code)`` checked and trimmed, or :class:`ChannelError`."""
+                  officer_results: bool, *, zalo: dict | None = None, stored: str | None = None
+                  ) -> tuple[str, str, str, str | None, str | None]:
+    """``(kind, name, target, secret, unit_code)`` checked and trimmed, or :class:`ChannelError`. A Zalo
+    channel's ``zalo`` may hold ``app_id, app_secret, refresh_token`` (:func:`zalo_secret`, over ``stored``)."""
     kind, name, target = _clean(kind), _clean(name), _clean(target)
     secret, unit_code = _clean(secret) or None, _clean(unit_code) or None
+    zalo = {k: v for k, v in (zalo or {}).items() if _clean(v)}
     if kind not in KINDS:
         raise ChannelError("kind", f"kind must be one of {', '.join(KINDS)}")
+    if zalo and kind != "zalo":
+        raise ChannelError("zalo_renewal", "only a Zalo channel takes an app id, a secret key and a refresh token")
     if not 1 <= len(name) <= 80:
         raise ChannelError("name", "a channel needs a name of 1 to 80 characters")
     if kind == "telegram":
@@ -117,8 +184,7 @@ def check_channel(storage, kind: str, name: str, target: str, secret: str | None
     elif kind == "zalo":
         if not _ZALO_USER_RE.match(target):
             raise ChannelError("user_id", "a Zalo user id (of a follower of the Official Account) is a number")
-        if not secret or not 8 <= len(secret) <= 4096 or any(ch.isspace() for ch in secret):
-            raise ChannelError("access_token", "the Official Account's access token is needed (no spaces)")
+        secret = zalo_secret(secret, stored=stored, **zalo)
     else:
         parts = urlsplit(target)
         if parts.scheme not in ("https", "http") or not parts.hostname or len(target) > 2000:
@@ -138,10 +204,15 @@ def check_channel(storage, kind: str, name: str, target: str, secret: str | None
 
 
 def add_channel(storage, *, kind: str, name: str, target: str, secret: str | None = None, unit_code: str | None = None,
-                officer_results: bool = False, user: User | None = None, ip: str | None = None,
+                officer_results: bool = False, app_id: str | None = None, app_secret: str | None = None,
+                refresh_token: str | None = None, user: User | None = None, ip: str | None = None,
                 now: datetime | None = None) -> int:
-    """Add a channel (audited, without its secret); its id. Refusals: :class:`ChannelError`."""
-    kind, name, target, secret, unit_code = check_channel(storage, kind, name, target, secret, unit_code, officer_results)
+    """Add a channel (audited, without its secret); its id. A Zalo channel's ``secret`` is its access token,
+    and with ``app_id, app_secret, refresh_token`` it renews it (then the access token may be left out).
+    Refusals: :class:`ChannelError`."""
+    zalo = {"app_id": app_id, "app_secret": app_secret, "refresh_token": refresh_token}
+    kind, name, target, secret, unit_code = check_channel(storage, kind, name, target, secret, unit_code, officer_results,
+                                                          zalo=zalo)
     try:
         return storage.add_alert_channel(name, kind, target, secret, unit_code, bool(officer_results),
                                          now or datetime.now(timezone.utc), user, ip)
@@ -160,14 +231,18 @@ def _existing(storage, channel_id) -> dict:
 
 
 def update_channel(storage, channel_id, *, secret: str | None = None, active: bool | None = None,
+                   app_id: str | None = None, app_secret: str | None = None, refresh_token: str | None = None,
                    user: User | None = None, ip: str | None = None, now: datetime | None = None) -> dict:
-    """Replace a channel's secret (e.g. a renewed Zalo access token) and/or switch it on or off; audited."""
+    """Replace a channel's secret and/or switch it on or off; audited. For a Zalo channel, the values given
+    of ``secret`` (the access token), ``app_id``, ``app_secret``, ``refresh_token`` replace the stored ones
+    (the others stay), which also ends a refused renewal's wait."""
     channel = _existing(storage, channel_id)
     fields: dict = {}
-    if _clean(secret):
-        check_channel(storage, channel["kind"], channel["name"], channel["target"], secret, channel["unit_code"],
-                      channel["officer_results"])
-        fields["secret"] = _clean(secret)
+    zalo = {k: v for k, v in {"app_id": app_id, "app_secret": app_secret, "refresh_token": refresh_token}.items() if _clean(v)}
+    if _clean(secret) or zalo:
+        stored = storage.alert_channel_secret(channel["id"]) if channel["kind"] == "zalo" else None
+        fields["secret"] = check_channel(storage, channel["kind"], channel["name"], channel["target"], secret,
+                                         channel["unit_code"], channel["officer_results"], zalo=zalo, stored=stored)[3]
     if active is not None and bool(active) != channel["active"]:
         fields["active"] = bool(active)
     if fields:
@@ -297,6 +372,11 @@ def _hide_paths_in_urllib3_log() -> None:
 
 def _secrets_of(channel: dict) -> list[str]:
     hidden = [channel["secret"]] if channel.get("secret") else []
+    if channel["kind"] == "zalo":
+        # A renewing channel's JSON, and the tokens it held before a renewal during this send.
+        for raw in [channel.get("secret"), *channel.get("former_secrets", ())]:
+            creds = zalo_credentials(raw)
+            hidden += [raw or ""] + [str(creds[k]) for k in ("access_token", "refresh_token", "app_secret") if creds.get(k)]
     if channel["kind"] == "webhook":
         parts = urlsplit(channel["target"])
         hidden += [channel["target"], parts.path + (f"?{parts.query}" if parts.query else "")]
@@ -342,7 +422,7 @@ def send(settings, delivery: dict, session, now: datetime) -> int:
                           ensure_ascii=False).encode("utf-8")
     elif kind == "zalo":
         url = f"{settings.alert_zalo_api_url.rstrip('/')}/v3.0/oa/message/cs"
-        headers["access_token"] = channel["secret"]
+        headers["access_token"] = zalo_credentials(channel["secret"]).get("access_token") or ""
         body = json.dumps({"recipient": {"user_id": channel["target"]}, "message": {"text": text[:ZALO_MAX_TEXT]}},
                           ensure_ascii=False).encode("utf-8")
     else:
@@ -380,9 +460,191 @@ def send(settings, delivery: dict, session, now: datetime) -> int:
         if not isinstance(data, dict):
             raise TemporaryDeliveryError(f"HTTP {resp.status_code}: the answer is not Zalo API JSON", resp.status_code)
         if data.get("error") not in (0, "0"):
-            raise RejectedDeliveryError(scrub(f"Zalo error {data.get('error')}: {data.get('message', '')}", channel),
-                                        resp.status_code)
+            refused = ZaloTokenRefused if _int(data.get("error")) in ZALO_TOKEN_ERRORS else RejectedDeliveryError
+            raise refused(scrub(f"Zalo error {data.get('error')}: {data.get('message', '')}", channel), resp.status_code)
     return resp.status_code
+
+
+def _int(value) -> int | None:
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return None
+
+
+# --- Zalo: renewing the OA access token -----------------------------------------------------------
+
+def zalo_credentials(raw: str | None) -> dict:
+    """A Zalo channel's stored secret as a dict: ``access_token``, and for renewal ``app_id, app_secret,
+    refresh_token``, ``expires_at`` and ``renewed_at`` (Unix seconds; None: unknown, e.g. a pasted token),
+    while a renewal runs ``lease_until`` (epoch ms) and ``lease_id``, after a refused one ``broken`` (Zalo's
+    answer, without secrets) and ``broken_at``. A plain string is an access token (a channel from before)."""
+    if not raw:
+        return {}
+    if raw.startswith("{"):
+        try:
+            data = json.loads(raw)
+        except ValueError:
+            data = None
+        if isinstance(data, dict):
+            return data
+    return {"access_token": raw}
+
+
+def _renews(creds: dict) -> bool:
+    return all(creds.get(k) for k in ("app_id", "app_secret", "refresh_token"))
+
+
+def _zalo_dump(creds: dict) -> str:
+    if not _renews(creds):
+        return creds.get("access_token") or ""  # nothing to renew with: the plain token, as before
+    return json.dumps({k: v for k, v in creds.items() if v is not None}, sort_keys=True)
+
+
+def _renewal_due(creds: dict, now_s: float) -> bool:
+    expires = creds.get("expires_at")
+    return not creds.get("access_token") or (expires is not None and expires - ZALO_RENEW_MARGIN_S <= now_s)
+
+
+def credential_state(storage, channel: dict) -> dict | None:
+    """What the page and the CLI show of a Zalo channel's token (None for other kinds), never a secret:
+    ``renews``, ``expires_at`` and ``renewed_at`` (RFC 3339 or None), and ``error`` with ``failed_at``
+    when Zalo refused the last renewal (the channel then waits for new credentials)."""
+    if channel["kind"] != "zalo":
+        return None
+    creds = zalo_credentials(storage.alert_channel_secret(channel["id"]))
+
+    def stamp(key):
+        value = creds.get(key)
+        return format_rfc3339(datetime.fromtimestamp(value, timezone.utc)) if isinstance(value, (int, float)) else None
+    return {"renews": _renews(creds), "expires_at": stamp("expires_at"), "renewed_at": stamp("renewed_at"),
+            "error": creds.get("broken"), "failed_at": stamp("broken_at")}
+
+
+def _oauth_refresh(settings, session, creds: dict, channel: dict) -> dict:
+    """One call to Zalo's OAuth v4 with the refresh token: ``{access_token, refresh_token, expires_in}``,
+    :class:`TemporaryDeliveryError` (no answer, 5xx, 429, not JSON) or :class:`ZaloRenewalRefused`."""
+    hide = {**channel, "secret": json.dumps(creds)}
+    url = f"{settings.alert_zalo_oauth_url.rstrip('/')}/v4/oa/access_token"
+    form = {"refresh_token": creds["refresh_token"], "app_id": creds["app_id"], "grant_type": "refresh_token"}
+    headers = {"User-Agent": "HaiLong-alerts/1", "secret_key": creds["app_secret"]}
+    try:
+        resp = session.post(url, data=form, headers=headers, timeout=settings.alert_http_timeout_s, allow_redirects=False)
+    except (requests.Timeout, requests.ConnectionError) as exc:
+        raise TemporaryDeliveryError(scrub(f"Zalo token renewal: {type(exc).__name__}: {exc}", hide)) from None
+    except requests.RequestException as exc:
+        raise RejectedDeliveryError(scrub(f"Zalo token renewal: {type(exc).__name__}: {exc}", hide)) from None
+    data, status = _json(resp), resp.status_code
+    if status == 429 or status >= 500:
+        raise TemporaryDeliveryError(scrub(f"Zalo token renewal: HTTP {status}", hide), status, _retry_after(resp, data))
+    if not isinstance(data, dict):
+        raise TemporaryDeliveryError(f"Zalo token renewal: HTTP {status}: the answer is not Zalo OAuth JSON", status)
+    if status == 200 and data.get("access_token") and data.get("refresh_token") and _int(data.get("error") or 0) == 0:
+        expires_in = _int(data.get("expires_in")) or 0
+        # Zalo says 25 hours (as a string of seconds); a missing value is taken as the shortest the guides give.
+        return {"access_token": str(data["access_token"]), "refresh_token": str(data["refresh_token"]),
+                "expires_in": expires_in if expires_in > 0 else 3600}
+    # Zalo's OAuth reports a refusal as error, error_name, error_reason, error_description (often with HTTP 200).
+    parts = [str(data[k]) for k in ("error", "error_name", "error_description", "error_reason", "message")
+             if data.get(k) not in (None, "")]
+    detail = f"HTTP {status}" + (f": {' '.join(dict.fromkeys(parts))}" if parts else ": no new token in the answer")
+    raise ZaloRenewalRefused(scrub(detail, hide), status)
+
+
+def renew_zalo_token(state, channel: dict, used_token: str | None, session, now: datetime) -> str:
+    """A Zalo channel's secret with a renewed access token, ``used_token`` being the one found expired or
+    refused. When the stored token is no longer ``used_token`` another sender renewed it: that one is used.
+    Otherwise this sender takes a lease inside the stored secret (compare-and-set), so no other renews with
+    the same single-use refresh token meanwhile; they wait for the lease and take the new token. Zalo's new
+    access and refresh tokens replace the lease in one transaction, audited ``alert_channel.renew`` (never
+    a token). A refusal marks the channel (``broken``, audited ``alert_channel.renew_failed``) and raises
+    :class:`ZaloRenewalRefused`; no answer gives the lease back and raises :class:`TemporaryDeliveryError`
+    (if Zalo had used the refresh token meanwhile, the next renewal is refused and the admin is asked)."""
+    settings, storage = state.settings, state.storage
+    cid, name = channel["id"], channel["name"]
+    lease_ms = int((settings.alert_http_timeout_s * 2 + 5) * 1000)
+    start, started = int(now.timestamp() * 1000), time.monotonic()
+    while True:
+        now_ms = start + int((time.monotonic() - started) * 1000)
+        raw = storage.alert_channel_secret(cid)
+        creds = zalo_credentials(raw)
+        if not raw:
+            raise RejectedDeliveryError("the channel was removed")
+        if creds.get("access_token") and creds["access_token"] != used_token:
+            return raw  # renewed by another sender (or pasted by an admin) since this one looked
+        if creds.get("broken"):
+            raise ZaloRenewalRefused(creds["broken"])
+        if not _renews(creds):
+            raise RejectedDeliveryError("the channel has no refresh token to renew its Zalo access token with")
+        if (creds.get("lease_until") or 0) > now_ms:
+            if time.monotonic() - started > lease_ms / 1000 + 1:
+                raise TemporaryDeliveryError("another sender is renewing the Zalo access token")
+            time.sleep(0.05)  # another sender holds the lease: its new token comes within the lease
+            continue
+        claimed = json.dumps({**creds, "lease_until": now_ms + lease_ms, "lease_id": secrets.token_hex(8)}, sort_keys=True)
+        if storage.swap_alert_channel_secret(cid, raw, claimed, now):
+            break
+    # The refresh token is this sender's alone until the lease ends.
+    base = {k: v for k, v in creds.items() if k not in _LEASE_KEYS}
+    try:
+        got = _oauth_refresh(settings, session, base, channel)
+    except ZaloRenewalRefused as exc:
+        marked = json.dumps({**base, "broken": exc.detail, "broken_at": int(now.timestamp())}, sort_keys=True)
+        storage.swap_alert_channel_secret(cid, claimed, marked, now, "alert_channel.renew_failed",
+                                          {"name": name, "error": exc.detail})
+        log.warning("Zalo channel %r: renewing the access token was refused (%s); the channel waits for new credentials",
+                    name, exc.detail)
+        raise
+    except DeliveryError:
+        storage.swap_alert_channel_secret(cid, claimed, raw, now)  # give the lease back
+        raise
+    now_s = int(now.timestamp())
+    new = {**base, "access_token": got["access_token"], "refresh_token": got["refresh_token"],
+           "expires_at": now_s + got["expires_in"], "renewed_at": now_s}
+    expected, audit = claimed, {"name": name, "expires_at": format_rfc3339(datetime.fromtimestamp(new["expires_at"], timezone.utc))}
+    for _ in range(3):
+        if storage.swap_alert_channel_secret(cid, expected, _zalo_dump(new), now, "alert_channel.renew", audit):
+            log.info("Zalo channel %r: access token renewed, valid until %s", name, audit["expires_at"])
+            return _zalo_dump(new)
+        # An admin saved the channel during the call. Their values stand; the new tokens go with them
+        # only if the refresh token just used up is still the one stored.
+        expected = storage.alert_channel_secret(cid)
+        current = zalo_credentials(expected)
+        if not expected:
+            raise RejectedDeliveryError("the channel was removed")
+        if current.get("refresh_token") != base["refresh_token"]:
+            return expected
+        new = {**{k: v for k, v in current.items() if k not in _LEASE_KEYS}, **{k: new[k] for k in
+               ("access_token", "refresh_token", "expires_at", "renewed_at")}}
+    raise TemporaryDeliveryError("the channel kept changing while its Zalo token was renewed")
+
+
+def _send(state, d: dict, session, now: datetime) -> int:
+    """:func:`send`, and for a Zalo channel that can renew its token: renewed first when it has run out or
+    is about to, and once when Zalo refuses it, then sent once more (never a loop). A channel whose
+    renewal was refused sends nothing until an admin saves new credentials."""
+    channel = d["channel"]
+    creds = zalo_credentials(channel["secret"]) if channel["kind"] == "zalo" else {}
+    if not _renews(creds):
+        return send(state.settings, d, session, now)
+    if creds.get("broken"):
+        raise ZaloRenewalRefused(creds["broken"])
+
+    def renewed(used: str | None) -> None:
+        secret = renew_zalo_token(state, channel, used, session, now)
+        channel.setdefault("former_secrets", []).append(channel["secret"])
+        channel["secret"] = secret
+
+    if _renewal_due(creds, now.timestamp()):
+        renewed(creds.get("access_token"))
+    try:
+        return send(state.settings, d, session, now)
+    except ZaloTokenRefused:
+        used = zalo_credentials(channel["secret"])
+        if used.get("renewed_at") and now.timestamp() - used["renewed_at"] < ZALO_RENEW_AGAIN_S:
+            raise  # a token just renewed and refused all the same: renewing again would not help
+        renewed(used.get("access_token"))
+    return send(state.settings, d, session, now)
 
 
 def _wait_s(settings, attempts: int, asked: float | None) -> float:
@@ -415,7 +677,7 @@ def deliver(state, *, now: datetime | None = None, session=None, ids: list[int] 
             out["failed"] += 1
             continue
         try:
-            status = send(settings, d, session, now)
+            status = _send(state, d, session, now)
         except TemporaryDeliveryError as exc:
             if d["attempts"] >= settings.alert_retry_max:
                 storage.finish_alert_delivery(d["id"], d["attempts"], "failed", now, http_status=exc.status,

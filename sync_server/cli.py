@@ -318,13 +318,13 @@ def _stats(storage, settings, args) -> int:
 
 
 def _devices(storage, settings, args) -> int:
-    rows = storage.devices()
+    rows = storage.devices(kind=None)  # kiosks and relays (a relay is revoked the same way)
     if args.json:
         print(json.dumps(rows, ensure_ascii=False, indent=1))
     else:
         for d in rows:
             state = "revoked" if d["revoked_at"] else "active"
-            print(f"{d['id']}  {d['unit_code']:>6}  {state:<7}  last seen {d['last_seen_at'] or '-'}  pending {d['pending'] if d['pending'] is not None else '-'}  {d['name'] or ''}")
+            print(f"{d['id']}  {d['unit_code']:>6}  {d['kind']:<6} {state:<7}  last seen {d['last_seen_at'] or '-'}  pending {d['pending'] if d['pending'] is not None else '-'}  {d['name'] or ''}")
     return 0
 
 

@@ -16,6 +16,10 @@ def add_parsers(sub) -> None:
     up.add_argument("--upstream", required=True, help="the upstream server's address, e.g. https://hailong.bacninh.gov.vn")
     up.add_argument("--code", required=True, help="the single-use relay code the upstream printed")
     up.add_argument("--name", help="how the upstream lists this relay (default: this machine's name)")
+    up.add_argument("--config", choices=("mirror", "own"), help="mirror: take questionnaires, campaigns, officers, sites and kiosk "
+                                                                "values from the upstream (an office's relay); own: keep this "
+                                                                "server's (a province forwarding to a national collector). "
+                                                                "Default: own for a province-level unit, else mirror")
     st = sub.add_parser("upstream-status", help="what waits to go up, the last forward and the last error")
     st.add_argument("--json", action="store_true", help='print {"pending", "last_forward_at", "last_error"}')
 
@@ -52,12 +56,17 @@ def _enroll_upstream(storage, settings, args) -> int:
         print(f"hailong-server: the upstream enrolled this relay for unit {got['unit_code']}, which this database does not know "
               "(import the province's units first: 'hailong-server import-units')", file=sys.stderr)
         return 1
-    storage.link_upstream(url, got["token"], got["device_id"], got["unit_code"], format_rfc3339(datetime.now(timezone.utc)))
-    storage.audit(datetime.now(timezone.utc), None, "relay.enroll_upstream", url, {"unit": got["unit_code"], "device_id": got["device_id"]})
     unit = storage.unit(got["unit_code"])
+    mirror = args.config == "mirror" if args.config else unit["level"] != "province"
+    storage.link_upstream(url, got["token"], got["device_id"], got["unit_code"], format_rfc3339(datetime.now(timezone.utc)),
+                          mirror_config=mirror)
+    storage.audit(datetime.now(timezone.utc), None, "relay.enroll_upstream", url, {"unit": got["unit_code"], "device_id": got["device_id"]})
     print(f"Máy chủ trạm đã đăng ký với {url} cho {unit['name']} ({unit['code']}) và các đơn vị trực thuộc; "
-          f"'hailong-server serve' sẽ tự chuyển phiếu lên. {storage.upstream_pending()} phiếu đang chờ chuyển.")
-    print(f"Relay enrolled at {url} for {unit['code']} and the units under it; 'serve' forwards on its own.")
+          f"'hailong-server serve' sẽ tự chuyển phiếu lên. {storage.upstream_pending()} phiếu đang chờ chuyển. "
+          + ("Cấu hình (bộ câu hỏi, đợt khảo sát, cán bộ, điểm tiếp nhận) lấy từ cấp trên." if mirror
+             else "Máy chủ này giữ cấu hình riêng của mình."))
+    print(f"Relay enrolled at {url} for {unit['code']} and the units under it; 'serve' forwards on its own; config: "
+          + ("mirrored from the upstream" if mirror else "this server's own"))
     return 0
 
 

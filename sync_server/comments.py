@@ -12,7 +12,8 @@ Who sees what: every signed-in role sees the comments within their scope (an ans
 site's unit version, as in the results); the officer's *name* goes only to :data:`OFFICER_ROLES`,
 and no role gets an officer id. Moderation (province admin only) hides abusive text with a reason:
 the text stays where it was stored, for audit; other roles see :data:`HIDDEN_TEXT` in its place; the
-hide or unhide and its audit entry commit together. The page and any future CLI call these functions.
+hide or unhide and its audit entry commit together. The page, the XLSX export ("Góp ý") and the pull API (``/api/v1/pull/comments``) call these
+functions; the exports leave hidden comments out and say how many (:func:`export_comments`).
 """
 
 from __future__ import annotations
@@ -178,6 +179,31 @@ def list_comments(storage, settings, questionnaires: dict, *, role: str, scope, 
     return CommentPage(items[(page - 1) * per_page:page * per_page], len(items), page, pages)
 
 
+@dataclass(frozen=True)
+class CommentExport:
+    """What an export or the pull API hands on: the visible comments (newest first) and how many hidden
+    ones were left out."""
+
+    items: list[Comment]
+    hidden: int
+
+
+def export_comments(storage, settings, questionnaires: dict, *, role: str, scope, day_from: date, day_to: date,
+                    unit: str | None = None, source: str | None = None, now: datetime | None = None) -> CommentExport:
+    """Every comment of the window within ``scope`` (``unit``: its subtree), as :func:`list_comments` finds
+    them, with the hidden ones left out whoever asks (a moderator too: what leaves the server is what a
+    reader may see), and counted. Officer names only for :data:`OFFICER_ROLES`, as on the page."""
+    found = list_comments(storage, settings, questionnaires, role=role, scope=scope, day_from=day_from, day_to=day_to,
+                          unit=unit, source=source, page=1, per_page=10**9, now=now)
+    visible = [c for c in found.items if not c.hidden]
+    return CommentExport(visible, found.total - len(visible))
+
+
+def created_at(settings, ms: int) -> str:
+    """RFC 3339 in the province's local time (with its offset), to the second."""
+    return days.province_now(settings, datetime.fromtimestamp(ms / 1000, timezone.utc)).isoformat(timespec="seconds")
+
+
 def find_comment(storage, questionnaires: dict, response_id: str, question: str) -> dict | None:
     """``{unit_code, text}`` of the comment with that identity, or None."""
     if question == LINK_QUESTION:
@@ -207,5 +233,5 @@ def set_hidden(storage, questionnaires: dict, user, response_id: str, question: 
         raise CommentsError("unchanged", "the comment is already so")
 
 
-__all__ = ["Comment", "CommentPage", "CommentsError", "HIDDEN_TEXT", "list_comments", "set_hidden", "find_comment",
-           "is_moderator", "window_ms", "SOURCES"]
+__all__ = ["Comment", "CommentExport", "CommentPage", "CommentsError", "HIDDEN_TEXT", "list_comments", "export_comments",
+           "set_hidden", "find_comment", "is_moderator", "window_ms", "created_at", "SOURCES"]

@@ -30,11 +30,12 @@ from sync_server.storage import Device, PreparedResponse, Storage
 BATCH_FIELDS = frozenset(("responses", "device_time", "boot_id", "mono_ms"))
 
 
-def check_batch_shape(body: Any, max_items: int) -> tuple[list, str | None]:
-    """``(items, device_time)`` from an upload body, or :class:`ApiError`."""
+def check_batch_shape(body: Any, max_items: int, fields: frozenset = BATCH_FIELDS) -> tuple[list, str | None]:
+    """``(items, device_time)`` from an upload body (a kiosk's, or with ``RELAY_BATCH_FIELDS`` a
+    relay's), or :class:`ApiError`."""
     if not isinstance(body, dict):
         raise ApiError("invalid_body", "the body must be a JSON object {\"responses\": [...]}")
-    unknown = sorted(set(body) - BATCH_FIELDS)
+    unknown = sorted(set(body) - fields)
     if unknown:
         raise ApiError("unknown_field", f"unknown field {unknown[0]!r} in the upload body")
     items = body.get("responses")
@@ -66,6 +67,24 @@ def clock_offset(device_time: str | None, received: datetime) -> float | None:
         return (parse_rfc3339(device_time) - received).total_seconds()
     except ValueError:
         return None
+
+
+def _prepared(record: dict, created_ms: int, placed_ms: int, suspect: bool, site_id: int | None,
+              dossiers: dict[str, tuple[str, bool]]) -> PreparedResponse:
+    """A checked record, ready to store (and its dossier claim noted in ``dossiers``)."""
+    canonical = canonical_json(record)
+    qref = record["questionnaire"]
+    code = record.get("dossier_code")
+    if code is not None and record["id"] not in dossiers:  # the first of a repeated id is the one stored
+        # A misuse-flagged rating never claims a dossier: it is left out of every figure, and must not
+        # take the place of the citizen's own rating (a burst of presses, a flood from one address).
+        dossiers[record["id"]] = (normalise_dossier_code(code), not MISUSE_FLAGS.intersection(record["flags"]))
+    return PreparedResponse(record["id"], hash_canonical(canonical), (
+        record["unit_code"], record["officer_id"], qref["id"], qref["version"], record["channel"], record["seq"],
+        record["created_at"], created_ms, canonical_json(record["answers"]).decode(),
+        canonical_json(record["flags"]).decode(), int(suspect), record.get("procedure_group"),
+        placed_ms, record.get("boot_id"), record.get("mono_ms"), site_id,
+    ), canonical)
 
 
 def ingest(storage: Storage, device: Device | None, body: Any, *, max_items: int, skew_s: float,
@@ -147,20 +166,8 @@ def ingest(storage: Storage, device: Device | None, body: Any, *, max_items: int
             # The batch's clock is off now, or the time is before the product could have made it:
             # counted at receipt (contract 7), unless the boot clock placed it already.
             placed, item_suspect = received_ms, True
-        canonical = canonical_json(record)
-        qref = record["questionnaire"]
-        prepared.append(PreparedResponse(record["id"], hash_canonical(canonical), (
-            record["unit_code"], officer, qref["id"], qref["version"], record["channel"], record["seq"],
-            record["created_at"], created_ms, canonical_json(record["answers"]).decode(),
-            canonical_json(record["flags"]).decode(), int(item_suspect), record.get("procedure_group"),
-            placed, boot_id, mono, site_on(placed),
-        ), canonical))
+        prepared.append(_prepared(record, created_ms, placed, item_suspect, site_on(placed), dossiers))
         positions.append(index)
-        code = record.get("dossier_code")
-        if code is not None and record["id"] not in dossiers:  # the first of a repeated id is the one stored
-            # A misuse-flagged rating never claims a dossier: it is left out of every figure, and must not
-            # take the place of the citizen's own rating (a burst of presses, a flood from one address).
-            dossiers[record["id"]] = (normalise_dossier_code(code), not MISUSE_FLAGS.intersection(record["flags"]))
     if prepared or boot is not None:
         stored = storage.store_batch(device, prepared, received_text, offset, boot=boot, dossiers=dossiers or None)
         for index, p, (status, message) in zip(positions, prepared, stored):
@@ -177,26 +184,8 @@ RELAY_BATCH_FIELDS = frozenset(("responses", "device_time"))
 ENVELOPE_FIELDS = frozenset(("record", "device_id", "placed_ms", "clock_suspect", "site_id", "received_at", "conflict"))
 
 
-def check_relay_shape(body: Any, max_items: int) -> tuple[list, str | None]:
-    """``(envelopes, device_time)`` of a relay's upload, or :class:`ApiError` (4xx, nothing stored)."""
-    if not isinstance(body, dict):
-        raise ApiError("invalid_body", "the body must be a JSON object {\"responses\": [...]}")
-    unknown = sorted(set(body) - RELAY_BATCH_FIELDS)
-    if unknown:
-        raise ApiError("unknown_field", f"unknown field {unknown[0]!r} in the upload body")
-    items = body.get("responses")
-    if not isinstance(items, list):
-        raise ApiError("invalid_body", "'responses' must be a list")
-    if len(items) > max_items:
-        raise ApiError("batch_too_large", f"{len(items)} responses in one batch; at most {max_items}")
-    device_time = body.get("device_time")
-    if device_time is not None and not isinstance(device_time, str):
-        raise ApiError("invalid_body", "'device_time' must be an RFC 3339 string")
-    return items, device_time
-
-
-def _envelope(item: Any) -> tuple[dict, str | None, int | None, bool]:
-    """``(record, kiosk id at the relay, placed_ms, clock_suspect)`` of one forwarded item."""
+def _envelope(item: Any) -> tuple[dict, str | None, int | None, bool, int | None]:
+    """``(record, kiosk id at the relay, placed_ms, clock_suspect, site_id)`` of one forwarded item."""
     if not isinstance(item, dict) or "record" not in item:
         raise RecordError("invalid_item", "a forwarded item must be an object {\"record\": {...}, ...}")
     unknown = sorted(set(item) - ENVELOPE_FIELDS)
@@ -211,7 +200,10 @@ def _envelope(item: Any) -> tuple[dict, str | None, int | None, bool]:
     suspect = item.get("clock_suspect", False)
     if not isinstance(suspect, bool):
         raise RecordError("invalid_field", "clock_suspect must be true or false", "clock_suspect")
-    return item["record"], origin, placed, suspect
+    site = item.get("site_id")
+    if site is not None and (type(site) is not int or not 0 < site < 2**53):
+        raise RecordError("invalid_field", "site_id must be a site's id, or null", "site_id")
+    return item["record"], origin, placed, suspect, site
 
 
 def ingest_relayed(storage: Storage, relay: Device, body: Any, *, max_items: int, skew_s: float,
@@ -225,10 +217,11 @@ def ingest_relayed(storage: Storage, relay: Device, body: Any, *, max_items: int
     at every hop): a unit outside ``in_scope`` is ``rejected`` (``unit_out_of_scope``) and the relay
     keeps it aside. Kiosk and phone answers both come this way. The relay's placement stands unless it
     is later than this receipt (its clock ahead) or before the product could have made it: then the
-    receipt, flagged, as for a kiosk. The site is this server's: the unit's site in force that day.
+    receipt, flagged, as for a kiosk. The site is the relay's when it is a site of that unit here (a
+    relay mirrors the province's sites with their ids), else the unit's site in force that day.
     """
     received = now or datetime.now(timezone.utc)
-    items, device_time = check_relay_shape(body, max_items)
+    items, device_time = check_batch_shape(body, max_items, RELAY_BATCH_FIELDS)
     offset = clock_offset(device_time, received)
     received_text = format_rfc3339(received)
     received_ms = int(received.timestamp() * 1000)
@@ -240,7 +233,15 @@ def ingest_relayed(storage: Storage, relay: Device, body: Any, *, max_items: int
     offset_ms = int(utc_offset_h * 3_600_000)
     day_sites: dict[tuple[str, str], int | None] = {}
 
-    def site_on(unit: str, placed_ms: int) -> int | None:
+    site_units: dict[int, str | None] = {}
+
+    def site_on(unit: str, placed_ms: int, given: int | None) -> int | None:
+        if given is not None:  # the relay's kiosk stood at this site (a relay mirrors the province's sites)
+            if given not in site_units:
+                site = storage.site(given)
+                site_units[given] = site["unit_code"] if site else None
+            if site_units[given] == unit:
+                return given
         day = datetime.fromtimestamp((placed_ms + offset_ms) / 1000, timezone.utc).date().isoformat()
         if (unit, day) not in day_sites:
             site = storage.first_site(unit, day)
@@ -255,7 +256,7 @@ def ingest_relayed(storage: Storage, relay: Device, body: Any, *, max_items: int
     for index, item in enumerate(items):
         rid = None
         try:
-            record_in, origin, placed_in, suspect_in = _envelope(item)
+            record_in, origin, placed_in, suspect_in, site_in = _envelope(item)
             rid = record_in.get("id") if isinstance(record_in, dict) and isinstance(record_in.get("id"), str) else None
             record, created = check_record(record_in, questionnaires)
             unit = record["unit_code"]
@@ -272,19 +273,9 @@ def ingest_relayed(storage: Storage, relay: Device, body: Any, *, max_items: int
         placed, suspect = (created_ms, False) if placed_in is None else (placed_in, suspect_in)
         if placed > received_ms + skew_ms or placed < lowest_ms:
             placed, suspect = received_ms, True
-        canonical = canonical_json(record)
-        qref = record["questionnaire"]
-        prepared.append(PreparedResponse(record["id"], hash_canonical(canonical), (
-            unit, officer, qref["id"], qref["version"], record["channel"], record["seq"],
-            record["created_at"], created_ms, canonical_json(record["answers"]).decode(),
-            canonical_json(record["flags"]).decode(), int(suspect), record.get("procedure_group"),
-            placed, record.get("boot_id"), record.get("mono_ms"), site_on(unit, placed),
-        ), canonical))
+        prepared.append(_prepared(record, created_ms, placed, suspect, site_on(unit, placed, site_in), dossiers))
         positions.append(index)
         origins.setdefault(record["id"], origin)
-        code = record.get("dossier_code")
-        if code is not None and record["id"] not in dossiers:
-            dossiers[record["id"]] = (normalise_dossier_code(code), not MISUSE_FLAGS.intersection(record["flags"]))
     if prepared:
         stored = storage.store_batch(relay, prepared, received_text, offset, dossiers=dossiers or None, relayed=origins)
         for index, p, (status, message) in zip(positions, prepared, stored):

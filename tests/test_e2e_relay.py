@@ -18,6 +18,9 @@ from pathlib import Path
 import pytest
 import requests
 
+from datetime import datetime, timezone
+
+from sync_server.storage import open_storage
 from tests.records import bearer, make_record, server_db, upload, wait_until
 from tests.support import LiveServer, free_port, server_cli, server_db_location
 from tests.tcp_proxy import TcpProxy
@@ -216,7 +219,13 @@ def test_three_tiers_kiosk_office_province_nation(tmp_path):
     office = LiveServer(tmp_path / "office.sqlite3", free_port(), RELAY_ENV)
     nation.start()
     try:
-        server_cli(province.db, "enroll-upstream", "--upstream", nation.url, "--code", relay_code(nation.db, "24"))
+        storage = open_storage(province.db)  # the province's own config, which the nation must not overwrite
+        try:
+            storage.add_officer("cb-7228-1", "7228", "Trần Văn Bình", None, None, None, datetime.now(timezone.utc))
+        finally:
+            storage.close()
+        out = server_cli(province.db, "enroll-upstream", "--upstream", nation.url, "--code", relay_code(nation.db, "24"))
+        assert "config: this server's own" in out.stdout  # a province-level unit keeps its config by default
         province.start()
         server_cli(office.db, "enroll-upstream", "--upstream", province.url, "--code", relay_code(province.db, "7210"))
         office.start()
@@ -237,7 +246,87 @@ def test_three_tiers_kiosk_office_province_nation(tmp_path):
         with server_db(nation) as conn:
             via = {r[0]: r[1] for r in conn.execute("SELECT unit_code, COUNT(DISTINCT relay_id) FROM responses GROUP BY unit_code")}
         assert via == {"7210": 1, "7228": 1}  # both through the province's relay link
+        with server_db(province) as conn:
+            assert conn.execute("SELECT active FROM officers WHERE id = 'cb-7228-1'").fetchone()[0] == 1
     finally:
         office.stop()
         province.stop()
         nation.stop()
+
+
+def test_sites_and_officers_of_the_province_reach_the_relay_and_its_answers_keep_their_site(chain):
+    """The relay mirrors its units' sites (with the province's ids) and officers: a kiosk enrolled at
+    the relay to the province's second site and counter shows that site, rates that officer, and its
+    answer is at that site at the province."""
+    province, proxy, relay = chain
+    storage = open_storage(province.db)
+    try:
+        now = datetime.now(timezone.utc)
+        site = storage.add_site("7210", "Bộ phận Một cửa – cơ sở 2", now, hotline="0204 3 111 222")
+        storage.add_counter(site["id"], "3", "Quầy 3 — Đất đai")
+        storage.add_officer("cb-7210-9", "7210", "Nguyễn Thị Mai", "Công chức Địa chính", None, None, now)
+    finally:
+        storage.close()
+
+    def mirrored():
+        with server_db(relay) as conn:
+            row = conn.execute("SELECT name FROM sites WHERE id = ?", (site["id"],)).fetchone()
+            officer = conn.execute("SELECT name FROM officers WHERE id = 'cb-7210-9' AND active = 1").fetchone()
+        return row is not None and officer is not None
+
+    wait_until(mirrored, timeout=30, interval=0.3, what="the province's site and officer at the relay")
+    code = server_cli(relay.db, "enroll-code", "--unit", "7210", "--site", str(site["id"]), "--counter", "3").stdout.strip().splitlines()[-1]
+    kiosk = requests.post(relay.url + "/api/v1/enroll", json={"code": code}, timeout=10).json()
+    config = requests.get(relay.url + "/api/v1/kiosk/config", headers=bearer(kiosk["token"]), timeout=10).json()
+    assert config["site"]["name"] == "Bộ phận Một cửa – cơ sở 2" and config["site"]["counter_name"] == "Quầy 3 — Đất đai"
+    assert config["settings"]["hotline"] == "0204 3 111 222"
+    assert "cb-7210-9" in {o["id"] for o in config["officers"]}
+    record = make_record(1, "7210", officer_id="cb-7210-9")
+    assert upload(relay, kiosk["token"], [record]).json()["results"][0]["status"] == "accepted"
+    drained(relay)
+    with server_db(province) as conn:
+        row = conn.execute("SELECT site_id, officer_id FROM responses WHERE id = ?", (record["id"],)).fetchone()
+    assert tuple(row) == (site["id"], "cb-7210-9")
+
+
+def test_a_conflict_at_the_relay_is_passed_up_and_filed_at_both_ends(chain):
+    province, proxy, relay = chain
+    kiosk = enrol_kiosk(relay, "7210")
+    record = make_record(1, "7210", {"overall": 5})
+    changed = {**record, "answers": {"overall": 1}}  # the same id, other content: a kiosk bug or a forged replay
+    assert upload(relay, kiosk["token"], [record]).json()["results"][0]["status"] == "accepted"
+    answer = upload(relay, kiosk["token"], [changed]).json()["results"][0]
+    assert answer["status"] == "conflict" and answer["error"]["code"] == "response_conflict"
+    drained(relay)
+    with server_db(province) as conn:
+        stored = conn.execute("SELECT answers FROM responses WHERE id = ?", (record["id"],)).fetchall()
+        filed = conn.execute("SELECT record FROM response_conflicts WHERE response_id = ?", (record["id"],)).fetchall()
+    assert [json.loads(r[0]) for r in stored] == [{"overall": 5}]  # the first content stands
+    assert len(filed) == 1 and json.loads(filed[0][0])["answers"] == {"overall": 1}
+    with server_db(relay) as conn:
+        assert conn.execute("SELECT COUNT(*) FROM response_conflicts").fetchone()[0] == 1
+        assert conn.execute("SELECT COUNT(*) FROM upstream_refused").fetchone()[0] == 0
+
+
+def test_the_relays_phone_form_works_while_the_wan_is_down_and_its_answers_go_up(chain):
+    """A citizen on the office Wi-Fi answers on the relay's QR form while the link is cut; the answer
+    reaches the province, as a phone answer, when the link is back."""
+    import re
+
+    province, proxy, relay = chain
+    proxy.set("drop")
+    session = requests.Session()
+    page = session.get(relay.url + "/s/7210", timeout=10)
+    assert page.status_code == 200 and "q_overall" in page.text
+    token = re.search(r'name="csrf" value="([^"]+)"', page.text).group(1)
+    sent = session.post(relay.url + "/s/7210", data={"csrf": token, "qid": "bg-friendly-gov", "qver": "1", "q_overall": "4"},
+                        timeout=10, allow_redirects=False)
+    assert sent.status_code == 303, sent.text[:300]
+    time.sleep(1)
+    assert status(relay)["pending"] == 1 and status(relay)["last_error"]
+    assert province_ids(province) == []
+    proxy.set("pass")
+    drained(relay)
+    with server_db(province) as conn:
+        rows = conn.execute("SELECT channel, device_id, relay_id FROM responses").fetchall()
+    assert len(rows) == 1 and rows[0][0] == "qr" and rows[0][1] is None and rows[0][2] is not None

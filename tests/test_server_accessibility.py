@@ -30,6 +30,11 @@ def _seed(storage) -> None:
     generate(storage.path, 4_000, 11, start=date(2024, 6, 1), days=400, campaigns=())
     generate(storage.path, 4_000, 12, start=date(2025, 6, 26), days=5, campaigns=(), officers=False, salt=1 << 40)
     shots.seed(storage)
+    # Issue 15's admin forms: a draft for the questionnaire editor, a campaign that has not started (editable).
+    from hailong_core.questionnaire import load_default_questionnaire
+
+    storage.save_questionnaire_draft({**load_default_questionnaire().to_dict(), "version": 2}, now)
+    storage.add_campaign("Khảo sát CQTT 26/6–30/6/2099", "2099-06-26", "2099-06-30", "bg-friendly-gov", 1, ["7210"], now)
 
 
 def _uuid7_now() -> str:
@@ -153,6 +158,8 @@ def test_pages_have_no_serious_axe_violations(tmp_path):
             shots.sign_in(driver, base)
             visit("/", "landing")
             menu = _links(driver, "header.top nav a")
+            driver.find_element(By.CSS_SELECTOR, "header.top details.more > summary").click()  # the admin menu open
+            check("landing, Quản trị menu open")
             # Results: the province, a district, a commune, recognition, an officer.
             for path in ("/results", "/results/units/213", "/results/recognition"):
                 visit(path)
@@ -174,6 +181,21 @@ def test_pages_have_no_serious_axe_violations(tmp_path):
                 visit(found[0], f"{listing} → {found[0].replace(base, '')}")
             visit("/admin/units/7201")
             visit("/admin/sites?unit=7201")
+            # Issue 15's fleet filters (a filtered list, the coverage groups open) and the audit log filtered.
+            visit("/admin/fleet?unit=213&status=active&q=quay", "fleet, filtered")
+            visit("/admin/audit?action=units.import", "audit, filtered")
+            # Issue 15's admin forms: the questionnaire editor (a draft; a published version, read-only), a campaign
+            # that has not started (its edit form and unit picker) and one that has (locked).
+            visit("/admin/questionnaires/bg-friendly-gov/2/edit", "questionnaire editor")
+            visit("/admin/questionnaires/bg-friendly-gov/1/edit", "questionnaire editor, published")
+            driver.get(base + "/admin/questionnaires")
+            campaign_pages = _links(driver, 'a[href^="/admin/campaigns/"]')
+            visit(campaign_pages[0], "campaign edit")
+            visit(campaign_pages[-1], "campaign, started")
+            # The leader's first screen of a commune user (issue 15): their commune's own landing page.
+            driver.delete_all_cookies()
+            shots.sign_in(driver, base, "tho.xuong")
+            visit("/", "landing, commune user")
         finally:
             driver.quit()
     print(f"axe-core {axe.VERSION}: {len(seen)} pages checked")

@@ -318,10 +318,12 @@ def test_pickers_and_lists_follow_the_structure_in_force(tmp_path, monkeypatch):
         add_users(storage)
         admin, csrf = login(app, "province-admin")
         picker = admin.get("/admin/questionnaires").text
-        assert '<option value="7210">7210 — Phường Bắc Giang (trước đây: Phường Hoàng Văn Thụ)</option>' in picker
-        assert '<option value="7201">' not in picker  # Thọ Xương closed on 01/07/2025
+        # The campaign's unit picker (a tree with search, issue 15) lists the units in force that day.
+        assert ('<label for="c-units-7210"><span class="up-code">7210</span> Phường Bắc Giang '
+                '<span class="muted">(trước đây: Phường Hoàng Văn Thụ)</span></label>') in picker
+        assert 'value="7201"' not in picker  # Thọ Xương closed on 01/07/2025
         old = admin.get("/admin/questionnaires?on=01/01/2024").text
-        assert '<option value="7210">7210 — Phường Hoàng Văn Thụ</option>' in old and '<option value="7201">' in old
+        assert '<span class="up-code">7210</span> Phường Hoàng Văn Thụ</label>' in old and 'value="7201"' in old
         assert "cơ cấu ngày 01/01/2024" in old and "Cơ cấu hôm nay" in old
         units = admin.get("/admin/units").text
         assert ('Phường Bắc Giang</a> <span class="badge warn" title="Mã này trước đây (đến ngày 01/07/2025) là Phường Hoàng Văn Thụ'

@@ -34,6 +34,10 @@ RESULT_PAGES = (("results_overview", "/results"), ("results_district", "/results
 POINT_PAGES = (("results_district_point", "/results/units/219?from=01/01/2025&to=30/06/2025"),
                ("results_two_sites", "/results/units/7210?from=01/07/2025&to=31/03/2026"),
                ("results_history", "/results/units/7210?from=01/07/2024&to=31/03/2026&history=1"))
+# The leader's first screen (issue 15) for a province leader and a commune user, 1366×768; copies in docs/screens.
+LANDING_PAGES = (("landing-province", ADMIN), ("landing-commune", "tho.xuong"))
+# Shot with --landing too: /results for the province leader (its headline cards, the menu), then with "Quản trị ▾" open.
+RESULTS_HOME = (("results-home", "/results", False), ("results-home-menu", "/results", True))
 SECOND_SITE = "Điểm tiếp nhận số 2 – Phường Bắc Giang (Trần Phú cũ)"
 
 
@@ -113,6 +117,159 @@ def seed_points(storage) -> None:
     rollups.refresh(storage, 7 * 3_600_000)
 
 
+# Issue 15's admin forms at 1366×768 (``--forms``), copies in docs/screens: a draft in the form editor, a campaign that has not started.
+FORM_PAGES = (("questionnaire-editor", "/admin/questionnaires/bg-friendly-gov/2/edit"), ("campaign-edit", "/admin/campaigns/{future}"))
+FUTURE_CAMPAIGN = "Khảo sát chính quyền thân thiện 26/6–30/6/2099"
+
+
+def seed_forms(storage) -> None:
+    """:func:`seed`, plus a draft version 2 of the default questionnaire and a campaign that has not started."""
+    from hailong_core.questionnaire import load_default_questionnaire
+
+    seed(storage)
+    now = datetime.now(timezone.utc)
+    storage.save_questionnaire_draft({**load_default_questionnaire().to_dict(), "version": 2}, now)
+    storage.add_campaign(FUTURE_CAMPAIGN, "2099-06-26", "2099-06-30", "bg-friendly-gov", 1, ["7210", "7288", "24-HCC"], now)
+
+
+# Issue 15's officer page and comments page at 1366×768 (``--officer``), copies in docs/screens.
+OFFICER_ID = "cb-7210-0"
+COMMENT_TEXTS = ("Cán bộ hướng dẫn tận tình, thủ tục nhanh gọn.", "Phải chờ gần một tiếng mới đến lượt, nên có thêm quầy.",
+                 "Phòng chờ nóng, chưa có nước uống cho người dân.", "Nhân viên trả lời điện thoại chưa lịch sự.")
+
+
+def seed_officer(storage) -> None:
+    """:func:`seed`, plus eight weeks of answers ending today (officers at every unit), counted."""
+
+    from bench.results import generate
+    from sync_server.results import rollups
+
+    seed(storage)
+    start = datetime.now(timezone(timedelta(hours=7))).date() - timedelta(days=55)  # the province's today
+    generate(storage.path, 40_000, 31, start=start, days=56, campaigns=(), officers=True, salt=7 << 40)
+    rollups.refresh(storage, 7 * 3_600_000)
+
+
+def officer_shots(out: Path, lang: str = "vi") -> int:
+    """The officer page and the comments page (a few phone comments sent through the real form) as 1366×768 page areas."""
+    import re
+
+    import requests
+
+    with tempfile.TemporaryDirectory() as tmp, live_app(Path(tmp) / "server.sqlite3", seed_officer) as base:
+        for i, text in enumerate(COMMENT_TEXTS):
+            phone = requests.Session()
+            form = phone.get(base + "/s/7210", timeout=10).text
+            csrf = re.search(r'name="csrf" value="([^"]+)"', form).group(1)
+            phone.post(base + "/s/7210", data={"csrf": csrf, "qid": "bg-friendly-gov", "qver": "1", "q_overall": str(5 - i),
+                                                "q_comment": text, "o": OFFICER_ID}, timeout=10, allow_redirects=False)
+        today = datetime.now(timezone(timedelta(hours=7))).date()  # the province's day, as the pages count
+        window = f"from={(today - timedelta(days=55)):%d/%m/%Y}&to={today:%d/%m/%Y}"
+        driver = chromium(1366, 768)
+        try:
+            driver.get(base + f"/lang/{lang}?next=/login")
+            sign_in(driver, base)
+            for name, path in (("officer", f"/results/officers/{OFFICER_ID}?{window}"), ("comments", "/results/comments")):
+                driver.set_window_size(1366, 768)
+                driver.get(base + path)
+                inner = driver.execute_script("return window.outerHeight - window.innerHeight") or 0
+                driver.set_window_size(1366, 768 + int(inner))  # a 1366×768 page area
+                driver.save_screenshot(str(out / f"{name}.png"))
+                full_page_png(driver, out / f"{name}-full.png", max_height=4000)
+                print(out / f"{name}.png")
+        finally:
+            driver.quit()
+    return 0
+
+
+# Issue 15's fleet page and audit log at 1366×768 (``--fleet``), copies in docs/screens: 20 kiosks on Bắc Giang's 220 points.
+FLEET_PAGES = (("fleet", "/admin/fleet"), ("fleet-filtered", "/admin/fleet?unit=215"), ("audit", "/admin/audit"))
+
+
+def seed_fleet(storage) -> None:
+    """Accounts, 20 kiosks on the 2023 tree (two versions, three silent, one revoked, one clock off, one failed
+    update, a few with answers waiting) and a few weeks of audit entries, as a province sees them."""
+    from sync_server import accounts, security
+    from sync_server.storage.types import User
+
+    now = datetime.now(timezone.utc)
+    admin_id = storage.add_user(ADMIN, accounts.hash_secret(ADMIN_PASSWORD), "province_admin", None, now - timedelta(days=30))
+    admin = User(admin_id, ADMIN, "province_admin", None, True)
+    it = User(storage.add_user("cntt.tinh", accounts.hash_secret(ADMIN_PASSWORD), "province_admin", None, now), "cntt.tinh",
+              "province_admin", None, True)
+    day = (now + timedelta(hours=7)).date().isoformat()
+    kiosks = (("24-HCC", "Sảnh A – Trung tâm HCC"), ("24-HCC", "Sảnh B – Trung tâm HCC"), ("213", "Một cửa TP Bắc Giang"),
+              ("7201", "Quầy 1 – Thọ Xương"), ("7201", "Quầy 2 – Thọ Xương"), ("7204", "Quầy 1 – Trần Nguyên Hãn"),
+              ("7207", "Quầy 1 – Ngô Quyền"), ("7210", "Quầy 1 – Hoàng Văn Thụ"), ("215", "Một cửa huyện Yên Thế"),
+              ("7246", "Quầy một cửa – Canh Nậu"), ("7249", "Quầy một cửa – Xuân Lương"), ("216", "Một cửa huyện Tân Yên"),
+              ("7252", "Quầy một cửa – Tam Tiến"), ("217", "Một cửa huyện Lạng Giang"), ("218", "Một cửa huyện Lục Nam"),
+              ("219", "Một cửa huyện Lục Ngạn"), ("220", "Một cửa huyện Sơn Động"), ("221", "Một cửa huyện Yên Dũng"),
+              ("222", "Một cửa huyện Việt Yên"), ("223", "Một cửa huyện Hiệp Hòa"))
+    ids = []
+    for i, (unit, label) in enumerate(kiosks):
+        site = storage.first_site(unit, day)
+        storage.create_enroll_code(unit, security.digest(f"FLEETCODE{i:04d}"), now + timedelta(hours=1), label, ADMIN,
+                                   site_id=site["id"] if site else None)
+        dev = storage.redeem_enroll_code(security.digest(f"FLEETCODE{i:04d}"), now - timedelta(days=20 - i % 7),
+                                         f"kiosk-{i:02d}-{security.digest(label)[:6]}", security.digest(f"fleettok{i}"), None)
+        ids.append(dev.id)
+        silent = i in (9, 13, 17)
+        storage.record_heartbeat(dev.id, now - (timedelta(hours=3 + i) if silent else timedelta(minutes=1 + i % 4)),
+                                 {"pending": (57 if silent else (i * 7) % 5), "kept_aside": 1 if i == 6 else 0,
+                                  "app_version": "1.0.2" if i % 3 == 1 else "1.0.3", "clock_offset_s": 912.0 if i == 5 else 1.5,
+                                  "last_error": "network: connection timed out" if silent else None})
+        storage.audit(now - timedelta(days=20 - i % 7), admin, "enrol_code.create", unit, {"label": label, "site_id": site["id"] if site else None,
+                                                                                        "counter": None, "ref": f"{i:08x}"})
+    storage.revoke_device(ids[11], now - timedelta(days=2))
+    storage.audit(now - timedelta(days=2), it, "device.revoke", ids[11], None, "10.24.1.15")
+    release = storage.add_release("1.0.4", "hailong-1.0.4-py3-none-any.whl", "ab" * 32, b"wheel", "Sửa lỗi đồng bộ", now - timedelta(days=1), it)
+    storage.stage_release(release, [ids[1], ids[4]], now - timedelta(days=1), it, target="2 kiosk thử nghiệm")
+    storage.note_release_outcome(ids[4], release, "rolled_back", "self-test failed after install: fonts", None, 41.0, now)
+    storage.request_device_log(ids[5], "req-demo", 200, now - timedelta(hours=1), it, "10.24.1.15")
+    cid = storage.add_campaign("Khảo sát chính quyền thân thiện 26/6–30/6", "2025-06-26", "2025-06-30", "bg-friendly-gov", 1, ["24"], now)
+    storage.audit(now - timedelta(hours=5), admin, "campaign.add", str(cid), {"name": "Khảo sát chính quyền thân thiện 26/6–30/6",
+                  "questionnaire": "bg-friendly-gov:1", "units": ["24"], "starts_on": "2025-06-26", "ends_on": "2025-06-30"}, "10.24.1.10")
+    storage.audit(now - timedelta(hours=4), admin, "user.add", "tho.xuong", {"id": admin_id + 2, "role": "commune_viewer", "unit_code": "7201"},
+                  "10.24.1.10")
+    storage.add_user("tho.xuong", accounts.hash_secret(ADMIN_PASSWORD), "commune_viewer", "7201", now)
+    storage.audit(now - timedelta(hours=3), admin, "unit.hours", "7246", {"hours": {"mon-fri": "07:30-11:30 13:30-17:00"}}, "10.24.1.10")
+    storage.audit(now - timedelta(hours=2), None, "questionnaire.publish", "bg-friendly-gov v1", {"via": "cli"})
+    storage.audit(now - timedelta(minutes=30), it, "device.log_view", ids[5], {"received_at": None, "lines": 200}, "10.24.1.15")
+
+
+def fleet_shots(out: Path, lang: str = "vi") -> int:
+    """The :data:`FLEET_PAGES` as 1366×768 page areas (``NAME.png``) and the fleet page in full (``fleet-full.png``),
+    on the 2023 tree alone (220 points)."""
+    import os
+
+    before = os.environ.get("HAILONG_SERVER_SEED_UNITS")
+    os.environ["HAILONG_SERVER_SEED_UNITS"] = "2023"
+    try:
+        with tempfile.TemporaryDirectory() as tmp, live_app(Path(tmp) / "server.sqlite3", seed_fleet) as base:
+            driver = chromium(1366, 768)
+            try:
+                driver.get(base + f"/lang/{lang}?next=/login")
+                sign_in(driver, base)
+                for name, path in FLEET_PAGES:
+                    driver.set_window_size(1366, 768)
+                    driver.get(base + path)
+                    inner = driver.execute_script("return window.outerHeight - window.innerHeight") or 0
+                    driver.set_window_size(1366, 768 + int(inner))  # a 1366×768 page area
+                    driver.save_screenshot(str(out / f"{name}.png"))
+                    print(out / f"{name}.png")
+                driver.get(base + "/admin/fleet")
+                full_page_png(driver, out / "fleet-full.png", max_height=5000)
+                print(out / "fleet-full.png")
+            finally:
+                driver.quit()
+    finally:
+        if before is None:
+            os.environ.pop("HAILONG_SERVER_SEED_UNITS", None)
+        else:
+            os.environ["HAILONG_SERVER_SEED_UNITS"] = before
+    return 0
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -188,11 +345,55 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, required=True)
     parser.add_argument("--lang", choices=("vi", "en"), default="vi")
     parser.add_argument("--results", action="store_true", help="seed three years of answers and shoot the results pages too")
+    parser.add_argument("--landing", action="store_true",
+                        help="seed three years of answers and shoot only the landing page as a province leader and a commune user")
     parser.add_argument("--points", action="store_true",
                         help="seed answers across the 2025 reform and shoot the service-point and history pages (issue 13)")
+    parser.add_argument("--forms", action="store_true", help="only the admin forms of issue 15 (questionnaire editor, campaign edit)")
+    parser.add_argument("--officer", action="store_true", help="only an officer's page and the comments page (issue 15)")
+    parser.add_argument("--fleet", action="store_true", help="only the fleet page and the audit log (issue 15), 20 kiosks on 220 points")
     args = parser.parse_args(argv)
     args.out.mkdir(parents=True, exist_ok=True)
-    seed_fn = seed_points if args.points else seed_with_results if args.results else seed
+    if args.forms:
+        return form_shots(args.out, args.lang)
+    if args.officer:
+        return officer_shots(args.out, args.lang)
+    if args.fleet:
+        return fleet_shots(args.out, args.lang)
+    seed_fn = seed_points if args.points else seed_with_results if args.results or args.landing else seed
+    if args.landing:
+        def seed_folded(storage) -> None:  # every answer counted before the first page view, as after `maintain`
+            from sync_server.results import rollups
+
+            seed_with_results(storage)
+            rollups.refresh(storage, 7 * 3_600_000)
+        with tempfile.TemporaryDirectory() as tmp, live_app(Path(tmp) / "server.sqlite3", seed_folded) as base:
+            driver = chromium(1366, 768)
+            try:
+                for name, username in LANDING_PAGES:
+                    driver.delete_all_cookies()
+                    driver.get(base + f"/lang/{args.lang}?next=/login")
+                    sign_in(driver, base, username)
+                    inner = driver.execute_script("return window.outerHeight - window.innerHeight") or 0
+                    driver.set_window_size(1366, 768 + int(inner))  # a 1366×768 page area
+                    driver.get(base + "/")
+                    driver.save_screenshot(str(args.out / f"{name}.png"))
+                    full_page_png(driver, args.out / f"{name}-full.png", max_height=6000)
+                    print(args.out / f"{name}.png")
+                driver.delete_all_cookies()
+                driver.get(base + f"/lang/{args.lang}?next=/login")
+                sign_in(driver, base, ADMIN)
+                for name, path, open_menu in RESULTS_HOME:
+                    inner = driver.execute_script("return window.outerHeight - window.innerHeight") or 0
+                    driver.set_window_size(1366, 768 + int(inner))
+                    driver.get(base + path)
+                    if open_menu:
+                        driver.find_element("css selector", "header.top details.more > summary").click()
+                    driver.save_screenshot(str(args.out / f"{name}.png"))
+                    print(args.out / f"{name}.png")
+            finally:
+                driver.quit()
+        return 0
     with tempfile.TemporaryDirectory() as tmp, live_app(Path(tmp) / "server.sqlite3", seed_fn) as base:
         driver = chromium()
         try:
@@ -217,6 +418,31 @@ def main(argv: list[str] | None = None) -> int:
                 driver.get(base + path)
                 full_page_png(driver, args.out / f"server_{name}.png")
                 print(args.out / f"server_{name}.png")
+        finally:
+            driver.quit()
+    return 0
+
+
+def form_shots(out: Path, lang: str = "vi") -> int:
+    """The :data:`FORM_PAGES` as 1366×768 page areas (``NAME.png``)."""
+    with tempfile.TemporaryDirectory() as tmp, live_app(Path(tmp) / "server.sqlite3", seed_forms) as base:
+        driver = chromium(1366, 768)
+        try:
+            driver.get(base + f"/lang/{lang}?next=/login")
+            sign_in(driver, base)
+            driver.get(base + "/admin/questionnaires")
+            future = driver.find_element("link text", FUTURE_CAMPAIGN).get_attribute("href").rsplit("/", 1)[1]
+            for name, path in FORM_PAGES:
+                driver.get(base + path.format(future=future))
+                inner = driver.execute_script("return window.outerHeight - window.innerHeight") or 0
+                driver.set_window_size(1366, 768 + int(inner))  # a 1366×768 page area
+                if name == "questionnaire-editor":  # a question block with its levels (the side panel stays in view)
+                    driver.execute_script("window.scrollTo(0, document.getElementById('q0').getBoundingClientRect().top + window.scrollY - 8)")
+                if name == "campaign-edit":  # the picker as someone uses it: a search typed, the matches unfolded
+                    box = driver.find_element("id", "c-units-search")
+                    box.send_keys("Yên")
+                driver.save_screenshot(str(out / f"{name}.png"))
+                print(out / f"{name}.png")
         finally:
             driver.quit()
     return 0

@@ -14,6 +14,9 @@ Aggregates count answers whose follow-ups were left (flag ``incomplete``) like a
 says how many there were (``followups_left``). ``include=incomplete`` is still accepted and changes
 nothing, and ``left_out`` keeps its ``incomplete`` key (always 0) for the clients that read it.
 
+``/comments`` (issue 15) hands on citizens' visible comments of a window, as the page lists them; hidden
+ones are left out and counted, officer names only for tokens whose people see officers.
+
 Each unit also lists its own service points (``points``, issue 13): the sites where its own answers
 were given (a district's one-stop counter, the centre's points, a commune's point), each ranked
 among every point of the token's scope. Fields are only ever added.
@@ -24,11 +27,11 @@ and each unit lists them; by default a unit's figures are its own (docs/results.
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query, Request
 
-from sync_server import security
+from sync_server import comments, security
 from sync_server.api.models import ErrorBody
 from sync_server.accounts import OFFICER_ROLES, scope_codes
 from sync_server.results import official
@@ -79,15 +82,20 @@ def _record(a: dict, officers: bool) -> dict:
     return out
 
 
-def _report(state, allowed, campaign, date_from, date_to, include, channel, history: bool = False):
-    """The window and the complete report the aggregates and officers calls read; 422 for bad input.
-    ``include=incomplete`` is a fixed part of the interface: accepted, a no-op (those answers count)."""
+def _window(state, campaign, date_from, date_to, include=(), channel=None):
+    """The window the aggregates, officers and comments calls read, after the same checks; 422 for bad
+    input. ``include=incomplete`` is a fixed part of the interface: accepted, a no-op (those answers count)."""
     if channel not in (None, "kiosk", "qr") or not set(include) <= {"misuse", "incomplete"}:
         raise ApiError("invalid_body", "channel is kiosk or qr; include is misuse and/or incomplete")
     try:
-        window = resolve_window(state.storage, state.settings, campaign, date_from, date_to)
+        return resolve_window(state.storage, state.settings, campaign, date_from, date_to)
     except WindowError as exc:
         raise ApiError("invalid_body", str(exc)) from None
+
+
+def _report(state, allowed, campaign, date_from, date_to, include, channel, history: bool = False):
+    """The window and the complete report the aggregates and officers calls read; 422 for bad input."""
+    window = _window(state, campaign, date_from, date_to, include, channel)
     return window, Report.build(state, allowed, window, Filters("misuse" in include, channel, history), complete=True)
 
 
@@ -96,6 +104,7 @@ def _point(p: dict) -> dict:
     s = p["score"]
     return {"site_id": p["site_id"], "name": p["name"], "unit_code": p["stored_code"], "closed": p["closed"],
             "answers": s.n, "satisfied": s.satisfied, "share_satisfied": s.headline_share, "index": s.index,
+            "comparable_index": s.comparable_index,
             "wilson_low": s.low, "wilson_high": s.high, "enough_answers": p["enough"], "rank": p["rank"],
             "left_out": {"incomplete": 0, **s.left_out}, "followups_left": s.followups_left}
 
@@ -129,7 +138,8 @@ def pull_aggregates(request: Request, campaign: Annotated[int | None, Query(ge=1
                     date_to: Annotated[str | None, Query(alias="to")] = None, include: Annotated[list[str], Query()] = [],
                     channel: str | None = None, history: Annotated[bool, Query()] = False) -> dict:
     """Per unit (``units``): its subtree's pooled answers (``answers``, ``satisfied``, ``share_satisfied``,
-    ``index``, ``wilson_low``, ``wilson_high``, ``enough_answers``, ``left_out``, ``followups_left``,
+    ``index``, ``comparable_index`` (the headline question's index, which every kiosk asks: what
+    recognition judges on), ``wilson_low``, ``wilson_high``, ``enough_answers``, ``left_out``, ``followups_left``,
     ``criteria``) and ``points``: its own service points (sites, without its subtree), each with
     ``site_id``, ``name``, ``unit_code`` (the stored code it belongs to), ``closed``, the same counts and
     ``rank`` among every point of the token's scope (null: fewer answers than ``min_answers``).
@@ -151,7 +161,7 @@ def pull_aggregates(request: Request, campaign: Annotated[int | None, Query(ge=1
         s = row["score"]
         units.append({"code": code, "name": row["name"], "level": row["level"], "parent_code": row["parent_code"],
                       "answers": s.n, "satisfied": s.satisfied, "share_satisfied": s.headline_share, "index": s.index,
-                      "wilson_low": s.low, "wilson_high": s.high, "enough_answers": s.n >= state.settings.report_min_answers,
+                      "comparable_index": s.comparable_index, "wilson_low": s.low, "wilson_high": s.high, "enough_answers": s.n >= state.settings.report_min_answers,
                       "left_out": {"incomplete": 0, **s.left_out}, "followups_left": s.followups_left,
                       "criteria": {c["id"]: {"index": c["index"], "share_satisfied": c["share"]} for c in s.criteria},
                       "points": [_point(p) for p in report.own_points(code)]})
@@ -216,5 +226,39 @@ def pull_officers(request: Request, campaign: Annotated[int | None, Query(ge=1, 
             "min_answers": state.settings.report_min_answers, "ranked": ranked,
             "officers": [{"officer_id": o["code"], "name": o["name"], "unit_code": o["unit_code"], "answers": o["score"].n,
                           "satisfied": o["score"].satisfied, "share_satisfied": o["score"].headline_share,
-                          "index": o["score"].index, "wilson_low": o["score"].low, "wilson_high": o["score"].high,
+                          "index": o["score"].index, "comparable_index": o["score"].comparable_index,
+                          "wilson_low": o["score"].low, "wilson_high": o["score"].high,
                           "enough_answers": o["enough"], "rank": o["rank"]} for o in rows]}
+
+
+@router.get("/comments", responses=ERRORS, summary="Citizens' visible comments within the token's scope over a window")
+@rule("api_client")
+def pull_comments(request: Request, campaign: Annotated[int | None, Query(ge=1, le=2**62)] = None,
+                  date_from: Annotated[str | None, Query(alias="from")] = None,
+                  date_to: Annotated[str | None, Query(alias="to")] = None,
+                  source: Annotated[Literal["form", "link"] | None, Query()] = None) -> dict:
+    """The comments of the window (the same window and checks as ``/aggregates``) within the token's
+    scope, newest first, as the results page "Ý kiến" lists them (``sync_server.comments``). Hidden
+    comments (moderation) are left out; ``hidden_left_out`` says how many. Each item: ``response_id``,
+    ``question`` ("" for a comment written through a kiosk answer's thank-you QR), ``source`` (``form``:
+    the phone form; ``link``: after a kiosk answer), ``created_at`` (RFC 3339, the province's offset),
+    ``unit_code``, ``unit_name``, ``site_name``, ``level`` (the headline level of its answer, or null),
+    ``text``; and ``officer_name`` only for a token whose people see officer results (province or
+    district): absent otherwise. No officer id is ever given."""
+    client, allowed = client_scope(request)
+    state = request.app.state.hailong
+    window = _window(state, campaign, date_from, date_to)
+    officers = client["role"] in OFFICER_ROLES
+    found = comments.export_comments(state.storage, state.settings, state.questionnaires(), role=client["role"], scope=allowed,
+                                     day_from=window.start, day_to=window.end, source=source)
+    items = []
+    for c in found.items:
+        item = {"response_id": c.response_id, "question": c.question, "source": c.source,
+                "created_at": comments.created_at(state.settings, c.created_ms), "unit_code": c.unit_code,
+                "unit_name": c.unit_name, "site_name": c.site_name, "level": c.level, "text": c.text}
+        if officers:
+            item["officer_name"] = c.officer_name
+        items.append(item)
+    return {"window": {"from": window.start.isoformat(), "to": window.end.isoformat(),
+                       "campaign": window.campaign["id"] if window.campaign else None},
+            "hidden_left_out": found.hidden, "items": items}

@@ -41,6 +41,24 @@ def _now() -> str:
     return format_rfc3339(datetime.now(timezone.utc))
 
 
+def _dead_holder(owner: str | None) -> str | None:
+    """``owner`` when it names a process of this machine that no longer runs (a relay killed and
+    started again takes over at once instead of waiting for the dead one's lease to end)."""
+    if not owner:
+        return None
+    host, _, rest = owner.partition(":")
+    pid = rest.partition(":")[0]
+    if host != socket.gethostname() or not pid.isdigit() or int(pid) == os.getpid():
+        return None
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return owner
+    except PermissionError:
+        return None
+    return None
+
+
 class UpstreamError(Exception):
     """The upstream could not take a request now; ``wait_s`` when it said how long to wait."""
 
@@ -93,12 +111,15 @@ class Forwarder:
         link = self.storage.upstream_link()
         if link is None:
             return max(self.settings.relay_idle_s, 5.0)
-        if not self.storage.take_forward_lease(self.owner, int(time.time() * 1000), LEASE_MS):
+        if not self.storage.take_forward_lease(self.owner, int(time.time() * 1000), LEASE_MS, _dead_holder(link.get("lease_owner"))):
             return self.settings.relay_idle_s  # another process of this relay forwards
         try:
-            if time.monotonic() >= self.config_due:
-                self.sync_config(link)
+            if time.monotonic() >= self.config_due and (link["mirror_config"] or link["last_error"] is not None):
+                # The config call is also how an idle relay learns that the upstream answers again.
+                self.sync_config(link, apply=bool(link["mirror_config"]))
                 self.config_due = time.monotonic() + self.settings.relay_config_every_s
+                if link["last_error"] is not None:
+                    self.storage.note_upstream_error(None, _now())
             sent = self.forward(link)
         except UpstreamError as exc:
             self.failures += 1
@@ -131,11 +152,11 @@ class Forwarder:
             raise UpstreamError(f"upstream answered {response.status_code} {_error_text(response)}", _retry_after(response))
         return response
 
-    def sync_config(self, link: dict) -> bool:
-        """Ask for the config (ETag); apply it when it changed. True when applied."""
+    def sync_config(self, link: dict, apply: bool = True) -> bool:
+        """Ask for the config (ETag); apply it when it changed (and ``apply``). True when applied."""
         headers = {"If-None-Match": link["config_etag"]} if link.get("config_etag") else {}
         response = self._request("GET", link, "/api/v1/relay/config", headers=headers)
-        if response.status_code == 304:
+        if response.status_code == 304 or (response.status_code == 200 and not apply):
             return False
         if response.status_code != 200:
             raise UpstreamError(f"config: upstream answered {response.status_code} {_error_text(response)}")
@@ -151,8 +172,10 @@ class Forwarder:
         answers, conflicts = self.storage.unsent(self.batch)
         if not answers and not conflicts:
             return 0
+        sites = link["mirror_config"]  # the relay's site ids are the upstream's only when it mirrors them
         items = [{"record": a["record"], "device_id": a["device_id"], "placed_ms": a["placed_ms"],
-                  "clock_suspect": a["clock_suspect"]} for a in answers]
+                  "clock_suspect": a["clock_suspect"], **({"site_id": a["site_id"]} if sites and a["site_id"] is not None else {})}
+                 for a in answers]
         items += [{"record": c["record"], "device_id": c["device_id"]} for c in conflicts]
         body = gzip.compress(orjson.dumps({"responses": items, "device_time": _now()}), 6)
         started = time.monotonic()

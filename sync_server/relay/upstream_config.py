@@ -4,7 +4,9 @@ The province stays the authority: the relay applies this document as it is (ques
 campaigns replaced, officers upserted, kiosk values set), so its kiosks and phone form work from
 the province's config while the WAN is down. Only what a relay's units need goes down: published
 questionnaires, the campaigns covering its units or the units above them, the officers of its
-subtree (with what kiosks carry for them), and each unit's kiosk admin PIN hash and dossier pattern.
+subtree (with what kiosks carry for them), its units' sites and open counters (with the province's
+ids, so a kiosk enrolled at the relay's site names the province's site), and each unit's kiosk admin
+PIN hash and dossier pattern.
 """
 
 from __future__ import annotations
@@ -47,12 +49,15 @@ def build(storage: Storage, unit_code: str) -> dict:
             campaigns.append({k: c[k] for k in ("id", "name", "starts_on", "ends_on", "questionnaire_id", "questionnaire_version",
                                                  "created_at")} | {"units": units})
     officers = storage.relay_officers(scope)
+    sites = [{k: site[k] for k in ("id", "unit_code", "unit_valid_from", "position", "name", "address", "office_hours", "hotline",
+                                   "public_base_url", "created_at", "closed_at", "counters")}
+             for site in storage.sites(include_closed=True) if site["unit_code"] in scope]
     config = {"default_questionnaire": storage.get_config("default_questionnaire")}
     for code in sorted(scope):
         for prefix in CONFIG_PREFIXES:
             config[prefix + code] = storage.get_config(prefix + code)
     return {"unit_code": unit_code, "questionnaires": questionnaires, "campaigns": campaigns,
-            "officers": sorted(officers, key=lambda o: o["id"]), "config": config}
+            "officers": sorted(officers, key=lambda o: o["id"]), "sites": sites, "config": config}
 
 
 def payload(doc: dict) -> tuple[bytes, str]:

@@ -3,8 +3,10 @@
 XLSX: a summary sheet, one sheet per level (districts, communes), the service points (sites: each
 commune's point, each district's one-stop counter, the centre's points) ranked, one by procedure group
 (lĩnh vực), the reasons given ("Lý do", with the "Không nêu lý do" row), with ``history=1`` the
-predecessors added ("Đơn vị tiền thân", issue 13), officers when the viewer may see them, and for a campaign the recognition list with the earlier campaigns' indices and lines to
-sign. Answers whose follow-ups were left count in every figure; their number has its own column.
+predecessors added ("Đơn vị tiền thân", issue 13), officers when the viewer may see them, for a campaign the
+recognition list (on the comparable index) with the earlier campaigns' indices and lines to sign, each
+question with at how many points it was asked ("Theo câu hỏi"), and citizens' visible comments ("Góp ý",
+the hidden ones counted, officer names only for roles that may see officers). Answers whose follow-ups were left count in every figure; their number has its own column.
 Headers are Vietnamese (the report goes upward as it is); numbers are real numbers with formats,
 not text, so the province can re-sort and sum them in Excel.
 
@@ -26,6 +28,7 @@ from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 from openpyxl.styles import Alignment, Font, PatternFill
 from openpyxl.utils import get_column_letter
 
+from sync_server import comments
 from sync_server.accounts import OFFICER_ROLES
 from sync_server.days import province_now
 from sync_server.results import official
@@ -284,7 +287,8 @@ def reason_values(reasons: list[dict]) -> list[list]:
 
 def xlsx(report: Report, focus: str, *, officers: list[dict] | None = None, recognition: list[dict] | None = None,
          groups: list[dict] | None = None, reasons: list[dict] | None = None, points: list[dict] | None = None,
-         history: dict | None = None, title: str = "", official_measure=None) -> bytes:
+         history: dict | None = None, title: str = "", official_measure=None, questions: list[dict] | None = None,
+         comment_list=None, comment_officers: bool = False) -> bytes:
     wb = Workbook()
     summary = wb.active
     summary.title = "Tổng hợp"
@@ -301,6 +305,7 @@ def xlsx(report: Report, focus: str, *, officers: list[dict] | None = None, reco
              ("Đợt khảo sát", w.campaign["name"] if w.campaign else ""),
              ("Kênh", report.filters.channel or "kiosk + QR"),
              ("Số phiếu tính", s.n), ("Tỷ lệ hài lòng", _share(s.headline_share)), ("Chỉ số hài lòng (0–100)", _index(s.index)),
+             (COMPARABLE_HEADER, _index(s.comparable_index)),
              ("Phiếu bị loại (lạm dụng)", s.flagged.get("misuse", 0)),
              (FOLLOWUPS_LEFT, s.followups_left),
              ("Tính cả phiếu lạm dụng", "có" if report.filters.include_misuse else "không"),
@@ -352,6 +357,9 @@ def xlsx(report: Report, focus: str, *, officers: list[dict] | None = None, reco
         _sheet(wb, HISTORY_SHEET, HISTORY_HEADERS, history_values(focus, history))
     if official_measure is not None:
         official_sheet(wb, official_measure)
+    if questions is not None:
+        labels = {c["id"]: c["label"].vi if c["label"] else c["id"] for c in s.criteria}
+        _sheet(wb, QUESTIONS_SHEET, QUESTION_HEADERS, question_values(questions, labels))
     if groups is not None:
         _sheet(wb, "Theo lĩnh vực", GROUP_HEADERS, [group_values(g, report.settings.report_min_answers) for g in groups])
     if reasons is not None:
@@ -364,12 +372,58 @@ def xlsx(report: Report, focus: str, *, officers: list[dict] | None = None, reco
                  _share(o["score"].low), _share(o["score"].high), "" if o["enough"] else NOT_ENOUGH] for o in officers])
     if recognition is not None:
         recognition_sheet(wb, report, recognition)
+    if comment_list is not None:
+        comments_sheet(wb, comment_list, officers=comment_officers)
     buf = io.BytesIO()
     wb.save(buf)
     return buf.getvalue()
 
 
 RECOGNITION_SHEET = "Công nhận"
+COMPARABLE_HEADER = "Chỉ số so sánh được (0–100)"
+#: The one sentence that says what recognition judges on (the page says it too; docs/results.md).
+COMPARABLE_BASIS = ("Chỉ số so sánh được: trung bình điểm (0–100) của câu hỏi chung về mức độ hài lòng, câu mọi kiosk và "
+                    "phiếu điện thoại đều hỏi; không gồm các câu hỏi theo tiêu chí, vì chỉ một số kiosk hỏi các câu đó.")
+QUESTIONS_SHEET = "Theo câu hỏi"
+QUESTION_HEADERS = ["Câu hỏi", "Tiêu chí", "Số phiếu trả lời", "Chỉ số (0–100)", "Tỷ lệ hài lòng", "Số điểm có hỏi",
+                    "Trên số điểm có phiếu", "So sánh được giữa các điểm"]
+
+
+def question_values(rows: list[dict], criteria: dict[str, str]) -> list[list]:
+    """``Report.question_coverage`` as sheet rows: each question's n where asked, and at how many points."""
+    out = []
+    for q in rows:
+        label = (q["label"].vi if q["label"] else q["id"]) + (" (câu hỏi chung)" if q["headline"] else "")
+        out.append([label, criteria.get(q["criterion"], q["criterion"]), q["answers"], _index(q["index"]), _share(q["share"]),
+                    q["points"], q["of"], "có" if q["comparable"] else "không: chỉ hỏi ở một số điểm"])
+    return out
+
+
+COMMENTS_SHEET = "Góp ý"
+COMMENT_SOURCES = {"form": "Phiếu điện thoại (QR)", "link": "Góp ý sau đánh giá tại kiosk"}
+
+
+def comment_values(found, *, officers: bool) -> tuple[list[str], list[list]]:
+    """The headers and rows of the "Góp ý" sheet from :func:`sync_server.comments.export_comments`; the
+    officer's name only for a viewer who may see officers."""
+    headers = ["Thời gian", "Mã đơn vị", "Đơn vị", "Điểm tiếp nhận", "Nguồn", "Mức đánh giá"] + (["Cán bộ"] if officers else []) + ["Nội dung"]
+    rows = []
+    for c in found.items:
+        rows.append([c.at, c.unit_code, c.unit_name or c.unit_code, c.site_name or "", COMMENT_SOURCES.get(c.source, c.source),
+                     c.level_label or "chưa có phiếu đánh giá"] + ([c.officer_name or ""] if officers else []) + [c.text])
+    return headers, rows
+
+
+def comments_sheet(wb: Workbook, found, *, officers: bool) -> None:
+    """Citizens' visible comments of the window, newest first; the hidden ones counted under the table."""
+    headers, rows = comment_values(found, officers=officers)
+    _sheet(wb, COMMENTS_SHEET, headers, rows)
+    ws = wb[COMMENTS_SHEET]
+    ws.column_dimensions[get_column_letter(len(headers))].width = 60
+    for (cell,) in ws.iter_rows(min_row=2, min_col=len(headers), max_col=len(headers)):
+        cell.alignment = Alignment(wrap_text=True, vertical="top")
+    ws.append([])
+    _xlsx_append(ws, [f"Ý kiến đã ẩn (không đưa vào bảng): {found.hidden}"])
 
 
 def recognition_sheet(wb: Workbook, report: Report, rows: list[dict]) -> None:
@@ -379,7 +433,7 @@ def recognition_sheet(wb: Workbook, report: Report, rows: list[dict]) -> None:
     ws = wb.create_sheet(RECOGNITION_SHEET)
     campaign = report.window.campaign
     earlier = [t["campaign"]["name"] for t in rows[0]["trend"]] if rows else []
-    headers = (["STT", "Mã", "Xã, phường, thị trấn", "Thuộc", "Số phiếu tính", "Chỉ số hài lòng (0–100)", "Kết quả", "Lý do",
+    headers = (["STT", "Mã", "Xã, phường, thị trấn", "Thuộc", "Số phiếu tính", COMPARABLE_HEADER, "Kết quả", "Lý do",
                 "Phiếu điện thoại không có mã hồ sơ", "Trong đó được tính"] + [f"Chỉ số {name}" for name in earlier])
     columns = len(headers)
     document_frame(ws, report, "DANH SÁCH XÃ, PHƯỜNG ĐƯỢC CÔNG NHẬN \"CHÍNH QUYỀN THÂN THIỆN\"",
@@ -390,6 +444,10 @@ def recognition_sheet(wb: Workbook, report: Report, rows: list[dict]) -> None:
                       f"Đạt: {sum(r['passes'] for r in rows)} / {len(rows)}; chưa đủ số phiếu để đánh giá: "
                       f"{sum(r['status'] == 'not_enough' for r in rows)}."])
     ws.merge_cells(start_row=ws.max_row, start_column=1, end_row=ws.max_row, end_column=columns)
+    _xlsx_append(ws, [COMPARABLE_BASIS])
+    ws.merge_cells(start_row=ws.max_row, start_column=1, end_row=ws.max_row, end_column=columns)
+    ws.cell(ws.max_row, 1).alignment = Alignment(wrap_text=True, vertical="top")
+    ws.row_dimensions[ws.max_row].height = 30
     ws.append([])
     header_row = ws.max_row + 1
     _xlsx_append(ws, headers)
@@ -398,7 +456,7 @@ def recognition_sheet(wb: Workbook, report: Report, rows: list[dict]) -> None:
         cell.alignment = Alignment(wrap_text=True, vertical="top")
     ws.row_dimensions[header_row].height = 45
     for i, r in enumerate(rows, 1):
-        _xlsx_append(ws, [i, r["code"], r["name"], r["parent"] or "", r["score"].n, _index(r["score"].index),
+        _xlsx_append(ws, [i, r["code"], r["name"], r["parent"] or "", r["score"].n, _index(r["score"].comparable_index),
                           RECOGNITION_STATUS[r["status"]].vi, r["reason"].vi, r.get("phone_without_token", 0),
                           r.get("phone_counted", 0)] + [_index(t["index"]) for t in r["trend"]])
         row = ws.max_row
@@ -561,6 +619,10 @@ def build_xlsx(state, report: Report, focus: str, role: str | None) -> bytes:
                                     None if focus == report.tree.root() else focus, refresh=False)
     except official.OfficialError:
         measured = None
+    found = comments.export_comments(state.storage, state.settings, state.questionnaires(), role=role or "", scope=report.scope,
+                                     day_from=report.window.start, day_to=report.window.end,
+                                     unit=None if focus == report.tree.root() else focus)
     return xlsx(report, focus, officers=officers, recognition=recognition, groups=report.procedure_groups(focus),
                 reasons=report.reasons(focus), points=report.points(focus),
-                history=report.history(focus) if report.filters.history else None, official_measure=measured)
+                history=report.history(focus) if report.filters.history else None, official_measure=measured,
+                questions=report.question_coverage(focus), comment_list=found, comment_officers=role in OFFICER_ROLES)

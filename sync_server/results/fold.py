@@ -12,7 +12,8 @@ even when misuse is let in: one rating counts per dossier. Reports find how many
 ``Score.flagged["dossier_repeat"]`` (it is not one of :data:`FLAG_CLASSES`, so reports that list
 those stay as they were).
 
-Choice questions are counted in the ``rollup_day`` grain too, by channel (no schema change): the row
+Choice questions are counted in the ``rollup_day`` grain too, by channel (no schema change), and in the
+``rollup_officer`` grain with the same keys (issue 15: an officer's page shows the reasons given): the row
 of a choice question ``q`` holds ``n`` = answers that gave ``q`` and ``c1`` = answers to which ``q``
 was shown (its ``show_if`` held, on a channel that asks it) but that did not give it: the reasons
 table's "Không nêu lý do" row. Rows ``q:<option id>`` count how often each option was chosen
@@ -165,6 +166,18 @@ class Fold:
                     if row is None:
                         row = day_t[k] = [0, 0, 0, 0, 0, 0]
                     row[0] += 1
+                if officer:  # the officer's reasons (issue 15): the same keys in the officer grain
+                    k = (day, unit, officer, qid, ver, question, fc)
+                    row = officer_t.get(k)
+                    if row is None:
+                        row = officer_t[k] = [0, 0, 0, 0, 0, 0]
+                    row[0] += 1
+                    for option in options:
+                        k = (day, unit, officer, qid, ver, f"{question}:{option}", fc)
+                        row = officer_t.get(k)
+                        if row is None:
+                            row = officer_t[k] = [0, 0, 0, 0, 0, 0]
+                        row[0] += 1
         for question, (target, values, channels) in followups.items():
             if parsed.get(question) or channel not in channels:
                 continue
@@ -178,6 +191,12 @@ class Fold:
                 if row is None:
                     row = day_t[k] = [0, 0, 0, 0, 0, 0]
                 row[1] += 1  # shown, not answered: "không nêu lý do"
+                if officer:
+                    k = (day, unit, officer, qid, ver, question, fc)
+                    row = officer_t.get(k)
+                    if row is None:
+                        row = officer_t[k] = [0, 0, 0, 0, 0, 0]
+                    row[1] += 1
 
 
 _NO_KINDS: tuple[dict, None, dict] = ({}, None, {})

@@ -177,10 +177,19 @@ class Score:
     satisfied: int = 0    # of those, satisfied
     low: float = 0.0      # Wilson 95 % interval of satisfied / n
     high: float = 1.0
+    headline_sum: float = 0.0  # sum of the counted headline answers' level scores
 
     @property
     def headline_share(self) -> float | None:
         return self.satisfied / self.n if self.n else None
+
+    @property
+    def comparable_index(self) -> float | None:
+        """The comparable index (issue 15): the mean level score (0–100) of the headline question only,
+        the one question every kiosk (whatever its ``ask_criteria``) and the phone form ask. Recognition
+        judges on it; ``index`` (criteria mean) also averages the criteria questions, which only some
+        kiosks ask, so it is not comparable across units (docs/results.md, "Chỉ số so sánh được")."""
+        return self.headline_sum / self.n if self.n else None
 
     @property
     def followups_left(self) -> int:
@@ -222,6 +231,7 @@ def score(tally: Tally, book: Book, filters: Filters) -> Score:
         if question == qn.overall.id:
             out.n += n
             out.satisfied += sum(counts[lv.value] for lv in q.levels if lv.satisfied)
+            out.headline_sum += sum(counts[lv.value] * lv.score for lv in q.levels)
         for c in qn.criteria:
             labels.setdefault(c.id, c.label)
             if c.id not in criteria_order:

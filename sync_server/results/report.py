@@ -97,17 +97,19 @@ class Report:
 
     @classmethod
     def build(cls, state, scope: set[str] | None, window: Window, filters: Filters, *, tree: Tree | None = None,
-              focus: str | None = None, complete: bool = False) -> "Report":
+              focus: str | None = None, complete: bool = False, catch_up: bool = True) -> "Report":
         """Scores within ``scope``; with ``focus``, only that unit's subtree is read (a commune's page
         need not aggregate the province).
 
         A page catches up a bounded step only (``maintain`` and its schedule do the rest), so a page
         view after a bulk upload stays fast and says how many answers are not counted yet
         (``behind``). With ``complete`` (exports, the pull API: what is handed upward) every answer
-        received so far is counted first.
+        received so far is counted first. ``catch_up=False``: a second report of the same view (an
+        earlier window to compare with) counts nothing more, so one page view folds one bounded step.
         """
         storage, settings = state.storage, state.settings
-        step = rollups.refresh(storage, offset_ms(settings), max_rows=None if complete else settings.results_page_fold_rows)
+        rows_now = 0 if not catch_up else None if complete else settings.results_page_fold_rows
+        step = rollups.refresh(storage, offset_ms(settings), max_rows=rows_now)
         tree = tree or Tree.load(storage, window.end, history=filters.history)
         codes = read_codes(scope)
         if focus is not None and focus in tree.units and focus != tree.root():
@@ -385,9 +387,13 @@ class Report:
         answers to which it was shown (the headline level asked why) but that gave none, the same
         rule on the kiosk and the phone form; None for a question that is not a follow-up.
         """
+        return self._reasons_of(self._unit_tally(code))
+
+    def _reasons_of(self, tally: Tally) -> list[dict]:
+        """:meth:`reasons` of any tally (a unit's, an officer's)."""
         out: dict[str, dict] = {}
         classes = self.filters.classes
-        for (qid, version, key, fc), counts in self._unit_tally(code).counts.items():
+        for (qid, version, key, fc), counts in tally.counts.items():
             if not key or fc not in classes:
                 continue
             question, option_key, option = key.partition(":")
@@ -481,6 +487,40 @@ class Report:
             found = self._officer_ranks = ({r["code"]: r["rank"] for r in ranked}, len(ranked))
         return found
 
+    def officer_tally(self, code: str, officer_id: str, day_from: int | None = None, day_to: int | None = None) -> Tally:
+        """Every count of one officer in ``code``'s subtree (the rows :meth:`_officer_rows` scores), within
+        the window or the days ``day_from``–``day_to`` inside it: scale questions and the reasons."""
+        out = Tally()
+        for lo, hi, codes in self._spans(code):
+            lo, hi = max(lo, day_from if day_from is not None else lo), min(hi, day_to if day_to is not None else hi)
+            if lo > hi:
+                continue
+            for _officer, _unit, *rest in self.storage.rollup_officer_counts(lo, hi, codes, officer_id=officer_id):
+                out.add(tuple(rest[:4]), rest[4:10])
+        return out
+
+    def officer_reasons(self, code: str, officer_id: str) -> list[dict]:
+        """The reasons citizens gave for the officer (the "why" follow-up), as :meth:`reasons` gives a unit's."""
+        return self._reasons_of(self.officer_tally(code, officer_id))
+
+    def officer_trend(self, code: str, officer_id: str) -> dict:
+        """The officer's headline per week (windows up to 92 days) or per month over the window: each period
+        ``start``, ``end`` (clipped to the window) and ``score`` (``n``, ``headline_share``, ``low``, ``high``)."""
+        span = self.window.day_to - self.window.day_from + 1
+        unit = "week" if span <= 92 else "month"
+        periods, day = [], self.window.day_from
+        while day <= self.window.day_to:
+            d = day_of(day)
+            if unit == "week":
+                nxt = day_number(d - timedelta(days=d.weekday()) + timedelta(days=7))
+            else:
+                nxt = day_number(date(d.year + d.month // 12, d.month % 12 + 1, 1))
+            end = min(nxt - 1, self.window.day_to)
+            periods.append({"start": day_of(day), "end": day_of(end),
+                            "score": score(self.officer_tally(code, officer_id, day, end), self.book, self.filters)})
+            day = nxt
+        return {"unit": unit, "periods": periods}
+
     def _officer_rows(self, code: str) -> list[dict]:
         """Each officer with answers in ``code``'s subtree and the window: id, name, title, unit, score."""
         rows = [r for lo, hi, codes in self._spans(code) for r in self.storage.rollup_officer_counts(lo, hi, codes)]
@@ -498,6 +538,31 @@ class Report:
             out.append({"code": officer_id, "name": o["name"] if o else officer_id, "title": o.get("title") if o else None,
                         "unit_code": o["unit_code"] if o else units[officer_id], "score": score(tally, self.book, self.filters)})
         return out
+
+    # --- comparability (issue 15) ------------------------------------------------------------
+
+    def question_coverage(self, code: str) -> list[dict]:
+        """Per scale question of ``code``'s figures: its ``answers`` (n), ``index``, ``share`` and at how
+        many of the unit's points with counted answers it was asked (``points`` of ``of``): a question
+        some kiosks do not ask (the criteria questions, kiosk setting ``ask_criteria``) is
+        ``comparable`` across the unit's points only when asked at all of them. The headline question
+        (``headline``) comes first; it is what the comparable index and the rankings use."""
+        counted, version_of, classes = self.tree.counted(code), self.tree.version_of, self.filters.classes
+        points, asked = 0, {}
+        for (unit, site), tally in self.by_point.items():
+            if version_of(unit, site) not in counted:
+                continue
+            answered = {question for (_q, _v, question, fc), v in tally.counts.items() if fc in classes and v[0]}
+            if "" in answered:
+                points += 1
+                for question in answered - {""}:
+                    asked[question] = asked.get(question, 0) + 1
+        headlines = set(self.headline_ids())
+        rows = [{"id": q.id, "label": q.label, "criterion": q.criterion, "answers": q.answers, "index": q.index,
+                 "share": q.share, "points": asked.get(q.id, 0), "of": points, "headline": q.id in headlines,
+                 "comparable": points > 0 and asked.get(q.id, 0) == points}
+                for q in self.score(code).questions.values()]
+        return sorted(rows, key=lambda r: not r["headline"])
 
     # --- recognition -------------------------------------------------------------------------
 
@@ -528,14 +593,14 @@ class Report:
             trend = []
             for r in earlier or []:
                 past = r.recognition_score(code)[0]
-                trend.append({"campaign": r.window.campaign, "index": past.index, "n": past.n})
+                trend.append({"campaign": r.window.campaign, "index": past.comparable_index, "n": past.n})
             rows.append({"code": code, "name": u["name"], "parent_code": u["parent_code"],
                          "parent": self.tree.units.get(u["parent_code"], {}).get("name"), "score": s, "passes": ok, "trend": trend,
                          "status": status, "reason": recognition_reason(status, s, self.settings),
                          "phone_without_token": untokened, "phone_counted": counted})
         # By result: passed, then not passed, then not enough answers to judge; each best first.
         order = {"passed": 0, "low_index": 1, "not_enough": 2}
-        rows.sort(key=lambda r: (order[r["status"]], -(r["score"].index or 0) if r["status"] != "not_enough" else -r["score"].n,
+        rows.sort(key=lambda r: (order[r["status"]], -(r["score"].comparable_index or 0) if r["status"] != "not_enough" else -r["score"].n,
                                  r["code"]))
         return rows
 
@@ -543,7 +608,7 @@ class Report:
         """Reports of the campaigns before ``campaign``, oldest first, on this report's tree (merged units included)."""
         before = sorted((c for c in self.storage.campaigns() if c["starts_on"] < campaign["starts_on"]), key=lambda c: c["starts_on"])
         return [Report.build(state, self.scope, Window(day_number(c["starts_on"]), day_number(c["ends_on"]), c), self.filters,
-                             tree=self.tree, complete=self.behind == 0) for c in before]
+                             tree=self.tree, catch_up=False) for c in before]  # this report caught up already
 
 
 RECOGNITION_STATUS = {"passed": Text("Đạt", "Passed"), "low_index": Text("Không đạt", "Not passed"),
@@ -552,16 +617,19 @@ RECOGNITION_STATUS = {"passed": Text("Đạt", "Passed"), "low_index": Text("Kh�
 
 def recognition_status(s: Score, settings) -> str:
     """``passed`` (index and count meet the thresholds), ``not_enough`` (fewer counted answers than the
-    threshold: not judged, whatever the index), or ``low_index`` (enough answers, index under the threshold)."""
-    if s.n < settings.recognition_min_answers or s.index is None:
+    threshold: not judged, whatever the index), or ``low_index`` (enough answers, index under the threshold).
+
+    The index is the comparable one (:attr:`Score.comparable_index`: the headline question's, which
+    every kiosk asks), so a commune's recognition does not depend on its kiosks' ``ask_criteria``."""
+    if s.n < settings.recognition_min_answers or s.comparable_index is None:
         return "not_enough"
-    return "passed" if s.index >= settings.recognition_min_index else "low_index"
+    return "passed" if s.comparable_index >= settings.recognition_min_index else "low_index"
 
 
 def recognition_reason(status: str, s: Score, settings) -> Text:
     """Why, with the thresholds: what a commune is told."""
-    fmt = (lambda v: f"{v:.1f}".replace(".", ",")) if s.index is not None else (lambda v: "—")
-    idx, n = fmt(s.index), s.n
+    fmt = (lambda v: f"{v:.1f}".replace(".", ",")) if s.comparable_index is not None else (lambda v: "—")
+    idx, n = fmt(s.comparable_index), s.n
     t_idx, t_n = f"{settings.recognition_min_index:g}".replace(".", ","), settings.recognition_min_answers
     if status == "passed":
         return Text(f"Chỉ số {idx} ≥ {t_idx} và {n} phiếu ≥ {t_n}", f"Index {idx} ≥ {t_idx} and {n} answers ≥ {t_n}")

@@ -25,7 +25,8 @@ CHUNK = 50_000
 # 2 (issue 12): choice questions by channel in rollup_day, with the follow-ups shown but not answered;
 # rollup_choice is no longer written or read. 3 (issue 13): rollup_day and rollup_month keyed by site too
 # (schema step 10), so a unit's own points are counted apart from its subtree.
-FOLD_VERSION = 4  # 4: answers flagged ``demo`` are a class of their own, never counted (issue 15)
+# 4 (issue 15): answers flagged ``demo`` are a class of their own, never counted.
+FOLD_VERSION = 5  # 5 (issue 15): choice questions (the reasons) in rollup_officer too, for the officer's page
 FOLD_KEY = "results_fold_version"
 
 

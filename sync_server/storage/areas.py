@@ -130,6 +130,14 @@ class SurveysArea(ABC):
                      now: datetime) -> int: ...
 
     @abstractmethod
+    def update_campaign(self, campaign_id: int, name: str, starts_on: str, ends_on: str, qid: str, version: int,
+                        unit_codes: list[str], today: str, now: datetime, user: User | None, ip: str | None = None) -> dict:
+        """Change a campaign that has not started (its ``starts_on`` is after ``today``, the province's day) and
+        write ``campaign.edit`` (before and after) to the audit log in the same transaction; returns the
+        campaign as it was. Raises ``StorageRefused`` with ``not_found``, ``campaign_started`` or
+        ``questionnaire_not_published``, changing nothing."""
+
+    @abstractmethod
     def delete_campaign(self, campaign_id: int) -> bool: ...
 
     @abstractmethod
@@ -169,7 +177,12 @@ class FleetArea(ABC):
         """Keep a heartbeat's status on the device, and its ``diagnostics`` (when not None) in the same transaction."""
 
     @abstractmethod
-    def devices(self, unit_codes: set[str] | None = None) -> list[dict]: ...
+    def devices(self, unit_codes: set[str] | None = None, kind: str | None = "kiosk") -> list[dict]:
+        """Enrolled devices (revoked ones too) of ``unit_codes``: kiosks, or relays (``kind="relay"``), or all (None)."""
+
+    @abstractmethod
+    def devices_by_id(self, device_ids: list[str]) -> dict[str, dict]:
+        """``{id: device}`` for the kiosks among ``device_ids`` that exist (revoked ones too); batched lookups."""
 
     @abstractmethod
     def device_diagnostics(self, device_ids: list[str] | None = None) -> dict[str, dict]:
@@ -244,7 +257,18 @@ class PeopleArea(ABC):
               detail: dict | None = None, ip: str | None = None) -> None: ...
 
     @abstractmethod
-    def audit_log(self, limit: int = 200, offset: int = 0) -> list[dict]: ...
+    def audit_log(self, limit: int = 200, offset: int = 0, *, action: str | None = None, since: datetime | None = None,
+                  before: datetime | None = None) -> list[dict]:
+        """Entries newest first, optionally of one ``action`` and stamped in ``[since, before)`` (aware instants;
+        entries carry the offset they were written with, so the window is compared as instants, not as text)."""
+
+    @abstractmethod
+    def audit_actions(self) -> list[str]:
+        """Every action the audit log holds, sorted (the audit page's filter)."""
+
+    @abstractmethod
+    def usernames(self, user_ids: list[int]) -> dict[int, str]:
+        """``{id: username}`` for the accounts among ``user_ids`` that exist; one query."""
 
 
 class PhoneArea(ABC):
@@ -605,6 +629,13 @@ class AlertsArea(ABC):
         ``alert_channel.edit``, saying only whether a secret was set); False when there is none."""
 
     @abstractmethod
+    def swap_alert_channel_secret(self, channel_id: int, expected: str | None, secret: str | None, now: datetime,
+                                  action: str | None = None, detail: dict | None = None) -> bool:
+        """Compare and set, in one write transaction: when the channel is not removed and its secret is still
+        ``expected``, store ``secret`` (and, with ``action``, an audit entry by the system with ``detail``,
+        which must hold no secret); False when the secret had changed (the caller reads it again)."""
+
+    @abstractmethod
     def remove_alert_channel(self, channel_id: int, now: datetime, user: User | None, ip: str | None = None) -> bool:
         """Remove a channel: it stays for its delivery log, its secret is deleted, its waiting deliveries
         are cancelled (audited as ``alert_channel.remove``); False when there is none."""
@@ -706,13 +737,14 @@ class RelayArea(ABC):
         forward and error, config ETag), or None when it forwards nowhere."""
 
     @abstractmethod
-    def link_upstream(self, url: str, token: str, device_id: str, unit_code: str, now: str) -> None:
+    def link_upstream(self, url: str, token: str, device_id: str, unit_code: str, now: str, mirror_config: bool = True) -> None:
         """Forward to ``url`` from now on, every answer held (replaces an earlier link, cursors from zero:
         the new upstream answers ``duplicate`` for what it has)."""
 
     @abstractmethod
-    def take_forward_lease(self, owner: str, now_ms: int, ttl_ms: int) -> bool:
-        """One forwarder at a time among this database's server processes; True while ``owner`` holds it."""
+    def take_forward_lease(self, owner: str, now_ms: int, ttl_ms: int, stale_owner: str | None = None) -> bool:
+        """One forwarder at a time among this database's server processes; True while ``owner`` holds it
+        (taken over from ``stale_owner``, a holder known to be dead, without waiting for its lease to end)."""
 
     @abstractmethod
     def unsent(self, limit: int) -> tuple[list[dict], list[dict]]:

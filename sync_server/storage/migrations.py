@@ -465,4 +465,10 @@ MIGRATIONS: tuple[tuple[str | PerDialect, ...], ...] = (
             response_id TEXT NOT NULL, kind TEXT NOT NULL, code TEXT NOT NULL, message TEXT NOT NULL,
             at TEXT NOT NULL, PRIMARY KEY (response_id, kind))""",
     ),
+    # 17 (issue 17): whether a relay takes its config from the upstream (``mirror_config`` 1: an office's
+    # relay) or keeps its own (0: a province forwarding to a national collector, whose campaigns and
+    # officers must not be replaced by the collector's). A link made before this step is an office's.
+    (
+        "ALTER TABLE upstream_link ADD COLUMN mirror_config INTEGER NOT NULL DEFAULT 1",
+    ),
 )

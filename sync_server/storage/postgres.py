@@ -191,6 +191,11 @@ class PostgresStorage(SQLStorage):
     def _is_closed(conn: PGConnection) -> bool:
         return conn.raw.closed
 
+    def _ids_were_given(self, conn: PGConnection, table: str) -> None:
+        # An identity column does not see explicit ids: move it past the highest, or the next row added here collides.
+        assert table in ("sites",), table
+        conn.execute(f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), (SELECT MAX(id) FROM {table}))")
+
     def _lock_writers(self, conn: PGConnection) -> None:
         # Held to COMMIT or ROLLBACK. In READ COMMITTED each later statement sees what the previous
         # holder committed, so read-then-write steps are exact, and server_seq (a sequence) is

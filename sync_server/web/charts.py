@@ -36,8 +36,14 @@ def bars(rows: list[dict], *, label: str, width: int = 560, scale_max: float = 1
          fmt: str = "{:.1f}") -> Markup:
     """Horizontal bars: ``label``, ``value`` (None → "—"), optional ``low``/``high`` whiskers, ``note`` and ``href``.
 
-    Whiskers are in the bar's scale (e.g. a Wilson interval × 100).
+    One meaning per mark: a whisker is the interval of the bar's own value, in the bar's scale (the share
+    satisfied × 100 with its Wilson interval × 100), so it must hold the value; a whisker of another
+    measure (the index's bar with the share's interval, issue 15) is refused.
     """
+    for row in rows:
+        low, high, value = row.get("low"), row.get("high"), row.get("value")
+        if low is not None and high is not None and value is not None and not low - 1e-6 <= value <= high + 1e-6:
+            raise ValueError(f"the whisker {low}–{high} of {row['label']!r} does not hold its bar's value {value}")
     row_h, top = 24, 6
     plot = width - label_width - 105
     height = top * 2 + row_h * max(len(rows), 1)
@@ -61,7 +67,7 @@ def bars(rows: list[dict], *, label: str, width: int = 560, scale_max: float = 1
         w = max(plot * min(value, scale_max) / scale_max, 1.5)
         fill = row.get("colour") or (colour(value) if scale_max == 100 else BRAND)
         body.append(f'<rect x="{label_width}" y="{y + 5}" width="{w:.1f}" height="{row_h - 10}" rx="2" fill="{fill}" opacity="0.85">'
-                    f'<title>{text}: {fmt.format(value)}</title></rect>')
+                    f'<title>{text}: {fmt.format(value).replace(".", ",")}</title></rect>')
         if row.get("low") is not None and row.get("high") is not None:
             x1 = label_width + plot * row["low"] / scale_max
             x2 = label_width + plot * row["high"] / scale_max
@@ -70,6 +76,21 @@ def bars(rows: list[dict], *, label: str, width: int = 560, scale_max: float = 1
         note = fmt.format(value).replace(".", ",") + (f" · {row['note']}" if row.get("note") else "")
         body.append(f'<text x="{label_width + plot + 6}" y="{y + 16}" fill="{MUTED}">{escape(note)}</text>')
     return _svg(width, height, body, label, links=any(row.get("href") for row in rows))
+
+
+def share_bar(share: float | None, low: float, high: float, *, width: int = 120, height: int = 14) -> Markup:
+    """A small bar of the share satisfied (0–1) with its own Wilson interval as the whisker, for a table
+    cell beside the figures it draws: decorative (``aria-hidden``), the cell's text says the same."""
+    body = [f'<rect x="0" y="{height / 2 - 0.5:.1f}" width="{width}" height="1" fill="{LINE}"/>']
+    if share is not None:
+        mid = height / 2
+        body.append(f'<rect x="0" y="2" width="{max(width * share, 1.5):.1f}" height="{height - 4}" rx="2" '
+                    f'fill="{colour(share * 100)}" opacity="0.85"/>')
+        x1, x2 = width * low, width * high
+        body.append(f'<path d="M{x1:.1f} {mid - 4}v8M{x1:.1f} {mid}H{x2:.1f}M{x2:.1f} {mid - 4}v8" stroke="{INK}" '
+                    f'stroke-width="1.2" fill="none"/>')
+    return Markup(f'<svg class="share-bar" viewBox="0 0 {width} {height}" width="{width}" height="{height}" '
+                  f'xmlns="http://www.w3.org/2000/svg" aria-hidden="true" focusable="false">' + "".join(body) + "</svg>")
 
 
 def histogram(values: list[float], *, label: str, width: int = 560, height: int = 170, bins: int = 10,

@@ -61,19 +61,39 @@ NAV = (("/", "nav_overview", "user"), ("/results", "nav_results", "user"), ("/ad
        ("/admin/alerts", "nav_alerts", "admin"),
        ("/admin/audit", "nav_audit", "admin"), ("/admin/settings", "nav_settings", "admin"),
        ("/admin/callbacks", "nav_callbacks", "admin"))
+# The rarely used administration pages: folded under one "Quản trị ▾" disclosure (<details>, no script) when the
+# role sees more than NAV_FLAT_MAX items, so a province admin's 19 fit in two rows at 1366 px (issue 15).
+NAV_ADMIN = frozenset(("/admin/enrol-codes", "/admin/releases", "/admin/upstream", "/admin/users", "/admin/conflicts",
+                       "/admin/dossiers", "/admin/prompts", "/admin/alerts", "/admin/audit", "/admin/settings",
+                       "/admin/callbacks"))
+NAV_FLAT_MAX = 12  # an analyst's 11 items stay one flat menu
+
+
+def menu(role: str | None, path: str) -> dict:
+    """The menu ``role`` sees on ``path``: ``main`` and ``more`` (the folded admin items, empty when flat) as
+    ``(href, key)`` pairs, ``here`` the item of the current page (the longest href that ``path`` is or lies
+    under: ``/results/comments`` is Ý kiến, not Kết quả) or None."""
+    from sync_server.web.access import ROLES_FOR
+
+    items = [(href, key) for href, key, rule in NAV if role and role in ROLES_FOR[rule]]
+    under = [href for href, _ in items if path == href or (href != "/" and path.startswith(href.rstrip("/") + "/"))]
+    here = max(under, key=len, default=None)
+    if len(items) <= NAV_FLAT_MAX:
+        return {"main": items, "more": [], "here": here, "here_more": None}
+    more = [(href, key) for href, key in items if href in NAV_ADMIN]
+    return {"main": [i for i in items if i[0] not in NAV_ADMIN], "more": more, "here": here,
+            "here_more": next((key for href, key in more if href == here), None)}
 
 
 def render(request: Request, template: str, status_code: int = 200, **context) -> HTMLResponse:
-    from sync_server.web.access import ROLES_FOR
-
     lang = request_lang(request)
     session = current_session(request)
     role = session.user.role if session else None
-    nav = [(href, key) for href, key, rule in NAV if role and role in ROLES_FOR[rule]]
     here = request.url.path + (f"?{request.url.query}" if request.url.query else "")
     ok = request.query_params.get("ok")
     base = {"t": translator(lang), "lang": lang, "session": session, "user": session.user if session else None,
-            "csrf": session.csrf if session else "", "nav": nav, "path": request.url.path, "here": quote(here, safe="/"),
+            "csrf": session.csrf if session else "", "menu": menu(role, request.url.path), "path": request.url.path,
+            "here": quote(here, safe="/"),
             "is_admin": role == "province_admin", "ok": ok if ok and ok.startswith("ok_") else None}
     base.update(context)
     response = templates.TemplateResponse(request, template, base, status_code=status_code)

@@ -21,9 +21,10 @@ from fastapi.responses import Response, StreamingResponse
 from hailong_core.questionnaire import Text
 from sync_server.accounts import OFFICER_ROLES
 from sync_server.results import export
-from sync_server.results.model import Filters
+from sync_server.results.model import Filters, Window, day_number
 from sync_server.days import province_now
-from sync_server.results.report import NO_REASON, RECOGNITION_STATUS, Report, WindowError, alerts, resolve_window
+from sync_server.results.report import (NO_REASON, RECOGNITION_STATUS, Report, WindowError, alerts, recognition_status,
+                                     resolve_window)
 from sync_server.web import charts
 from sync_server.web.access import Forbidden, FormError, Pages, PageNotFound, ensure_scope, scope, viewer
 from sync_server.web.i18n import request_lang, translator
@@ -31,6 +32,7 @@ from sync_server.web.official_view import official_card
 from sync_server.web.render import render
 
 pages = Pages()
+SHARE_FMT = "{:.1f} %"  # a bar of the share satisfied: its figure as the pages write it (87,5 %)
 WEEKDAYS = {"vi": ["T2", "T3", "T4", "T5", "T6", "T7", "CN"], "en": ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"]}
 # Texts of issue 12 (what the citizen meant), used by the results templates as ``rtext.<name>.get(lang)``.
 # They replace the catalogue's res_incomplete / res_include_incomplete / res_method until those are edited.
@@ -148,9 +150,69 @@ def _pct(v):
     return None if v is None else v * 100
 
 
-def _bar_rows(rows: list[dict], href) -> list[dict]:
-    return [{"label": r["name"], "value": r["score"].index, "low": r["score"].low * 100, "high": r["score"].high * 100,
-             "note": f"n={r['score'].n}", "href": href(r)} for r in rows]
+def _bar_rows(rows: list[dict], href=None) -> list[dict]:
+    """Bars of the share satisfied (%) with its own Wilson interval as the whisker: one meaning per mark
+    (issue 15: the bar was the index, the whisker the share's interval). The index is in the tables."""
+    return [{"label": r.get("name") or r["label"], "value": _pct(r["score"].headline_share), "low": r["score"].low * 100,
+             "high": r["score"].high * 100, "note": f"n={r['score'].n}", "href": href(r) if href else None} for r in rows]
+
+
+def extremes(rows: list[dict], k: int = 5) -> tuple[list[dict], list[dict]]:
+    """The best and the worst ``k`` of ranked rows (rank order, as :meth:`Report.ranked` gives them), worst
+    first in the second list. Never empty while one row is ranked: with fewer than ``2 k`` ranked the
+    two lists share rows (the worst of three is the third)."""
+    enough = [r for r in rows if r["enough"]]
+    return enough[:k], list(reversed(enough[-k:]))
+
+
+def previous_window(storage, window: Window) -> Window | None:
+    """What a window is compared with: the campaign that started last before its campaign (None when
+    there is none); a window of days, the days of equal length just before it."""
+    campaign = window.campaign
+    if campaign is None:
+        span = window.day_to - window.day_from + 1
+        return Window(window.day_from - span, window.day_from - 1)
+    before = [c for c in storage.campaigns() if c["starts_on"] < campaign["starts_on"]]
+    if not before:
+        return None
+    c = max(before, key=lambda c: (c["starts_on"], c["id"]))
+    return Window(day_number(c["starts_on"]), day_number(c["ends_on"]), c)
+
+
+def _shown(value: float | None) -> float | None:
+    return None if value is None else float(f"{value:.1f}")
+
+
+def _change(now: float | None, before: float | None) -> float | None:
+    """The change as a reader checks it: between the two figures as shown (one decimal)."""
+    return None if now is None or before is None else round(_shown(now) - _shown(before), 1)
+
+
+def headline(state, report: Report, focus: str) -> dict:
+    """``focus``'s headline beside its target and the window before (:func:`previous_window`), from the
+    same report model (the earlier window is read on this report's tree, scope and filters).
+
+    ``index`` is the comparable index (the headline question's, what recognition judges); ``status``
+    is recognition's verdict on it (passed, low_index, not_enough) with ``target`` and ``min_answers``
+    the recognition thresholds; ``before`` the earlier window's figures (None without one); the
+    changes are in index points, percentage points and answers."""
+    settings = state.settings
+    s = report.score(focus)
+    share = _pct(s.headline_share)
+    out = {"score": s, "index": s.comparable_index, "share": share, "status": recognition_status(s, settings),
+           "target": settings.recognition_min_index, "min_answers": settings.recognition_min_answers,
+           "gap": _change(s.comparable_index, settings.recognition_min_index), "before": None,
+           "index_change": None, "share_change": None, "n_change": None}
+    window = previous_window(state.storage, report.window)
+    if window is None or window.day_to < window.day_from:
+        return out
+    b = Report.build(state, report.scope, window, report.filters, tree=report.tree, focus=focus, catch_up=False).score(focus)
+    out["before"] = {"window": window, "score": b, "index": b.comparable_index, "share": _pct(b.headline_share),
+                     "enough": b.n >= settings.report_min_answers}
+    out["index_change"] = _change(s.comparable_index, b.comparable_index)
+    out["share_change"] = _change(share, out["before"]["share"])
+    out["n_change"] = s.n - b.n
+    return out
 
 
 def _reason_rows(r: dict, lang: str) -> list[dict]:
@@ -183,8 +245,7 @@ def _page(request: Request, code: str | None):
         return f"/results/units/{r['code']}?{query}"
     children = report.ranked(report.children(focus))
     communes = report.ranked(report.level_rows("commune", focus)) if level in ("province", "district") else []
-    enough = [c for c in communes if c["enough"]]
-    best, worst = enough[:5], list(reversed(enough[-5:])) if len(enough) > 5 else []
+    best, worst = extremes(communes)
     timeline = report.timeline(focus)
     fmt = {"day": "%d/%m", "week": "%d/%m", "month": "%m/%Y"}[timeline["unit"]]
     points = [{"start": p["start"], "n": p["score"].responses, "share": p["score"].headline_share} for p in timeline["points"]]
@@ -195,15 +256,14 @@ def _page(request: Request, code: str | None):
     role = viewer(request).user.role
     officers = report.officers(focus) if role in OFFICER_ROLES and level in ("district", "commune", "centre") else None
     charts_ = {
-        "children": charts.bars(_bar_rows(children, href), label=t("res_children")) if children else None,
+        "children": charts.bars(_bar_rows(children, href), label=t("res_children"), fmt=SHARE_FMT) if children else None,
         "histogram": charts.histogram([c["score"].index for c in communes if c["enough"] and c["score"].index is not None],
                                       label=t("res_distribution"), axis_label=t("res_index")) if communes else None,
         "timeline": charts.timeline(points, label=t("res_over_time"), fmt_date=lambda d: d.strftime(fmt),
                                     count_label=t("res_answers_counted"), share_label=t("res_share_satisfied")),
         "heatmap": charts.heatmap(cells, heat["hours"], WEEKDAYS[lang], label=t("res_heatmap"), legend=t("res_heatmap_legend")),
-        "groups": charts.bars([{"label": g["label"][lang], "value": g["score"].index, "low": g["score"].low * 100,
-                                "high": g["score"].high * 100, "note": f"n={g['score'].n}"} for g in groups],
-                              label=t("res_groups"), label_width=250) if groups else None,
+        "groups": charts.bars(_bar_rows([{"label": g["label"][lang], "score": g["score"]} for g in groups]),
+                              label=t("res_groups"), label_width=250, fmt=SHARE_FMT) if groups else None,
         "reasons": [(r, _reason_chart(r, rows, lang), rows) for r in reasons if r["options"] or r["no_reason"]
                     for rows in [_reason_rows(r, lang)]],
     }
@@ -220,12 +280,14 @@ def _page(request: Request, code: str | None):
     if role not in OFFICER_ROLES:
         found = [a for a in found if a["kind"] != "officer"]  # an officer's alert is officer results too
     return render(request, "results.html", report=report, focus=row, level=level, children=children, communes=communes,
-                  best=best, worst=worst, charts=charts_, groups=groups, timeline_unit=timeline["unit"], officers=officers, names=names,
+                  best=best, worst=worst, unranked=sum(1 for c in communes if not c["enough"]), charts=charts_, groups=groups, timeline_unit=timeline["unit"], officers=officers, names=names,
                   channels=report.channels(focus), alerts=found,
                   crumbs=[(c, names[c]) for c in report.tree.path(focus) if report.visible(c)], query=query,
                   campaigns=state.storage.campaigns(), pct=_pct, export_query=_query(report, unit=focus),
                   min_answers=state.settings.report_min_answers, rtext=TEXTS, points=points, history=history,
-                  structure=report.structure(), official=official_card(state, report, focus))
+                  structure=report.structure(), official=official_card(state, report, focus),
+                  head=headline(state, report, focus),  # the landing page's headline: target and change (issue 15)
+                  coverage={q["id"]: q for q in report.question_coverage(focus)})  # "Hỏi tại" N/M per question
 
 
 @pages.get("/results", access="user")
@@ -248,15 +310,29 @@ def results_officer(request: Request, officer_id: str):
     if viewer(request).user.role not in OFFICER_ROLES:
         raise Forbidden()
     report = _report(request)
-    rows = [o for o in report.officers(officer["unit_code"]) if o["code"] == officer_id] if officer["unit_code"] in report.tree.units else []
+    lang = request_lang(request)
+    t = translator(lang)
+    home = officer["unit_code"] if officer["unit_code"] in report.tree.units else None
+    rows = [o for o in report.officers(home) if o["code"] == officer_id] if home else []
     if not rows:
         rows = [o for o in _officer_anywhere(report, officer_id)]
+        home = report.tree.root() if rows else home
     tops = report.roots(None)
     scope_name = ", ".join(report.tree.units[c]["name"] for c in tops) if tops else ""
+    # Reasons and trend from the same officer counts as the score above (Report.officer_tally).
+    reasons = [(r, _reason_chart(r, rr, lang), rr) for r in (report.officer_reasons(home, officer_id) if rows else [])
+               if r["options"] or r["no_reason"] for rr in [_reason_rows(r, lang)]]
+    trend = report.officer_trend(home, officer_id) if rows else None
+    chart = None
+    if trend and any(p["score"].n for p in trend["periods"]):
+        chart = charts.timeline([{"start": p["start"], "n": p["score"].n, "share": p["score"].headline_share}
+                                 for p in trend["periods"]], label=t("res_off_trend"),
+                                fmt_date=lambda d: d.strftime("%d/%m" if trend["unit"] == "week" else "%m/%Y"),
+                                count_label=t("res_answers_counted"), share_label=t("res_share_satisfied"))
     return render(request, "results_officer.html", officer=officer, row=rows[0] if rows else None, report=report,
                   query=_query(report), unit=state.storage.unit(officer["unit_code"]), pct=_pct,
                   min_answers=state.settings.report_min_answers, rtext=TEXTS, campaigns=state.storage.campaigns(),
-                  scope_name=scope_name)
+                  scope_name=scope_name, reasons=reasons, trend=trend, trend_chart=chart)
 
 
 def _officer_anywhere(report: Report, officer_id: str) -> list[dict]:
@@ -277,7 +353,10 @@ def results_recognition(request: Request):
     state = request.app.state.hailong
     report = _report(request)
     rows = _recognition(request, report)
+    tops = report.roots(viewer(request).user.unit_code)
+    coverage = report.question_coverage(tops[0]) if rows is not None and tops else []  # comparability per question
     return render(request, "results_recognition.html", report=report, rows=rows, campaigns=state.storage.campaigns(),
+                  coverage=coverage, coverage_unit=report.tree.units[tops[0]]["name"] if coverage else "",
                   query=_query(report), min_index=state.settings.recognition_min_index,
                   min_answers=state.settings.recognition_min_answers, names={u: report.tree.units[u]["name"] for u in report.tree.units},
                   rtext=TEXTS, structure=report.structure(), frame=export.frame_texts(report, province_now(state.settings)),

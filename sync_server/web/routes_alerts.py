@@ -1,5 +1,6 @@
 """Alert delivery channels (issue 15): Telegram, Zalo OA and webhook channels, their test messages and
-the delivery log, for the province admin. Every action calls :mod:`sync_server.alert_delivery` (the CLI
+the delivery log, for the province admin. A Zalo channel shows whether it renews its access token, until
+when the token runs, and, when Zalo refused a renewal, that it waits for a new refresh token. Every action calls :mod:`sync_server.alert_delivery` (the CLI
 ``hailong-server alert-channels`` calls the same functions) and is audited there. Secrets are
 written, never shown back: the page says only whether one is set.
 """
@@ -48,17 +49,20 @@ def alerts_page(request: Request):
     names = {u["code"]: u["name"] for u in storage.units()}
     deliveries = storage.alert_deliveries(LOG_ROWS)
     duty = next((d for d in storage.duties() if d["name"] == "alerts"), None)
-    return render(request, "alerts.html", channels=channels, names=names, deliveries=deliveries, duty=duty,
+    tokens = {c["id"]: alert_delivery.credential_state(storage, c) for c in channels if c["kind"] == "zalo"}
+    return render(request, "alerts.html", channels=channels, names=names, deliveries=deliveries, duty=duty, tokens=tokens,
                   counts=storage.alert_delivery_counts(), units=_unit_choices(state), shown=alert_delivery.shown_target,
                   settings=settings, ms_when=_ms_when)
 
 
 @pages.post("/admin/alerts", access="admin")
 def alert_channel_add(request: Request, kind: str = Form(""), name: str = Form(""), target: str = Form(""),
-                      secret: str = Form(""), unit_code: str = Form(""), officer_results: str = Form("")):
+                      secret: str = Form(""), unit_code: str = Form(""), officer_results: str = Form(""),
+                      app_id: str = Form(""), app_secret: str = Form(""), refresh_token: str = Form("")):
     try:
         alert_delivery.add_channel(request.app.state.hailong.storage, kind=kind, name=name, target=target, secret=secret,
-                                   unit_code=unit_code, officer_results=officer_results == "1", user=viewer(request).user,
+                                   unit_code=unit_code, officer_results=officer_results == "1", app_id=app_id,
+                                   app_secret=app_secret, refresh_token=refresh_token, user=viewer(request).user,
                                    ip=client_ip(request))
     except alert_delivery.ChannelError as exc:
         raise _refused(request, exc) from None
@@ -66,11 +70,15 @@ def alert_channel_add(request: Request, kind: str = Form(""), name: str = Form("
 
 
 @pages.post("/admin/alerts/edit", access="admin")
-def alert_channel_edit(request: Request, channel: str = Form(""), secret: str = Form(""), active: str = Form("")):
+def alert_channel_edit(request: Request, channel: str = Form(""), secret: str = Form(""), active: str = Form(""),
+                       app_id: str = Form(""), app_secret: str = Form(""), refresh_token: str = Form("")):
+    if active == "" and not any(v.strip() for v in (secret, app_id, app_secret, refresh_token)):
+        raise FormError(translator(request_lang(request))("alerts_err_nothing_given"))
     try:
         alert_delivery.update_channel(request.app.state.hailong.storage, channel, secret=secret or None,
-                                      active=None if active == "" else active == "1", user=viewer(request).user,
-                                      ip=client_ip(request))
+                                      active=None if active == "" else active == "1", app_id=app_id or None,
+                                      app_secret=app_secret or None, refresh_token=refresh_token or None,
+                                      user=viewer(request).user, ip=client_ip(request))
     except alert_delivery.ChannelError as exc:
         raise _refused(request, exc) from None
     return done("/admin/alerts", "ok_alert_channel_saved")

@@ -4,7 +4,9 @@ each tied to a site (điểm tiếp nhận) of its unit and optionally a counter
 Remote diagnostics (issue 16): what each kiosk's last heartbeat said of itself (self-test, disk, database,
 uptime, clock), kiosks whose clock is off by more than ``fleet_clock_tolerance_s`` flagged and counted at
 the top, and, for the province admin only, a request for a kiosk's log's last lines (delivered in its
-next heartbeat's answer) and the page that shows them; both audited."""
+next heartbeat's answer) and the page that shows them; both audited.
+
+Summary, filters and coverage (issue 15): ``sync_server/web/fleet_view.py`` computes them; this page shows them."""
 
 from __future__ import annotations
 
@@ -18,8 +20,9 @@ from fastapi import Form, Request
 from markupsafe import Markup
 
 from sync_server import days, security
+from sync_server.accounts import in_scope
 from sync_server.web.access import FormError, Pages, PageNotFound, client_ip, confirmed, ensure_scope, scope, viewer
-from sync_server.web.fleet_view import silent_devices
+from sync_server.web.fleet_view import STATUSES, FleetFilter, clock_off, fleet_overview
 from sync_server.web.i18n import request_lang, translator
 from sync_server.web.render import done, render
 from sync_server.web.sites_view import open_sites, reused_codes, sites_in_force, version_on
@@ -68,11 +71,6 @@ def size(n: int | None, lang: str) -> str:
     return f"{n} B"
 
 
-def clock_off(offset_s: float | None, tolerance_s: float) -> bool:
-    """A kiosk's clock is off when its last heartbeat's offset exceeds the tolerance."""
-    return offset_s is not None and abs(offset_s) > tolerance_s
-
-
 def diagnostics_view(device: dict, diag: dict | None, settings, t, lang: str) -> dict:
     """What the fleet page shows of one kiosk's diagnostics, worded (the template only places it)."""
     offset = device.get("clock_offset_s")
@@ -114,26 +112,34 @@ def diagnostics_view(device: dict, diag: dict | None, settings, t, lang: str) ->
 
 
 @pages.get("/admin/fleet", access="user")
-def fleet_page(request: Request):
+def fleet_page(request: Request, unit: str | None = None, status: str | None = None, version: str | None = None,
+               q: str | None = None):
+    """The summary (kiosks by state, versions, pending, clocks, points covered), the filtered kiosks, and the
+    points without an active kiosk; filters are the GET query (a plain form: no script needed)."""
     state = request.app.state.hailong
     settings = state.settings
-    devices = state.storage.devices(scope(request))
-    silent = {d["id"] for d in silent_devices(devices, settings.fleet_silent_after_min)}
-    names = {u["code"]: u for u in state.storage.units()}
-    sites = {s["id"]: s for s in state.storage.sites(include_closed=True)}
+    filters = FleetFilter.parse(unit, status, version, q)
+    today = _today(request)
+    fleet = fleet_overview(state.storage, settings, scope(request), today, filters)
     # Sites of the unit versions in force today: a kiosk enrolled before a merger stands at an older unit's site.
-    current = {s["id"] for own in sites_in_force(state.storage, state.storage.units_as_of(_today(request))).values() for s in own}
+    current = {s["id"] for own in sites_in_force(state.storage, state.storage.units_as_of(today)).values() for s in own}
     lang = request_lang(request)
     t = translator(lang)
+    devices = fleet["devices"]
     diagnostics = state.storage.device_diagnostics([d["id"] for d in devices])
     views = {d["id"]: diagnostics_view(d, diagnostics.get(d["id"]), settings, t, lang) for d in devices}
     active = [d for d in devices if not d["revoked_at"]]
-    alerts = {"clock": sum(1 for d in active if views[d["id"]]["clock_off"]),
+    alerts = {"clock": fleet["summary"]["clock_off"],
               "selftest": sum(1 for d in active if (views[d["id"]]["selftest"] or ("",))[0] == "bad"),
               "disk": sum(1 for d in active if views[d["id"]]["low_disk"])}
-    return render(request, "fleet.html", devices=devices, silent=silent, names=names, sites=sites, current=current,
-                  silent_after=settings.fleet_silent_after_min, views=views, alerts=alerts,
-                  tolerance=duration(settings.fleet_clock_tolerance_s, t), low_disk_mb=int(settings.fleet_low_disk_mb))
+    # Named in the heading only inside the viewer's scope (an out-of-scope code just shows nothing).
+    chosen = fleet["names"].get(filters.unit) if filters.unit and in_scope(scope(request), filters.unit) else None
+    return render(request, "fleet.html", devices=devices, silent=fleet["silent"], names=fleet["names"], sites=fleet["sites"],
+                  current=current, silent_after=settings.fleet_silent_after_min, views=views, alerts=alerts,
+                  tolerance=duration(settings.fleet_clock_tolerance_s, t), low_disk_mb=int(settings.fleet_low_disk_mb),
+                  summary=fleet["summary"], coverage=fleet["coverage"], uncovered=fleet["uncovered"], states=fleet["states"],
+                  targets=fleet["targets"], filters=filters, statuses=STATUSES, unit_options=fleet["unit_options"],
+                  version_options=fleet["version_options"], chosen_unit=chosen, shown_of=len(devices) if filters.narrows_kiosks else None)
 
 
 @pages.post("/admin/fleet/{device_id}/log", access="admin")

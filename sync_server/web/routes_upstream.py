@@ -17,5 +17,5 @@ pages = Pages()
 def upstream_page(request: Request):
     storage = request.app.state.hailong.storage
     names = {u["code"]: u["name"] for u in storage.units()}
-    relays = [d for d in storage.devices() if d.get("kind") == "relay"]
+    relays = storage.devices(kind="relay")
     return render(request, "upstream.html", details=status_details(storage), relays=relays, names=names)

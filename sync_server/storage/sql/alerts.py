@@ -102,6 +102,20 @@ class SQLAlerts(AlertsArea):
             return changed
         return self._write(tx)
 
+    def swap_alert_channel_secret(self, channel_id: int, expected: str | None, secret: str | None, now: datetime,
+                                  action: str | None = None, detail: dict | None = None) -> bool:
+        stamp = format_rfc3339(now)
+
+        def tx(c) -> bool:
+            row = c.execute("SELECT secret FROM alert_channels WHERE id = ? AND removed_at IS NULL", (channel_id,)).fetchone()
+            if row is None or row["secret"] != expected:
+                return False  # another process (or an admin) changed it first: the caller reads it again
+            c.execute("UPDATE alert_channels SET secret = ?, updated_at = ? WHERE id = ?", (secret or None, stamp, channel_id))
+            if action:
+                _audit(c, now, None, action, str(channel_id), detail or {}, None)
+            return True
+        return self._write(tx)
+
     def remove_alert_channel(self, channel_id: int, now: datetime, user: User | None, ip: str | None = None) -> bool:
         stamp = format_rfc3339(now)
 

@@ -95,9 +95,19 @@ class SQLFleet(FleetArea):
                           (stamp, json.dumps(diagnostics, sort_keys=True), device_id))
         self._write(tx)
 
-    def devices(self, unit_codes: set[str] | None = None) -> list[dict]:
+    def devices(self, unit_codes: set[str] | None = None, kind: str | None = "kiosk") -> list[dict]:
         rows = self._conn().execute(f"SELECT {_DEVICE_COLS} FROM devices ORDER BY enrolled_at").fetchall()
-        return [dict(r) for r in rows if unit_codes is None or r["unit_code"] in unit_codes]
+        return [dict(r) for r in rows if (unit_codes is None or r["unit_code"] in unit_codes) and (kind is None or r["kind"] == kind)]
+
+    def devices_by_id(self, device_ids: list[str]) -> dict[str, dict]:
+        ids = sorted({i for i in device_ids if isinstance(i, str)})
+        out: dict[str, dict] = {}
+        for start in range(0, len(ids), _CHUNK):
+            chunk = ids[start:start + _CHUNK]
+            rows = self._conn().execute(f"SELECT {_DEVICE_COLS} FROM devices WHERE id IN ({', '.join('?' * len(chunk))})",
+                                        tuple(chunk)).fetchall()
+            out.update((r["id"], dict(r)) for r in rows)
+        return out
 
     # --- diagnostics and log requests (issue 16) ------------------------------------------------------
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from datetime import datetime
+from datetime import datetime, timedelta, timezone
 
 from hailong_core.timeutil import format_rfc3339
 from sync_server.storage.areas import PeopleArea
@@ -96,7 +96,61 @@ class SQLPeople(PeopleArea):
             (format_rfc3339(now), user.id if user else None, user.username if user else None, action, target,
              json.dumps(detail, ensure_ascii=False, sort_keys=True) if detail else None, ip)))
 
-    def audit_log(self, limit: int = 200, offset: int = 0) -> list[dict]:
-        rows = self._conn().execute("SELECT id, at, user_id, username, action, target, detail, ip FROM audit_log "
-                                    "ORDER BY id DESC LIMIT ? OFFSET ?", (limit, offset)).fetchall()
+    def audit_log(self, limit: int = 200, offset: int = 0, *, action: str | None = None, since: datetime | None = None,
+                  before: datetime | None = None) -> list[dict]:
+        where, params = [], []
+        if action is not None:
+            where.append("action = ?")
+            params.append(action)
+        # Stamps keep the offset they were written with (UTC from most writers, the province's from some), so
+        # their text orders instants only to within a day: the SQL keeps a window widened by 15 h each side
+        # (offsets span -12:00..+14:00) and the exact instants are compared here.
+        if since is not None:
+            where.append("at >= ?")
+            params.append((since.astimezone(timezone.utc) - _MARGIN).strftime("%Y-%m-%dT%H:%M:%S"))
+        if before is not None:
+            where.append("at < ?")
+            params.append((before.astimezone(timezone.utc) + _MARGIN).strftime("%Y-%m-%dT%H:%M:%S"))
+        sql = ("SELECT id, at, user_id, username, action, target, detail, ip FROM audit_log"
+               + (" WHERE " + " AND ".join(where) if where else "") + " ORDER BY id DESC LIMIT ? OFFSET ?")
+        conn = self._conn()
+        if since is None and before is None:
+            rows = conn.execute(sql, (*params, limit, offset)).fetchall()
+        else:
+            rows, skipped, start = [], 0, 0
+            while len(rows) < limit:
+                chunk = conn.execute(sql, (*params, 500, start)).fetchall()
+                start += len(chunk)
+                for r in chunk:
+                    if not _within(r["at"], since, before):
+                        continue
+                    if skipped < offset:
+                        skipped += 1
+                    elif len(rows) < limit:
+                        rows.append(r)
+                if len(chunk) < 500:
+                    break
         return [{**dict(r), "detail": json.loads(r["detail"]) if r["detail"] else None} for r in rows]
+
+    def audit_actions(self) -> list[str]:
+        return [r[0] for r in self._conn().execute("SELECT DISTINCT action FROM audit_log ORDER BY action").fetchall()]
+
+    def usernames(self, user_ids: list[int]) -> dict[int, str]:
+        ids = sorted({int(i) for i in user_ids if isinstance(i, int) and not isinstance(i, bool)})
+        if not ids:
+            return {}
+        rows = self._conn().execute(f"SELECT id, username FROM users WHERE id IN ({', '.join('?' * len(ids))})", tuple(ids)).fetchall()
+        return {r["id"]: r["username"] for r in rows}
+
+
+_MARGIN = timedelta(hours=15)
+
+
+def _within(stamp: str, since: datetime | None, before: datetime | None) -> bool:
+    try:
+        moment = datetime.fromisoformat(stamp)
+    except (TypeError, ValueError):
+        return False
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=timezone.utc)
+    return (since is None or moment >= since) and (before is None or moment < before)

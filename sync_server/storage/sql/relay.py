@@ -14,7 +14,7 @@ import json
 from sync_server.storage.areas import RelayArea
 
 _LINK_COLS = ("url, token, device_id, unit_code, enrolled_at, sent_seq, sent_conflict, last_forward_at, last_attempt_at, "
-              "last_error, last_error_at, forwarded, config_etag, config_at")
+              "last_error, last_error_at, forwarded, config_etag, config_at, lease_owner, mirror_config")
 _ANSWER_COLS = ("server_seq, id, seq, unit_code, officer_id, questionnaire_id, questionnaire_version, channel, created_at, "
                 "answers, flags, procedure_group, boot_id, mono_ms, dossier_code, placed_ms, clock_suspect, device_id, site_id, "
                 "received_at")
@@ -41,19 +41,19 @@ class SQLRelay(RelayArea):
         row = self._conn().execute(f"SELECT {_LINK_COLS} FROM upstream_link WHERE id = 1").fetchone()
         return dict(row) if row else None
 
-    def link_upstream(self, url: str, token: str, device_id: str, unit_code: str, now: str) -> None:
+    def link_upstream(self, url: str, token: str, device_id: str, unit_code: str, now: str, mirror_config: bool = True) -> None:
         def tx(c) -> None:
             c.execute("DELETE FROM upstream_link")
-            c.execute("INSERT INTO upstream_link (id, url, token, device_id, unit_code, enrolled_at) VALUES (1, ?, ?, ?, ?, ?)",
-                      (url, token, device_id, unit_code, now))
+            c.execute("INSERT INTO upstream_link (id, url, token, device_id, unit_code, enrolled_at, mirror_config) "
+                      "VALUES (1, ?, ?, ?, ?, ?, ?)", (url, token, device_id, unit_code, now, 1 if mirror_config else 0))
             c.execute("DELETE FROM upstream_refused")
         self._write(tx)
 
-    def take_forward_lease(self, owner: str, now_ms: int, ttl_ms: int) -> bool:
+    def take_forward_lease(self, owner: str, now_ms: int, ttl_ms: int, stale_owner: str | None = None) -> bool:
         return self._write(lambda c: c.execute(
             "UPDATE upstream_link SET lease_owner = ?, lease_ms = ? WHERE id = 1 AND "
-            "(lease_owner IS NULL OR lease_owner = ? OR lease_ms IS NULL OR lease_ms < ?)",
-            (owner, now_ms + ttl_ms, owner, now_ms)).rowcount) == 1
+            "(lease_owner IS NULL OR lease_owner = ? OR lease_owner = ? OR lease_ms IS NULL OR lease_ms < ?)",
+            (owner, now_ms + ttl_ms, owner, stale_owner or owner, now_ms)).rowcount) == 1
 
     def unsent(self, limit: int) -> tuple[list[dict], list[dict]]:
         conn = self._conn()
@@ -90,6 +90,9 @@ class SQLRelay(RelayArea):
         self._write(tx)
 
     def note_upstream_error(self, message: str | None, now: str) -> None:
+        if message is None:  # the upstream answered again: the error is over (when it was is kept)
+            self._write(lambda c: c.execute("UPDATE upstream_link SET last_error = NULL, last_attempt_at = ? WHERE id = 1", (now,)))
+            return
         self._write(lambda c: c.execute("UPDATE upstream_link SET last_error = ?, last_error_at = ?, last_attempt_at = ? WHERE id = 1",
                                         (message, now, now)))
 
@@ -159,6 +162,9 @@ class SQLRelay(RelayArea):
                            1 if o.get("active", True) else 0, o.get("procedure_group"), o.get("site_id"), now, now))
             gone = [r[0] for r in c.execute("SELECT id FROM officers WHERE active = 1") if r[0] not in set(seen)]
             c.executemany("UPDATE officers SET active = 0, updated_at = ? WHERE id = ?", [(now, i) for i in gone])
+            sites = self._mirror_sites(c, doc.get("sites"), known_units, now)
+            if sites:
+                self._ids_were_given(c, "sites")
             for key, value in (doc.get("config") or {}).items():
                 if not key.startswith(CONFIG_PREFIXES) and key != "default_questionnaire":
                     continue
@@ -168,5 +174,52 @@ class SQLRelay(RelayArea):
                     c.execute("INSERT INTO server_config (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
                               (key, json.dumps(value, ensure_ascii=False, sort_keys=True)))
             c.execute("UPDATE upstream_link SET config_etag = ?, config_at = ? WHERE id = 1", (etag, now))
-            return {"questionnaires_added": added, "campaigns": campaigns, "officers": len(seen), "officers_deactivated": len(gone)}
+            return {"questionnaires_added": added, "campaigns": campaigns, "officers": len(seen), "officers_deactivated": len(gone),
+                    "sites": sites}
         return self._write(tx)
+
+    def _ids_were_given(self, c, table: str) -> None:
+        """Rows were inserted with explicit ids (a back end whose ids come from a sequence moves it on)."""
+
+    @staticmethod
+    def _mirror_sites(c, sites: list[dict] | None, known_units: set[str], now: str) -> int:
+        """The upstream's sites of the relay's units, with the upstream's ids (an answer's ``site_id``
+        then means the same point at both ends). A site of those units the upstream does not have
+        (the relay's own seed under another id) is closed here and moved out of the way of the
+        (unit, version, position) key; its answers keep it. Counters not listed upstream are closed."""
+        if sites is None:
+            return 0
+        units = {s["unit_code"] for s in sites if s["unit_code"] in known_units}
+        ids = {int(s["id"]) for s in sites}
+        for row in c.execute("SELECT id, unit_code FROM sites").fetchall():
+            if row["unit_code"] in units and row["id"] not in ids:
+                c.execute("UPDATE sites SET closed_at = COALESCE(closed_at, ?), position = ? WHERE id = ?", (now, -row["id"], row["id"]))
+        mirrored = 0
+        for s in sites:
+            if s["unit_code"] not in known_units:
+                continue
+            sid = int(s["id"])
+            other = c.execute("SELECT unit_code FROM sites WHERE id = ?", (sid,)).fetchone()
+            if other is not None and other["unit_code"] != s["unit_code"]:
+                continue  # the id names another unit's site here: left as it is (relay-made site; not mirrored)
+            c.execute("UPDATE sites SET position = -id, closed_at = COALESCE(closed_at, ?) WHERE unit_code = ? AND "
+                      "unit_valid_from = ? AND position = ? AND id <> ?", (now, s["unit_code"], s["unit_valid_from"], s["position"], sid))
+            hours = json.dumps(s["office_hours"], ensure_ascii=False, sort_keys=True) if s.get("office_hours") else None
+            values = (s["unit_code"], s["unit_valid_from"], s["position"], s["name"], s.get("address"), hours, s.get("hotline"),
+                      s.get("public_base_url"), s["created_at"], s.get("closed_at"))
+            if other is None:
+                c.execute("INSERT INTO sites (id, unit_code, unit_valid_from, position, name, address, office_hours, hotline, "
+                          "public_base_url, created_at, closed_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", (sid, *values))
+            else:
+                c.execute("UPDATE sites SET unit_code = ?, unit_valid_from = ?, position = ?, name = ?, address = ?, office_hours = ?, "
+                          "hotline = ?, public_base_url = ?, created_at = ?, closed_at = ? WHERE id = ?", (*values, sid))
+            listed = {k["code"] for k in s.get("counters", ())}
+            for k in s.get("counters", ()):
+                c.execute("INSERT INTO counters (site_id, code, name) VALUES (?, ?, ?) ON CONFLICT (site_id, code) DO UPDATE SET "
+                          "name = excluded.name, closed_at = NULL", (sid, k["code"], k["name"]))
+            for row in c.execute("SELECT code FROM counters WHERE site_id = ? AND closed_at IS NULL", (sid,)).fetchall():
+                if row["code"] not in listed:
+                    c.execute("UPDATE counters SET closed_at = ? WHERE site_id = ? AND code = ?", (now, sid, row["code"]))
+            mirrored += 1
+        return mirrored
+

@@ -209,7 +209,7 @@ class SQLStorage(SQLUnits, SQLOfficers, SQLSurveys, SQLFleet, SQLPeople, SQLPhon
             for index, p in enumerate(items):
                 if p.id not in first:
                     first[p.id] = index
-                    rows.append((p.id, p.content_hash, device_id, received_at) + p.values)
+                    rows.append((p.id, p.content_hash, relayed.get(p.id) if relayed is not None else device_id, received_at) + p.values)
             inserted = self._insert_new(c, rows)
             if inserted is None and len(rows) == len(items):
                 results = [("accepted", None)] * len(items)  # the common case: all new, no lookup needed
@@ -223,10 +223,11 @@ class SQLStorage(SQLUnits, SQLOfficers, SQLSurveys, SQLFleet, SQLPeople, SQLPhon
                 if marks:
                     self._claim_dossiers(c, marks, received_at)
             if relayed is not None:
-                # Through a relay (issue 17): the row names the kiosk it was given on and the relay.
-                new = set(first) if inserted is None else inserted
-                c.executemany("UPDATE responses SET device_id = ?, relay_id = ? WHERE id = ?",
-                              [(relayed.get(i), device_id, i) for i in first if i in new])
+                # Through a relay (issue 17): the row names the kiosk it was given on (inserted so) and the relay.
+                new = [i for i in first if inserted is None or i in inserted]
+                for start in range(0, len(new), self._ID_CHUNK):
+                    chunk = new[start:start + self._ID_CHUNK]
+                    c.execute(f"UPDATE responses SET relay_id = ? WHERE id IN ({','.join('?' * len(chunk))})", (device_id, *chunk))
             if device_id is not None:
                 c.execute("UPDATE devices SET last_seen_at = ?, last_upload_at = ?, clock_offset_s = COALESCE(?, clock_offset_s) "
                           "WHERE id = ?", (received_at, received_at, clock_offset_s, device_id))
