@@ -69,6 +69,25 @@ def clock_offset(device_time: str | None, received: datetime) -> float | None:
         return None
 
 
+def _roster(storage: Storage) -> Callable[[str, str], bool]:
+    """``(unit, officer) -> bool`` from the storage, each unit's roster read once per batch."""
+    rosters: dict[str, set[str]] = {}
+    return lambda unit, officer: officer in rosters.setdefault(unit, storage.officer_ids(unit))
+
+
+def _rejected(rid: str | None, exc: RecordError) -> dict:
+    return {"id": rid, "status": "rejected", "error": {"code": exc.code, "message": exc.message, "field": exc.field}}
+
+
+def _fill(results: list, positions: list[int], prepared: list[PreparedResponse], stored: list[tuple[str, str | None]]) -> None:
+    """Put each stored item's status (``accepted``, ``duplicate``, ``conflict`` with its reason) at its place."""
+    for index, p, (status, message) in zip(positions, prepared, stored):
+        entry: dict = {"id": p.id, "status": status}
+        if status == "conflict":
+            entry["error"] = {"code": "response_conflict", "message": message}
+        results[index] = entry
+
+
 def _prepared(record: dict, created_ms: int, placed_ms: int, suspect: bool, site_id: int | None,
               dossiers: dict[str, tuple[str, bool]]) -> PreparedResponse:
     """A checked record, ready to store (and its dossier claim noted in ``dossiers``)."""
@@ -112,9 +131,7 @@ def ingest(storage: Storage, device: Device | None, body: Any, *, max_items: int
     received_ms = int(received.timestamp() * 1000)
     skew_ms = int(skew_s * 1000)
     lowest_ms = floor_ms(created_floor)
-    if on_roster is None:
-        rosters: dict[str, set[str]] = {}
-        on_roster = lambda unit, officer: officer in rosters.setdefault(unit, storage.officer_ids(unit))  # noqa: E731
+    on_roster = on_roster or _roster(storage)
     boot = None
     if device is not None and "boot_id" in body:
         boot = (body["boot_id"], clock_check.anchor(received_ms, int(body["mono_ms"])))
@@ -149,7 +166,7 @@ def ingest(storage: Storage, device: Device | None, body: Any, *, max_items: int
                 raise RecordError("unknown_officer", f"officer {officer!r} is not on the roster of unit {owner_unit}", "officer_id")
         except RecordError as exc:
             rid = item.get("id") if isinstance(item, dict) and isinstance(item.get("id"), str) else None
-            results[index] = {"id": rid, "status": "rejected", "error": {"code": exc.code, "message": exc.message, "field": exc.field}}
+            results[index] = _rejected(rid, exc)
             continue
         created_ms = int(created.timestamp() * 1000)
         boot_id, mono = record.get("boot_id"), record.get("mono_ms")
@@ -170,11 +187,7 @@ def ingest(storage: Storage, device: Device | None, body: Any, *, max_items: int
         positions.append(index)
     if prepared or boot is not None:
         stored = storage.store_batch(device, prepared, received_text, offset, boot=boot, dossiers=dossiers or None)
-        for index, p, (status, message) in zip(positions, prepared, stored):
-            entry: dict = {"id": p.id, "status": status}
-            if status == "conflict":
-                entry["error"] = {"code": "response_conflict", "message": message}
-            results[index] = entry
+        _fill(results, positions, prepared, stored)
     return {"results": results, "server_time": received_text}
 
 
@@ -227,9 +240,7 @@ def ingest_relayed(storage: Storage, relay: Device, body: Any, *, max_items: int
     received_ms = int(received.timestamp() * 1000)
     skew_ms = int(skew_s * 1000)
     lowest_ms = floor_ms(created_floor)
-    if on_roster is None:
-        rosters: dict[str, set[str]] = {}
-        on_roster = lambda unit, officer: officer in rosters.setdefault(unit, storage.officer_ids(unit))  # noqa: E731
+    on_roster = on_roster or _roster(storage)
     offset_ms = int(utc_offset_h * 3_600_000)
     day_sites: dict[tuple[str, str], int | None] = {}
 
@@ -267,7 +278,7 @@ def ingest_relayed(storage: Storage, relay: Device, body: Any, *, max_items: int
             if officer is not None and not on_roster(unit, officer):
                 raise RecordError("unknown_officer", f"officer {officer!r} is not on the roster of unit {unit}", "officer_id")
         except RecordError as exc:
-            results[index] = {"id": rid, "status": "rejected", "error": {"code": exc.code, "message": exc.message, "field": exc.field}}
+            results[index] = _rejected(rid, exc)
             continue
         created_ms = int(created.timestamp() * 1000)
         placed, suspect = (created_ms, False) if placed_in is None else (placed_in, suspect_in)
@@ -278,9 +289,5 @@ def ingest_relayed(storage: Storage, relay: Device, body: Any, *, max_items: int
         origins.setdefault(record["id"], origin)
     if prepared:
         stored = storage.store_batch(relay, prepared, received_text, offset, dossiers=dossiers or None, relayed=origins)
-        for index, p, (status, message) in zip(positions, prepared, stored):
-            entry: dict = {"id": p.id, "status": status}
-            if status == "conflict":
-                entry["error"] = {"code": "response_conflict", "message": message}
-            results[index] = entry
+        _fill(results, positions, prepared, stored)
     return {"results": results, "server_time": received_text}

@@ -330,3 +330,40 @@ def test_the_relays_phone_form_works_while_the_wan_is_down_and_its_answers_go_up
     with server_db(province) as conn:
         rows = conn.execute("SELECT channel, device_id, relay_id FROM responses").fetchall()
     assert len(rows) == 1 and rows[0][0] == "qr" and rows[0][1] is None and rows[0][2] is not None
+
+
+def test_hostile_relay_uploads_get_clear_errors_and_store_nothing_wrong(chain):
+    """An attacker holding a relay's token: bad bodies are refused whole (4xx), bad items one by one
+    with their reason, a forged site of another unit is ignored; the good item beside them is stored."""
+    province, proxy, relay = chain
+    url, token = province.url + "/api/v1/relay/responses", _relay_token(relay)
+    headers = {**bearer(token), "Content-Type": "application/json"}
+    assert requests.post(url, data=b"{not json", headers=headers, timeout=10).json()["error"]["code"] == "invalid_json"
+    assert requests.post(url, json={"responses": [], "boot_id": "x"}, headers=bearer(token), timeout=10).json()["error"]["code"] \
+        == "unknown_field"
+    assert requests.post(url, json={"responses": [], "device_time": 5}, headers=bearer(token), timeout=10).status_code == 422
+    with server_db(province) as conn:
+        other_site = conn.execute("SELECT id FROM sites WHERE unit_code = '7228' LIMIT 1").fetchone()[0]
+    good = make_record(1, "7210")
+    items = [
+        {"record": good, "device_id": "kiosk-1", "placed_ms": None, "site_id": other_site},
+        {"record": make_record(2, "7210"), "extra": 1},
+        {"record": make_record(3, "7210"), "device_id": 7},
+        {"record": make_record(4, "7210"), "placed_ms": "soon"},
+        {"record": make_record(5, "7210"), "clock_suspect": "yes"},
+        {"record": make_record(6, "7210"), "site_id": -1},
+        {"record": make_record(7, "7228")},  # a unit outside the relay's scope
+        {"record": make_record(8, "7210", officer_id="cb-nobody")},
+        {"record": "DROP TABLE responses"},
+        {"device_id": "kiosk-1"},
+    ]
+    results = requests.post(url, json={"responses": items}, headers=bearer(token), timeout=10).json()["results"]
+    assert results[0]["status"] == "accepted"
+    assert [r["error"]["code"] for r in results[1:]] == ["unknown_field", "invalid_field", "invalid_field", "invalid_field",
+                                                         "invalid_field", "unit_out_of_scope", "unknown_officer", "invalid_item",
+                                                         "invalid_item"]
+    with server_db(province) as conn:
+        rows = conn.execute("SELECT id, unit_code, site_id, device_id FROM responses").fetchall()
+        own_sites = {r[0] for r in conn.execute("SELECT id FROM sites WHERE unit_code = '7210'")}
+    assert [r[0] for r in rows] == [good["id"]]
+    assert rows[0][2] in own_sites and rows[0][2] != other_site and rows[0][3] == "kiosk-1"
