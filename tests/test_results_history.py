@@ -381,3 +381,29 @@ def test_the_raw_answers_and_the_pull_feed_follow_unit_versions(world, capsys):
         if not page["has_more"]:
             break
     assert len(items) == len(T + H + L + D) and {i["site_id"] for i in items if i["unit_code"] == "7210"} == {hvt_site}
+
+
+def test_heatmap_groups_and_officers_tell_a_reused_codes_units_apart_by_site(tmp_path):
+    """Schema step 18: the answer L, given at Hoàng Văn Thụ's site after it ended (a kiosk left enrolled
+    there), is Hoàng Văn Thụ's in the weekday × hour heatmap, the procedure groups and the officer
+    figures too, as in the score: Phường Bắc Giang's and the province's count B alone. (Before the
+    step these rollups had no site and counted L for Bắc Giang: 6 answers, officer cb-old listed.)"""
+    app, storage = open_both_trees(tmp_path)
+    hvt_site = fx.first_site(storage, "7210", OLD)
+    new_site = fx.first_site(storage, "7210", NEW)
+    items = [fx.prepared("7210", v, {}, [], "kiosk", "cb-new", NEW + timedelta(minutes=i), 20_000 + i,
+                         group="dat_dai", site=new_site) for i, v in enumerate(B)]
+    items += [fx.prepared("7210", v, {}, [], "kiosk", "cb-old", NEW + timedelta(minutes=30 + i), 20_100 + i,
+                          group="dat_dai", site=hvt_site) for i, v in enumerate(L)]
+    storage.store_batch(None, items, (NEW + timedelta(hours=2)).isoformat(), None)
+    for focus in ("7210", None):
+        r = _report(app, focus=focus)
+        code = focus or r.tree.root()
+        assert r.score(code).n == len(B)
+        assert sum(s.n for s in r.heatmap(code)["cells"].values()) == len(B)
+        groups = {g["code"]: g["score"].n for g in r.procedure_groups(code) if g["score"].n}
+        assert groups == {"dat_dai": len(B)}
+        officers = {o["code"]: o["score"].n for o in r.officers(code)}
+        assert officers == {"cb-new": len(B)}
+        assert r.officer_tally(code, "cb-old").counts == {}
+    storage.close()

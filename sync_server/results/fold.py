@@ -90,8 +90,9 @@ class Fold:
         """Count one stored response. Raises ValueError (before counting anything) for a row that
         cannot be read, so the caller can skip it and say which.
 
-        ``site`` is the site it was given at (``responses.site_id``); the day grain is keyed by it
-        (0 when none was recorded), so a unit's own points are counted apart (issue 13)."""
+        ``site`` is the site it was given at (``responses.site_id``); every grain keyed by unit is keyed
+        by it too (0 when none was recorded), so a unit's own points are counted apart and a reused
+        code's answers are told apart by their site's unit version (issue 13)."""
         # Everything that can fail on a damaged row is read first: a row counts wholly or not at all.
         fc = flag_class(orjson.loads(flags))
         parsed = orjson.loads(answers)
@@ -109,7 +110,7 @@ class Fold:
             row[0] += 1
         group_t = self.group
         if group:
-            k = (day, unit, channel, group, qid, ver, "", fc)
+            k = (day, unit, site, channel, group, qid, ver, "", fc)
             row = group_t.get(k)
             if row is None:
                 group_t[k] = [1, 0, 0, 0, 0, 0]
@@ -131,21 +132,21 @@ class Fold:
                 row[0] += 1
                 row[value] += 1
                 if officer:
-                    k = (day, unit, officer, qid, ver, question, fc)
+                    k = (day, unit, site, officer, qid, ver, question, fc)
                     row = officer_t.get(k)
                     if row is None:
                         row = officer_t[k] = [0, 0, 0, 0, 0, 0]
                     row[0] += 1
                     row[value] += 1
                 if group:
-                    k = (day, unit, channel, group, qid, ver, question, fc)
+                    k = (day, unit, site, channel, group, qid, ver, question, fc)
                     row = group_t.get(k)
                     if row is None:
                         row = group_t[k] = [0, 0, 0, 0, 0, 0]
                     row[0] += 1
                     row[value] += 1
                 if question == headline:
-                    k = (self.month(day), unit, channel, (day + 3) % 7, (local % DAY_MS) // HOUR_MS, qid, ver, fc)
+                    k = (self.month(day), unit, site, channel, (day + 3) % 7, (local % DAY_MS) // HOUR_MS, qid, ver, fc)
                     row = self.hour.get(k)
                     if row is None:
                         row = self.hour[k] = [0, 0, 0, 0, 0, 0]
@@ -167,13 +168,13 @@ class Fold:
                         row = day_t[k] = [0, 0, 0, 0, 0, 0]
                     row[0] += 1
                 if officer:  # the officer's reasons (issue 15): the same keys in the officer grain
-                    k = (day, unit, officer, qid, ver, question, fc)
+                    k = (day, unit, site, officer, qid, ver, question, fc)
                     row = officer_t.get(k)
                     if row is None:
                         row = officer_t[k] = [0, 0, 0, 0, 0, 0]
                     row[0] += 1
                     for option in options:
-                        k = (day, unit, officer, qid, ver, f"{question}:{option}", fc)
+                        k = (day, unit, site, officer, qid, ver, f"{question}:{option}", fc)
                         row = officer_t.get(k)
                         if row is None:
                             row = officer_t[k] = [0, 0, 0, 0, 0, 0]
@@ -192,7 +193,7 @@ class Fold:
                     row = day_t[k] = [0, 0, 0, 0, 0, 0]
                 row[1] += 1  # shown, not answered: "không nêu lý do"
                 if officer:
-                    k = (day, unit, officer, qid, ver, question, fc)
+                    k = (day, unit, site, officer, qid, ver, question, fc)
                     row = officer_t.get(k)
                     if row is None:
                         row = officer_t[k] = [0, 0, 0, 0, 0, 0]

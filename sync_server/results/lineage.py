@@ -202,28 +202,6 @@ class Tree:
                         "counted": reach <= area})
         return sorted(out, key=lambda p: (p["valid_to"] or "", p["code"], p["valid_from"]))
 
-    def spans(self, code: str, present: set[tuple[str, int]], day_from: int, day_to: int) -> list[tuple[int, int, frozenset[str]]]:
-        """``(first day, last day, stored codes)`` to read for ``code`` from rollups that carry no site
-        (heatmap, procedure groups, officers): a stored code whose other versions have answers in the
-        window (``present``: the ``(code, site)`` pairs read) is read only on the days its counted
-        versions were in force; the others over the whole window."""
-        counted = self.counted(code)
-        spans: dict[tuple[int, int], set[str]] = {}
-        for stored in sorted({k[0] for k in counted}):
-            mixed = any(c == stored and self.version_of(c, s) not in counted for c, s in present)
-            if not mixed:
-                spans.setdefault((day_from, day_to), set()).add(stored)
-                continue
-            for key in self._by_code.get(stored, []):
-                if key not in counted:
-                    continue
-                v = self.versions[key]
-                lo = max(day_from, day_number(key[1]))
-                hi = min(day_to, day_number(v["valid_to"]) - 1 if v.get("valid_to") else day_to)
-                if lo <= hi:
-                    spans.setdefault((lo, hi), set()).add(stored)
-        return [(lo, hi, frozenset(codes)) for (lo, hi), codes in sorted(spans.items())]
-
     def exact(self, code: str, present: set[tuple[str, int]]) -> bool:
         """Whether reading ``code``'s stored codes gives exactly its answers in the window (no other
         version of those codes has answers there), so rollups without a site can be read by code."""

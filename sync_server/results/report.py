@@ -148,17 +148,16 @@ class Report:
         codes = set(self.tree.stored_codes(code))
         return codes if self.scope is None else codes & read_codes(self.scope)
 
-    def _spans(self, code: str) -> list[tuple[int, int, set[str] | None]]:
-        """``(first day, last day, codes)`` to read for ``code`` from rollups without a site (heatmap,
-        procedure groups, officers): the window and :meth:`codes_for`, unless another version of one
-        of its codes has answers in the window; then that code only on the days its counted versions
-        were in force (an answer given at an old version's site after it ended cannot be told apart
-        there; docs/results.md)."""
-        w = self.window
+    def _placed(self, code: str, read) -> list[tuple]:
+        """Rows of a rollup read for ``code`` (heatmap, procedure groups, officers) by
+        ``read(codes, by_site)``: by :meth:`codes_for` alone, unless another version of one of its codes
+        has answers in the window (a reused code); then led by unit and site as well, each row kept when
+        its site's unit version counts for ``code``, and returned without those two columns."""
+        codes = self.codes_for(code)
         if self.tree.exact(code, self._present):
-            return [(w.day_from, w.day_to, self.codes_for(code))]
-        return [(lo, hi, set(codes) if self.scope is None else set(codes) & read_codes(self.scope))
-                for lo, hi, codes in self.tree.spans(code, self._present, w.day_from, w.day_to)]
+            return read(codes, False)
+        counted, version_of = self.tree.counted(code), self.tree.version_of
+        return [r[2:] for r in read(codes, True) if version_of(r[0], r[1]) in counted]
 
     def tally_of(self, versions) -> Tally:
         """The counts of the given unit versions (read-only when it is a single version's)."""
@@ -420,11 +419,9 @@ class Report:
 
     def heatmap(self, code: str) -> dict:
         """Weekday × hour of the headline question over the months the window touches."""
-        rows = []
-        for lo, hi, codes in self._spans(code):
-            start, end = day_of(lo), day_of(hi)
-            rows += self.storage.rollup_hour_counts(start.year * 100 + start.month, end.year * 100 + end.month, codes,
-                                                    self.filters.channel)
+        start, end = day_of(self.window.day_from), day_of(self.window.day_to)
+        rows = self._placed(code, lambda codes, by_site: self.storage.rollup_hour_counts(
+            start.year * 100 + start.month, end.year * 100 + end.month, codes, self.filters.channel, by_site=by_site))
         cells: dict[tuple[int, int], Tally] = {}
         for weekday, hour, qid, version, fc, *counts in rows:
             headline = self.book.get(qid, version)
@@ -438,8 +435,9 @@ class Report:
     def procedure_groups(self, code: str) -> list[dict]:
         """Scores by procedure group (lĩnh vực): the catalogue's groups in order, then unknown codes,
         then the answers that named none ("not stated": the unit's tally less the named ones)."""
-        rows = [r for lo, hi, codes in self._spans(code)
-                for r in self.storage.rollup_group_counts(lo, hi, codes, self.filters.channel)]
+        w = self.window
+        rows = self._placed(code, lambda codes, by_site: self.storage.rollup_group_counts(
+            w.day_from, w.day_to, codes, self.filters.channel, by_site=by_site))
         tallies: dict[str, Tally] = {}
         for group, *rest in rows:
             tallies.setdefault(group, Tally()).add(tuple(rest[:4]), rest[4:10])
@@ -490,13 +488,14 @@ class Report:
     def officer_tally(self, code: str, officer_id: str, day_from: int | None = None, day_to: int | None = None) -> Tally:
         """Every count of one officer in ``code``'s subtree (the rows :meth:`_officer_rows` scores), within
         the window or the days ``day_from``–``day_to`` inside it: scale questions and the reasons."""
+        lo = self.window.day_from if day_from is None else max(self.window.day_from, day_from)
+        hi = self.window.day_to if day_to is None else min(self.window.day_to, day_to)
         out = Tally()
-        for lo, hi, codes in self._spans(code):
-            lo, hi = max(lo, day_from if day_from is not None else lo), min(hi, day_to if day_to is not None else hi)
-            if lo > hi:
-                continue
-            for _officer, _unit, *rest in self.storage.rollup_officer_counts(lo, hi, codes, officer_id=officer_id):
-                out.add(tuple(rest[:4]), rest[4:10])
+        if lo > hi:
+            return out
+        for _officer, _unit, *rest in self._placed(code, lambda codes, by_site: self.storage.rollup_officer_counts(
+                lo, hi, codes, officer_id=officer_id, by_site=by_site)):
+            out.add(tuple(rest[:4]), rest[4:10])
         return out
 
     def officer_reasons(self, code: str, officer_id: str) -> list[dict]:
@@ -523,7 +522,9 @@ class Report:
 
     def _officer_rows(self, code: str) -> list[dict]:
         """Each officer with answers in ``code``'s subtree and the window: id, name, title, unit, score."""
-        rows = [r for lo, hi, codes in self._spans(code) for r in self.storage.rollup_officer_counts(lo, hi, codes)]
+        w = self.window
+        rows = self._placed(code, lambda codes, by_site: self.storage.rollup_officer_counts(
+            w.day_from, w.day_to, codes, by_site=by_site))
         tallies: dict[str, Tally] = {}
         units: dict[str, str] = {}
         for officer_id, unit_code, *rest in rows:

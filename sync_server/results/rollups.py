@@ -26,7 +26,8 @@ CHUNK = 50_000
 # rollup_choice is no longer written or read. 3 (issue 13): rollup_day and rollup_month keyed by site too
 # (schema step 10), so a unit's own points are counted apart from its subtree.
 # 4 (issue 15): answers flagged ``demo`` are a class of their own, never counted.
-FOLD_VERSION = 5  # 5 (issue 15): choice questions (the reasons) in rollup_officer too, for the officer's page
+# 5 (issue 15): choice questions (the reasons) in rollup_officer too, for the officer's page.
+FOLD_VERSION = 6  # 6 (issue 13): officers, weekday × hour and procedure groups keyed by site too (schema step 18)
 FOLD_KEY = "results_fold_version"
 
 

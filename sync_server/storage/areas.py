@@ -69,7 +69,7 @@ class UnitsArea(ABC):
 class OfficersArea(ABC):
     @abstractmethod
     def officers(self, unit_codes: set[str] | None = None, *, active_only: bool = False) -> list[dict]:
-        """``id, unit_code, name, title, photo, has_pin, active`` rows, by unit then name."""
+        """``id, unit_code, name, title, photo, has_pin, active, procedure_group, site_id`` rows, by unit then name."""
 
     @abstractmethod
     def officer(self, officer_id: str) -> dict | None:
@@ -81,15 +81,16 @@ class OfficersArea(ABC):
 
     @abstractmethod
     def add_officer(self, officer_id: str, unit_code: str, name: str, title: str | None, photo: str | None,
-                    pin_hash: str | None, now: datetime) -> None: ...
+                    pin_hash: str | None, now: datetime, *, site_id: int | None = None) -> None: ...
 
     @abstractmethod
     def update_officer(self, officer_id: str, now: datetime, **fields) -> bool:
-        """Change any of ``unit_code, name, title, photo, pin_hash, active``; False when unknown."""
+        """Change any of ``unit_code, name, title, photo, pin_hash, active, procedure_group, site_id``; False when unknown."""
 
     @abstractmethod
-    def kiosk_officers(self, unit_code: str) -> list[dict]:
-        """The active roster in the config shape: ``id, name, title, photo, pin_hash``."""
+    def kiosk_officers(self, unit_code: str, site_id: int | None = None) -> list[dict]:
+        """The active roster in the config shape: ``id, name, title, photo, pin_hash, procedure_group``; with
+        ``site_id``, only the officers of no site (the whole unit) and those of that site."""
 
 
 class SurveysArea(ABC):
@@ -403,20 +404,23 @@ class ResultsArea(ABC):
 
     @abstractmethod
     def rollup_officer_counts(self, day_from: int, day_to: int, unit_codes: set[str] | None = None,
-                              officer_id: str | None = None) -> list[tuple]:
-        """Rows ``(officer_id, unit_code, questionnaire_id, questionnaire_version, question, flag_class, n, c1..c5)``."""
+                              officer_id: str | None = None, by_site: bool = False) -> list[tuple]:
+        """Rows ``(officer_id, unit_code, questionnaire_id, questionnaire_version, question, flag_class, n, c1..c5)``;
+        with ``by_site``, led by ``(unit_code, site_id)``."""
 
     @abstractmethod
     def rollup_hour_counts(self, month_from: int, month_to: int, unit_codes: set[str] | None = None,
-                           channel: str | None = None) -> list[tuple]:
+                           channel: str | None = None, by_site: bool = False) -> list[tuple]:
         """Headline-question rows ``(weekday, hour, questionnaire_id, questionnaire_version, flag_class, n, c1..c5)``
-        for months ``yyyymm`` in ``month_from..month_to`` (one channel, or both)."""
+        for months ``yyyymm`` in ``month_from..month_to`` (one channel, or both); with ``by_site``, led by
+        ``(unit_code, site_id)``."""
 
     @abstractmethod
     def rollup_group_counts(self, day_from: int, day_to: int, unit_codes: set[str] | None = None,
-                            channel: str | None = None) -> list[tuple]:
+                            channel: str | None = None, by_site: bool = False) -> list[tuple]:
         """Rows ``(procedure_group, questionnaire_id, questionnaire_version, question, flag_class, n, c1..c5)``
-        of the answers that name a procedure group, summed over ``day_from..day_to``."""
+        of the answers that name a procedure group, summed over ``day_from..day_to``; with ``by_site``, led
+        by ``(unit_code, site_id)``."""
 
     @abstractmethod
     def answers_after(self, since_seq: int, limit: int, unit_codes: set[str] | None = None) -> list[dict]:

@@ -471,4 +471,55 @@ MIGRATIONS: tuple[tuple[str | PerDialect, ...], ...] = (
     (
         "ALTER TABLE upstream_link ADD COLUMN mirror_config INTEGER NOT NULL DEFAULT 1",
     ),
+    # 18 (issue 13): the rollups that had no site get one: officers, weekday × hour and procedure groups
+    # are keyed by the site an answer was given at (0: none recorded), right after the unit, as
+    # rollup_day is (step 10). So a reused code's answers are told apart by their site's unit version
+    # in every figure, not by date. The four tables are made anew and every rollup is emptied: the next
+    # refresh rebuilds them from the responses (the fold's version moves to 6 as well).
+    (
+        "DROP INDEX rollup_officer_unit",
+        "DROP TABLE rollup_officer",
+        "DROP INDEX rollup_hour_cover",
+        "DROP TABLE rollup_hour",
+        "DROP INDEX rollup_group_month_cover",
+        "DROP TABLE rollup_group_day",
+        "DROP TABLE rollup_group_month",
+        """CREATE TABLE rollup_officer (
+            day INTEGER NOT NULL, unit_code TEXT NOT NULL, site_id INTEGER NOT NULL, officer_id TEXT NOT NULL,
+            questionnaire_id TEXT NOT NULL, questionnaire_version INTEGER NOT NULL, question TEXT NOT NULL,
+            flag_class TEXT NOT NULL, n BIGINT NOT NULL, c1 BIGINT NOT NULL, c2 BIGINT NOT NULL, c3 BIGINT NOT NULL,
+            c4 BIGINT NOT NULL, c5 BIGINT NOT NULL,
+            PRIMARY KEY (day, unit_code, site_id, officer_id, questionnaire_id, questionnaire_version, question, flag_class))""",
+        "CREATE INDEX rollup_officer_unit ON rollup_officer (unit_code, day)",
+        """CREATE TABLE rollup_hour (
+            month INTEGER NOT NULL, unit_code TEXT NOT NULL, site_id INTEGER NOT NULL, channel TEXT NOT NULL,
+            weekday INTEGER NOT NULL, hour INTEGER NOT NULL, questionnaire_id TEXT NOT NULL,
+            questionnaire_version INTEGER NOT NULL, flag_class TEXT NOT NULL,
+            n BIGINT NOT NULL, c1 BIGINT NOT NULL, c2 BIGINT NOT NULL, c3 BIGINT NOT NULL, c4 BIGINT NOT NULL, c5 BIGINT NOT NULL,
+            PRIMARY KEY (month, unit_code, site_id, channel, weekday, hour, questionnaire_id, questionnaire_version, flag_class))""",
+        """CREATE INDEX rollup_hour_cover ON rollup_hour (month, weekday, hour, questionnaire_id, questionnaire_version,
+            flag_class, channel, unit_code, site_id, n, c1, c2, c3, c4, c5)""",
+        """CREATE TABLE rollup_group_day (
+            day INTEGER NOT NULL, unit_code TEXT NOT NULL, site_id INTEGER NOT NULL, channel TEXT NOT NULL,
+            procedure_group TEXT NOT NULL, questionnaire_id TEXT NOT NULL, questionnaire_version INTEGER NOT NULL,
+            question TEXT NOT NULL, flag_class TEXT NOT NULL, n BIGINT NOT NULL, c1 BIGINT NOT NULL, c2 BIGINT NOT NULL,
+            c3 BIGINT NOT NULL, c4 BIGINT NOT NULL, c5 BIGINT NOT NULL,
+            PRIMARY KEY (day, unit_code, site_id, channel, procedure_group, questionnaire_id, questionnaire_version, question,
+                         flag_class))""",
+        """CREATE TABLE rollup_group_month (
+            month INTEGER NOT NULL, unit_code TEXT NOT NULL, site_id INTEGER NOT NULL, channel TEXT NOT NULL,
+            procedure_group TEXT NOT NULL, questionnaire_id TEXT NOT NULL, questionnaire_version INTEGER NOT NULL,
+            question TEXT NOT NULL, flag_class TEXT NOT NULL, n BIGINT NOT NULL, c1 BIGINT NOT NULL, c2 BIGINT NOT NULL,
+            c3 BIGINT NOT NULL, c4 BIGINT NOT NULL, c5 BIGINT NOT NULL,
+            PRIMARY KEY (month, unit_code, site_id, channel, procedure_group, questionnaire_id, questionnaire_version, question,
+                         flag_class))""",
+        """CREATE INDEX rollup_group_month_cover ON rollup_group_month (month, procedure_group, questionnaire_id,
+            questionnaire_version, question, flag_class, channel, unit_code, site_id, n, c1, c2, c3, c4, c5)""",
+        "DELETE FROM rollup_day",
+        "DELETE FROM rollup_month",
+        "DELETE FROM rollup_choice",
+        "DELETE FROM rollup_choice_month",
+        "DELETE FROM rollup_total_day",
+        "DELETE FROM rollup_state",
+    ),
 )

@@ -59,13 +59,14 @@ def _upsert(table: str, keys: tuple[str, ...], wide: bool) -> str:
             f"ON CONFLICT ({', '.join(keys)}) DO UPDATE SET {adds}")
 
 
-# rollup_day and rollup_month carry the site (schema step 10; 0 = no site recorded), right after the unit
-# so the covering index also orders a report's GROUP BY (unit_code, site_id, channel, …).
+# Every rollup keyed by unit carries the site (schema steps 10 and 18; 0 = no site recorded), right after
+# the unit, so the covering index also orders a report's GROUP BY (unit_code, site_id, channel, …) and a
+# reused code's answers are told apart by their site's unit version in every figure.
 _DAY_KEYS = ("day", "unit_code", "site_id", "channel", "questionnaire_id", "questionnaire_version", "question", "flag_class")
 _CHOICE_KEYS = ("day", "unit_code", "questionnaire_id", "questionnaire_version", "question", "option_id", "flag_class")
-_OFFICER_KEYS = ("day", "unit_code", "officer_id", "questionnaire_id", "questionnaire_version", "question", "flag_class")
-_HOUR_KEYS = ("month", "unit_code", "channel", "weekday", "hour", "questionnaire_id", "questionnaire_version", "flag_class")
-_GROUP_KEYS = ("day", "unit_code", "channel", "procedure_group", "questionnaire_id", "questionnaire_version", "question", "flag_class")
+_OFFICER_KEYS = ("day", "unit_code", "site_id", "officer_id", "questionnaire_id", "questionnaire_version", "question", "flag_class")
+_HOUR_KEYS = ("month", "unit_code", "site_id", "channel", "weekday", "hour", "questionnaire_id", "questionnaire_version", "flag_class")
+_GROUP_KEYS = ("day", "unit_code", "site_id", "channel", "procedure_group", "questionnaire_id", "questionnaire_version", "question", "flag_class")
 _SQL_DAY = _upsert("rollup_day", _DAY_KEYS, True)
 _SQL_CHOICE = _upsert("rollup_choice", _CHOICE_KEYS, False)
 _SQL_OFFICER = _upsert("rollup_officer", _OFFICER_KEYS, True)
@@ -186,27 +187,27 @@ class SQLResults(ResultsArea):
         return _by_span(self._conn(), "rollup_choice_month", "rollup_choice", "SUM(n)", group, where, params, day_from, day_to)
 
     def rollup_officer_counts(self, day_from: int, day_to: int, unit_codes: set[str] | None = None,
-                              officer_id: str | None = None) -> list[tuple]:
+                              officer_id: str | None = None, by_site: bool = False) -> list[tuple]:
         where, params = _where(unit_codes, officer_id=officer_id)
-        group = "officer_id, unit_code, questionnaire_id, questionnaire_version, question, flag_class"
+        group = ("unit_code, site_id, " if by_site else "") + "officer_id, unit_code, questionnaire_id, questionnaire_version, question, flag_class"
         rows = self._conn().execute(
             f"SELECT {group}, {_COUNTS} FROM rollup_officer WHERE day >= ? AND day <= ?{where} GROUP BY {group}",
             [day_from, day_to, *params]).fetchall()
         return [tuple(r) for r in rows]
 
     def rollup_hour_counts(self, month_from: int, month_to: int, unit_codes: set[str] | None = None,
-                           channel: str | None = None) -> list[tuple]:
+                           channel: str | None = None, by_site: bool = False) -> list[tuple]:
         where, params = _where(unit_codes, channel=channel)
-        group = "weekday, hour, questionnaire_id, questionnaire_version, flag_class"
+        group = ("unit_code, site_id, " if by_site else "") + "weekday, hour, questionnaire_id, questionnaire_version, flag_class"
         span, args = _months(month_from, month_to)
         rows = self._conn().execute(f"SELECT {group}, {_COUNTS} FROM rollup_hour WHERE {span}{where} GROUP BY {group}",
                                     [*args, *params]).fetchall()
         return [tuple(r) for r in rows]
 
     def rollup_group_counts(self, day_from: int, day_to: int, unit_codes: set[str] | None = None,
-                            channel: str | None = None) -> list[tuple]:
+                            channel: str | None = None, by_site: bool = False) -> list[tuple]:
         where, params = _where(unit_codes, channel=channel)
-        group = "procedure_group, questionnaire_id, questionnaire_version, question, flag_class"
+        group = ("unit_code, site_id, " if by_site else "") + "procedure_group, questionnaire_id, questionnaire_version, question, flag_class"
         return _by_span(self._conn(), "rollup_group_month", "rollup_group_day", _COUNTS, group, where, params, day_from, day_to)
 
     # --- raw answers ------------------------------------------------------------------------
