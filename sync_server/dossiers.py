@@ -361,16 +361,33 @@ def import_register(storage: Storage, settings, data: bytes, filename: str, *, m
         rows = _csv_rows(data, headers["ma_ho_so"], problems)
     if rows is None:
         return _refused(result, problems)
-    stored = _read_rows(storage, settings, rows, headers, problems, result)
-    if problems or stored is None:
+    read = _read_rows(storage, settings, rows, headers, problems, result)
+    if problems or read is None:
         return _refused(result, problems)
+    stored, columns = read
+    _keep_absent_columns(storage, stored, columns)
     now = now or datetime.now(timezone.utc)
     result.added, result.updated, result.unchanged = storage.import_dossiers(stored, filename, now, user=user, via=via)
     result.stored = True
     return result
 
 
-def _read_rows(storage, settings, rows, headers: dict[str, str], problems: _Problems, result: RegisterImport) -> list[dict] | None:
+def _keep_absent_columns(storage: Storage, rows: list[dict], columns: dict[str, int]) -> None:
+    """A file without an optional column (the default nine-column header has no complaint, site or
+    counter) says nothing about it: a dossier already stored keeps its value there, so a re-import
+    neither clears a complaint nor forgets a counter. Only the columns the file has update."""
+    absent = [f for name, f in ALL_COLUMNS.items() if name not in columns]  # required ones are never absent here
+    if not absent or not rows:
+        return
+    stored = storage.dossiers_by_code([r["code"] for r in rows])
+    for row in rows:
+        old = stored.get(row["code"])
+        if old is not None:
+            row.update((f, old[f]) for f in absent)
+
+
+def _read_rows(storage, settings, rows, headers: dict[str, str], problems: _Problems,
+               result: RegisterImport) -> tuple[list[dict], dict[str, int]] | None:
     columns: dict[str, int] | None = None
     checker = None
     out: list[dict] = []
@@ -416,7 +433,7 @@ def _read_rows(storage, settings, rows, headers: dict[str, str], problems: _Prob
         problems.add(None, "ma_ho_so", f"no header row with the column {headers['ma_ho_so']!r} in the first "
                                        f"{HEADER_SEARCH_ROWS} lines (default header: {DEFAULT_HEADER})")
         return None
-    return out
+    return out, columns
 
 
 def _refused(result: RegisterImport, problems: _Problems) -> RegisterImport:

@@ -212,6 +212,15 @@ def test_points_follow_the_settings_and_an_unknown_unit_is_refused(small):
         measure(storage, settings, date(2025, 7, 31), date(2025, 7, 1))
 
 
+def strip(value):
+    """A measure document without what only a viewer's cut carries (and the rollups' lag)."""
+    if isinstance(value, dict):
+        return {k: strip(v) for k, v in value.items() if k not in ("rollups_behind", "min_cell", "suppressed")}
+    if isinstance(value, list):
+        return [strip(v) for v in value]
+    return value
+
+
 def test_the_pull_api_gives_the_same_measure_within_the_tokens_scope(world, capsys):
     """``GET /api/v1/pull/official`` is ``official --json`` for the token's unit: the same figures."""
     from sync_server import cli as server_cli_module
@@ -228,7 +237,11 @@ def test_the_pull_api_gives_the_same_measure_within_the_tokens_scope(world, caps
         got = api.get(f"/api/v1/pull/official?{query}", headers={"Authorization": f"Bearer {tokens[name]}"})
         assert got.status_code == 200, got.text[:300]
         body, cli = got.json(), _official(settings.db, "--from", start.isoformat(), "--to", end.isoformat(), *args)
-        strip = lambda d: {k: v for k, v in d.items() if k != "rollups_behind"}  # noqa: E731
+        # A token reads as an analyst at most: the minimum-count rule applies (here every figure rests on
+        # enough ratings, so nothing is hidden); the CLI, an operator's, carries no such keys.
+        assert body["min_cell"] == settings.official_min_cell and "min_cell" not in cli
+        assert body["total"]["suppressed"] is False and {u["suppressed"] for u in body["units"]} == {False}
+        assert "suppressed" not in cli["total"] and "suppressed" not in cli["units"][0]
         assert strip(body) == strip(cli), name
         assert list(body["units"][0])[4:11] == list(KEYS)
     assert api.get(f"/api/v1/pull/official?{query}").status_code == 401

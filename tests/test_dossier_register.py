@@ -21,7 +21,8 @@ from openpyxl import Workbook
 
 from sync_server.days import local_today
 from sync_server.dossiers import MappingError, import_register, load_mapping, parse_register_date
-from tests.dossier_world import generate, register_csv
+from sync_server.results.official import as_json, measure
+from tests.dossier_world import generate, register_csv, window_for
 from tests.server_web import make_app
 from tests.support import ROOT, server_cli
 
@@ -43,16 +44,35 @@ def _cli(db, *args: str, settings_file=None) -> subprocess.CompletedProcess:
 
 def test_a_10000_row_register_imports_once_and_a_changed_row_updates_with_an_audit_entry(world):
     storage, settings, tmp = world
-    dossiers = generate(10_000, local_today(settings), seed=7)
+    today = local_today(settings)
+    dossiers = generate(10_000, today, seed=7)
+    text = register_csv(dossiers)
+    # One malformed row deep inside (the file's line 7,345, header = line 1): reported with its line, nothing stored.
+    lines = text.split(b"\r\n")
+    cells = lines[7344].decode().split(",")
+    cells[4] = "31/02/2025"
+    lines[7344] = ",".join(cells).encode()
+    bad = tmp / "register-bad.csv"
+    bad.write_bytes(b"\r\n".join(lines))
+    refused = _cli(settings.db, "import-dossiers", str(bad))
+    assert refused.returncode == 1 and refused.stdout == ""
+    assert refused.stderr.splitlines()[0].startswith("register-bad.csv: dòng 7345 (ngay_tiep_nhan): '31/02/2025'"), refused.stderr
+    assert "refused: 1 problem; nothing of register-bad.csv was stored" in refused.stderr
+    assert storage.dossier_count() == 0 and not [e for e in storage.audit_log() if e["action"].startswith("dossier")]
+    # The clean file imports; a re-import adds nothing and the 766 measure does not move.
     first = tmp / "register.csv"
-    first.write_bytes(register_csv(dossiers))
+    first.write_bytes(text)
     assert server_cli(settings.db, "import-dossiers", str(first)).stdout.strip() == \
         "register.csv: added 10000, updated 0, unchanged 0"
     assert storage.dossier_count() == 10_000
+    start, end = window_for(today)
+    before = as_json(measure(storage, settings, start, end, today=today))
+    assert before["total"]["dossiers"] > 1000 and before["total"]["late"] > 0
     again = server_cli(settings.db, "import-dossiers", "--json", str(first))
     assert {k: json.loads(again.stdout)[k] for k in ("stored", "added", "updated", "unchanged")} == \
         {"stored": True, "added": 0, "updated": 0, "unchanged": 10_000}
     assert storage.dossier_count() == 10_000
+    assert as_json(measure(storage, settings, start, end, today=today)) == before
     # The next export overlaps: the last 2,000 rows again (30 of them changed since), and 500 new ones.
     overlap = dossiers[-2000:]
     changed = overlap[:30]
@@ -79,6 +99,32 @@ def test_a_10000_row_register_imports_once_and_a_changed_row_updates_with_an_aud
     assert stored["counter"] == "9" and stored["source"] == "register-2.csv" and stored["updated_at"] > stored["imported_at"]
     imports = [e for e in storage.audit_log(limit=100) if e["action"] == "dossiers.import"]
     assert [e["detail"]["added"] for e in imports] == [500, 0, 10_000] and imports[0]["detail"]["via"] == "cli"
+
+
+def test_a_file_without_an_optional_column_leaves_its_stored_values_alone(world):
+    """The default nine-column export has no complaint, site or counter: re-importing it must not clear a
+    complaint or a counter an earlier, fuller file stored. Only the columns the file has update."""
+    storage, settings, tmp = world
+    site = storage.first_site("7201", "2025-08-01")["id"]
+    full = (f"{HEAD},co_phan_anh,diem_tiep_nhan,quay\n"
+            f"K-1,7201,Hộ tịch,Khai sinh,01/08/2025,05/08/2025,04/08/2025,Đã trả,Trực tiếp,1,{site},2\n"
+            f"K-2,7201,Hộ tịch,Khai sinh,01/08/2025,05/08/2025,,Đang xử lý,Trực tiếp,,,3\n")
+    assert import_register(storage, settings, full.encode(), "full.csv", via="test").added == 2
+    plain = (f"{HEAD}\nK-1,7201,Hộ tịch,Khai sinh,01/08/2025,05/08/2025,04/08/2025,Đã trả,Trực tiếp\n"
+             f"K-2,7201,Hộ tịch,Khai sinh,01/08/2025,05/08/2025,06/08/2025,Đã trả,Trực tiếp\n")
+    again = import_register(storage, settings, plain.encode(), "plain.csv", via="test")
+    assert (again.added, again.updated, again.unchanged) == (0, 1, 1)
+    got = storage.dossiers_by_code(["K-1", "K-2"])
+    assert (got["K-1"]["complaint"], got["K-1"]["site_id"], got["K-1"]["counter"]) == (1, site, "2")
+    assert (got["K-2"]["complaint"], got["K-2"]["counter"], got["K-2"]["returned_on"]) == (0, "3", "2025-08-06")
+    update = next(e for e in storage.audit_log(limit=20) if e["action"] == "dossier.update")
+    assert update["target"] == "K-2" and update["detail"]["changes"] == {"returned_on": [None, "2025-08-06"],
+                                                                         "status": ["Đang xử lý", "Đã trả"]}
+    # A file that has the column does update it, an empty cell included.
+    cleared = f"{HEAD},co_phan_anh\nK-1,7201,Hộ tịch,Khai sinh,01/08/2025,05/08/2025,04/08/2025,Đã trả,Trực tiếp,0\n"
+    assert import_register(storage, settings, cleared.encode(), "cleared.csv", via="test").updated == 1
+    got = storage.dossiers_by_code(["K-1"])["K-1"]
+    assert (got["complaint"], got["site_id"], got["counter"]) == (0, site, "2")
 
 
 BAD = f"""{HEAD},co_phan_anh

@@ -34,7 +34,7 @@ from fastapi import APIRouter, Query, Request
 from sync_server import comments, security
 from sync_server.api.models import ErrorBody
 from sync_server.accounts import OFFICER_ROLES, scope_codes
-from sync_server.results import official
+from sync_server.results import official, official_privacy
 from sync_server.scopes import answers_in_scope, read_codes
 from sync_server.errors import ApiError
 from sync_server.results.model import Filters
@@ -191,12 +191,16 @@ def pull_official(request: Request, campaign: Annotated[int | None, Query(ge=1, 
     dislikes, complaints, ratio, points`` first, then the shares, the ratings without a dossier, the
     figures by site, field and month, and the reconciliation (register against ratings per counter);
     ``total`` for the selection. Counts only: no dossier code, officer or answer (docs/dossiers.md).
-    Nothing is measured before 1 July 2025 (``notes`` says so)."""
+    An API token reads as a province analyst at most, so the minimum-count rule always applies: a figure
+    resting on fewer than ``min_cell`` dossier-tied ratings (or one that would give such a figure away)
+    has ``suppressed: true`` and null where it rests on ratings. Nothing is measured before 1 July 2025
+    (``notes`` says so)."""
     client, _ = client_scope(request)
     state = request.app.state.hailong
     try:
         window = resolve_window(state.storage, state.settings, campaign, date_from, date_to)
-        found = official.measure(state.storage, state.settings, window.start, window.end, client["unit_code"] or None)
+        found = official_privacy.measure_for(state.storage, state.settings, window.start, window.end,
+                                             client["unit_code"] or None, client["role"])
     except (WindowError, official.OfficialError) as exc:
         raise ApiError("invalid_body", str(exc)) from None
     return official.as_json(found)

@@ -31,7 +31,7 @@ from openpyxl.utils import get_column_letter
 from sync_server import comments
 from sync_server.accounts import OFFICER_ROLES
 from sync_server.days import province_now
-from sync_server.results import official
+from sync_server.results import official, official_privacy
 from sync_server.results.model import Score
 from sync_server.scopes import answers_in_scope
 from sync_server.results.report import NO_REASON, RECOGNITION_STATUS, Report
@@ -357,6 +357,7 @@ def xlsx(report: Report, focus: str, *, officers: list[dict] | None = None, reco
         _sheet(wb, HISTORY_SHEET, HISTORY_HEADERS, history_values(focus, history))
     if official_measure is not None:
         official_sheet(wb, official_measure)
+        official_detail_sheet(wb, official_measure)
     if questions is not None:
         labels = {c["id"]: c["label"].vi if c["label"] else c["id"] for c in s.criteria}
         _sheet(wb, QUESTIONS_SHEET, QUESTION_HEADERS, question_values(questions, labels))
@@ -477,12 +478,20 @@ OFFICIAL_HEADERS = ["Mã", "Đơn vị", "Số hồ sơ", "Trễ hạn", "Tỷ l
 
 
 def official_values(code: str, name: str, f, m) -> list:
-    """One line of the QĐ 766 sheet: counts, shares as fractions (formatted as percent), the points."""
+    """One line of the QĐ 766 sheet: counts, shares as fractions (formatted as percent), the points. A figure
+    hidden for this viewer (``official_privacy``) says "ít hơn k" where it rests on ratings."""
     share = (lambda n: n / f.dossiers) if f.dossiers else (lambda n: None)
     points = f.points(m.points_max, m.full_ratio)
+    if f.hidden:
+        fewer = _fewer(m)
+        return [code, name, f.dossiers, f.late, share(f.late), fewer, f.complaints, fewer, fewer, fewer, fewer, fewer, fewer]
     return [code, name, f.dossiers, f.late, share(f.late), f.dislikes, f.complaints, f.disliked_or_complained,
             share(f.disliked_or_complained), f.rated, share(f.rated), None if f.ratio is None else round(f.ratio / 100, 4),
             None if points is None else round(points, 2)]
+
+
+def _fewer(m) -> str:
+    return f"ít hơn {m.min_cell}"
 
 
 def official_sheet(wb: Workbook, m) -> None:
@@ -512,11 +521,61 @@ def official_sheet(wb: Workbook, m) -> None:
                  "Chỉ tính phiếu gắn mã hồ sơ; mỗi hồ sơ một phiếu (phiếu nhận trước).",
                  f"Phiếu không gắn mã hồ sơ (không tính): {sum(m.total.without_dossier.values())}; "
                  f"phiếu có mã không có trong sổ hồ sơ: {sum(m.total.not_in_register.values())}.",
+                 *([OFFICIAL_MIN_CELL_NOTE.format(k=m.min_cell)] if m.min_cell else []),
                  *m.notes):
         _xlsx_append(ws, ["", line])
         row = ws.max_row
         ws.merge_cells(f"B{row}:{last}{row}")  # the note stays inside the printed width
         ws.cell(row=row, column=2).alignment = Alignment(wrap_text=True, vertical="top")
+
+
+OFFICIAL_MIN_CELL_NOTE = ("Số liệu dựa trên ít hơn {k} hồ sơ được đánh giá (và số liệu có thể suy ra từ tổng) ghi "
+                          "“ít hơn {k}”, để bảo vệ người đánh giá (cài đặt official_min_cell).")
+OFFICIAL_DETAIL_SHEET = "QĐ 766 chi tiết"
+OFFICIAL_DETAIL_HEADERS = ["Mã", "Đơn vị", "Theo", "Nhóm", "Số hồ sơ", "Trễ hạn", "Tỷ lệ trễ hạn", "Không hài lòng hoặc có PAKN",
+                           "Tỷ lệ không hài lòng hoặc có PAKN", "Hồ sơ được đánh giá", "Tỷ lệ hồ sơ được đánh giá",
+                           "Tỷ lệ hài lòng (QĐ 766)", "Điểm"]
+
+
+def official_detail_values(m) -> list[list]:
+    """The QĐ 766 figures of each unit with dossiers by site, field and month, then the reconciliation of the
+    register against the dossiers rated per site and counter; hidden figures as on the main sheet."""
+    def line(u, by: str, group: str, f) -> list:
+        v = official_values(u.code, u.name, f, m)
+        return [u.code, u.name, by, group, *v[2:5], *v[7:]]
+
+    def order(value) -> tuple:
+        return (value is None, value if value is not None else "")
+    rows = []
+    for u in m.units:
+        if not u.figures.dossiers:
+            continue
+        rows += [line(u, "Điểm tiếp nhận", m.sites.get(k, str(k)) if k is not None else "Không ghi", f)
+                 for k, f in sorted(u.by_site.items(), key=lambda kv: order(kv[0])) if any(u.by_site)]  # none named: no lines
+        rows += [line(u, "Lĩnh vực", k or "Không ghi", f) for k, f in sorted(u.by_field.items(), key=lambda kv: order(kv[0]))]
+        rows += [line(u, "Tháng", f"{k[5:7]}/{k[:4]}", f) for k, f in sorted(u.by_month.items())]
+        for (site, counter), f in sorted(u.by_counter.items(), key=lambda kv: (order(kv[0][0]), order(kv[0][1]))):
+            where = f"{m.sites.get(site, str(site)) if site is not None else 'Không ghi điểm'} · quầy {counter or 'không ghi'}"
+            share = None if f.hidden or not f.dossiers else f.rated / f.dossiers
+            rows.append([u.code, u.name, "Đối chiếu theo quầy", where, f.dossiers, None, None, None, None,
+                         _fewer(m) if f.hidden else f.rated, _fewer(m) if f.hidden else share, None, None])
+    return rows
+
+
+def official_detail_sheet(wb: Workbook, m) -> None:
+    """"QĐ 766 chi tiết": per unit by site, field, month, and the register against the dossiers rated per counter."""
+    _sheet(wb, OFFICIAL_DETAIL_SHEET, OFFICIAL_DETAIL_HEADERS, official_detail_values(m))
+    ws = wb[OFFICIAL_DETAIL_SHEET]
+    ws.row_dimensions[1].height = 45
+    for i, header in enumerate(OFFICIAL_DETAIL_HEADERS, 1):
+        ws.column_dimensions[get_column_letter(i)].width = {1: 8, 2: 24, 3: 14, 4: 24}.get(i, 11)
+        ws.cell(row=1, column=i).alignment = Alignment(wrap_text=True, vertical="top", horizontal="center" if i > 4 else "left")
+        if header == "Điểm":
+            for (cell,) in ws.iter_rows(min_row=2, min_col=i, max_col=i):
+                cell.number_format = "0.00"
+    if m.min_cell:
+        ws.append([])
+        _xlsx_append(ws, ["", OFFICIAL_MIN_CELL_NOTE.format(k=m.min_cell)])
 
 
 def _vi_cell(value, header: str):
@@ -615,8 +674,8 @@ def build_xlsx(state, report: Report, focus: str, role: str | None) -> bytes:
     if report.window.campaign is not None:
         recognition = report.recognition(report.window.campaign, report.earlier_campaigns(state, report.window.campaign))
     try:
-        measured = official.measure(state.storage, state.settings, report.window.start, report.window.end,
-                                    None if focus == report.tree.root() else focus, refresh=False)
+        measured = official_privacy.measure_for(state.storage, state.settings, report.window.start, report.window.end,
+                                                None if focus == report.tree.root() else focus, role, refresh=False)
     except official.OfficialError:
         measured = None
     found = comments.export_comments(state.storage, state.settings, state.questionnaires(), role=role or "", scope=report.scope,

@@ -51,6 +51,10 @@ NOTE_BEFORE = ("Không tính trước ngày 01/07/2025: chưa có quy định d�
 NOTE_PMAX = "Pmax chưa được xác minh (cài đặt official_points_max) / Pmax is unverified (setting official_points_max)"
 
 
+#: The additive counts of :class:`Figures`.
+COUNTS = ("dossiers", "late", "late_open", "rated", "dislikes", "complaints", "disliked_or_complained")
+
+
 class OfficialError(ValueError):
     """A window or unit the measure cannot be asked for (the message says why)."""
 
@@ -66,9 +70,12 @@ class Figures:
     dislikes: int = 0
     complaints: int = 0
     disliked_or_complained: int = 0  # dossiers with a dislike or a complaint, each once
+    #: Shown to this viewer without what rests on ratings (``official_privacy``: too few, or it would
+    #: give away a hidden figure); never set by :func:`measure`.
+    hidden: bool = field(default=False, compare=False)
 
     def add(self, other: "Figures") -> None:
-        for name in self.__dataclass_fields__:
+        for name in COUNTS:
             setattr(self, name, getattr(self, name) + getattr(other, name))
 
     @property
@@ -103,6 +110,7 @@ class UnitMeasure:
     rated_at: dict = field(default_factory=dict)     # (channel, site id, kiosk counter) -> counted dossier ratings
     without_dossier: dict = field(default_factory=dict)       # channel -> counted ratings with no dossier code
     not_in_register: dict = field(default_factory=dict)       # channel -> counted ratings whose code is not in the register
+    rated_at_hidden: set = field(default_factory=set)         # keys of ``rated_at`` shown as "fewer than" (official_privacy)
 
 
 @dataclass
@@ -118,6 +126,8 @@ class OfficialMeasure:
     sites: dict[int, str]
     notes: list[str]
     rollups_behind: int = 0
+    structure: dict = field(default_factory=dict)  # the structure in force on ``date_to``: code -> parent code
+    min_cell: int = 0  # > 0: figures resting on fewer dossier-tied ratings are hidden (official_privacy)
 
 
 def measure(storage, settings, date_from: date, date_to: date, unit: str | None = None, *, today: date | None = None,
@@ -143,7 +153,8 @@ def measure(storage, settings, date_from: date, date_to: date, unit: str | None 
     units: dict[str, UnitMeasure] = {c: _unit(tree[c]) for c in order}
     total = UnitMeasure(unit or "", tree[unit]["name"] if unit else "", None, None)
     result = OfficialMeasure(date_from, date_to, start if start <= date_to else None, unit, settings.official_points_max,
-                             settings.official_full_points_ratio, [], total, {}, notes)
+                             settings.official_full_points_ratio, [], total, {}, notes,
+                             structure={c: tree[c].get("parent_code") for c in order})
     if result.measured_from is None:
         result.units = list(units.values())
         return result
@@ -263,19 +274,30 @@ def _ratings(storage, settings, units: dict[str, UnitMeasure], start: date, end:
 
 # --- presentation ----------------------------------------------------------------------------------
 
+#: What a hidden figure does not show: everything that rests on the ratings.
+HIDDEN_KEYS = ("rated", "dislikes", "ratio", "points", "disliked_or_complained", "disliked_or_complained_share", "rated_share")
+
+
 def _pct(value: float | None) -> float | None:
     return None if value is None else round(value, 1)
 
 
-def figures_json(f: Figures, points_max: float, full_ratio: float) -> dict:
-    """The fixed keys first (:data:`KEYS`), then the shares; percentages to one decimal, points to two."""
+def figures_json(f: Figures, points_max: float, full_ratio: float, min_cell: int = 0) -> dict:
+    """The fixed keys first (:data:`KEYS`), then the shares; percentages to one decimal, points to two.
+    With ``min_cell`` (a measure cut for a viewer, ``official_privacy``) a ``suppressed`` key follows, and a
+    hidden figure gives null for what rests on ratings (rated, dislikes, ratio, points and their shares)."""
     points = f.points(points_max, full_ratio)
-    return {"dossiers": f.dossiers, "late": f.late, "rated": f.rated, "dislikes": f.dislikes, "complaints": f.complaints,
-            "ratio": _pct(f.ratio), "points": None if points is None else round(points, 2),
-            "late_open": f.late_open, "disliked_or_complained": f.disliked_or_complained,
-            "late_share": _pct(100.0 * f.late / f.dossiers) if f.dossiers else None,
-            "disliked_or_complained_share": _pct(100.0 * f.disliked_or_complained / f.dossiers) if f.dossiers else None,
-            "rated_share": _pct(f.rated_share)}
+    out = {"dossiers": f.dossiers, "late": f.late, "rated": f.rated, "dislikes": f.dislikes, "complaints": f.complaints,
+           "ratio": _pct(f.ratio), "points": None if points is None else round(points, 2),
+           "late_open": f.late_open, "disliked_or_complained": f.disliked_or_complained,
+           "late_share": _pct(100.0 * f.late / f.dossiers) if f.dossiers else None,
+           "disliked_or_complained_share": _pct(100.0 * f.disliked_or_complained / f.dossiers) if f.dossiers else None,
+           "rated_share": _pct(f.rated_share)}
+    if min_cell:
+        if f.hidden:
+            out.update(dict.fromkeys(HIDDEN_KEYS))
+        out["suppressed"] = f.hidden
+    return out
 
 
 def _channels(counts: dict) -> dict:
@@ -283,7 +305,9 @@ def _channels(counts: dict) -> dict:
 
 
 def unit_json(u: UnitMeasure, m: OfficialMeasure) -> dict:
-    fj = lambda f: figures_json(f, m.points_max, m.full_ratio)  # noqa: E731
+    fj = lambda f: figures_json(f, m.points_max, m.full_ratio, m.min_cell)  # noqa: E731
+    hide = (lambda f: {"rated": None, "rated_share": None} if f.hidden else {}) if m.min_cell else (lambda f: {})  # noqa: E731
+    mark = (lambda hidden: {"suppressed": hidden}) if m.min_cell else (lambda hidden: {})  # noqa: E731
     key = lambda v: (v is None, v if v is not None else "")  # noqa: E731 - "not given" last
     return {"code": u.code, "name": u.name, "level": u.level, "parent_code": u.parent_code, **fj(u.figures),
             "ratings_without_dossier": _channels(u.without_dossier),
@@ -293,9 +317,10 @@ def unit_json(u: UnitMeasure, m: OfficialMeasure) -> dict:
             "by_field": [{"field": k, **fj(f)} for k, f in sorted(u.by_field.items(), key=lambda kv: key(kv[0]))],
             "by_month": [{"month": k, **fj(f)} for k, f in sorted(u.by_month.items())],
             "reconciliation": [{"site_id": s, "counter": c, "dossiers": f.dossiers, "rated": f.rated,
-                                "rated_share": _pct(f.rated_share)}
+                                "rated_share": _pct(f.rated_share), **hide(f), **mark(f.hidden)}
                                for (s, c), f in sorted(u.by_counter.items(), key=lambda kv: (key(kv[0][0]), key(kv[0][1])))],
-            "rated_at": [{"channel": ch, "site_id": s, "counter": c, "rated": n}
+            "rated_at": [{"channel": ch, "site_id": s, "counter": c,
+                          "rated": None if (ch, s, c) in u.rated_at_hidden else n, **mark((ch, s, c) in u.rated_at_hidden)}
                          for (ch, s, c), n in sorted(u.rated_at.items(), key=lambda kv: tuple(key(v) for v in kv[0]))]}
 
 
@@ -309,9 +334,10 @@ def as_json(m: OfficialMeasure) -> dict:
             "points_max": m.points_max, "points_max_verified": False, "full_points_ratio": m.full_ratio,
             "notes": list(m.notes), "rollups_behind": m.rollups_behind,
             "units": [unit_json(u, m) for u in m.units],
-            "total": {**figures_json(total.figures, m.points_max, m.full_ratio),
+            "total": {**figures_json(total.figures, m.points_max, m.full_ratio, m.min_cell),
                       "ratings_without_dossier": _channels(total.without_dossier),
-                      "rated_not_in_register": sum(total.not_in_register.values())}}
+                      "rated_not_in_register": sum(total.not_in_register.values())},
+            **({"min_cell": m.min_cell} if m.min_cell else {})}
 
 
 def as_text(m: OfficialMeasure) -> str:

@@ -285,7 +285,7 @@ def _page(request: Request, code: str | None):
                   crumbs=[(c, names[c]) for c in report.tree.path(focus) if report.visible(c)], query=query,
                   campaigns=state.storage.campaigns(), pct=_pct, export_query=_query(report, unit=focus),
                   min_answers=state.settings.report_min_answers, rtext=TEXTS, points=points, history=history,
-                  structure=report.structure(), official=official_card(state, report, focus),
+                  structure=report.structure(), official=official_card(state, report, focus, role),
                   head=headline(state, report, focus),  # the landing page's headline: target and change (issue 15)
                   coverage={q["id"]: q for q in report.question_coverage(focus)})  # "Hỏi tại" N/M per question
 
