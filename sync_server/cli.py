@@ -13,9 +13,9 @@ from pathlib import Path
 
 from hailong_core.questionnaire import QuestionnaireError, parse_questionnaire
 from hailong_core.timeutil import parse_day
-from sync_server import accounts, security
-from sync_server import cli_alerts, cli_dossiers, cli_phone, cli_relay, cli_releases, cli_review, maintenance
-from sync_server.kiosk_config import province_today
+from sync_server import accounts, days, security
+from sync_server import cli_alerts, cli_dossiers, cli_officers, cli_phone, cli_relay, cli_releases, cli_review, maintenance
+from sync_server.site_rules import EnrolmentRefused, kiosk_point
 from sync_server import settings as server_settings
 from sync_server.settings import default_db_path
 from sync_server.storage import StorageRefused, open_storage
@@ -43,6 +43,7 @@ def _parser() -> argparse.ArgumentParser:
     sites = sub.add_parser("sites", help="list sites (điểm tiếp nhận) and their counters")
     sites.add_argument("--json", action="store_true")
     sites.add_argument("--unit", help="only this unit's sites")
+    sites.add_argument("--include-closed", action="store_true", help="list closed sites too (their closed_at is set)")
     sadd = sub.add_parser("site-add", help="add a site to the version of a unit in force today; prints its id on the last line")
     sadd.add_argument("--unit", required=True)
     sadd.add_argument("--name", required=True)
@@ -65,8 +66,10 @@ def _parser() -> argparse.ArgumentParser:
     cclose = sub.add_parser("counter-close", help="close a counter of a site; 'counter-add' reopens it")
     cclose.add_argument("--site", type=int, required=True)
     cclose.add_argument("--code", required=True)
-    stats = sub.add_parser("stats", help="answers per unit")
-    stats.add_argument("--json", action="store_true")
+    stats = sub.add_parser("stats", help="answers per unit version (a reused code's meanings apart, each with its validity)")
+    stats.add_argument("--json", action="store_true", help="{code: answers} (all versions of a code together); with --versions "
+                                                           "a list of {code, valid_from, valid_to, name, answers}")
+    stats.add_argument("--versions", action="store_true", help="with --json: one entry per unit version")
     devices = sub.add_parser("devices", help="enrolled kiosks")
     devices.add_argument("--json", action="store_true")
     revoke = sub.add_parser("revoke-device", help="refuse a kiosk's token from now on")
@@ -130,6 +133,7 @@ def _parser() -> argparse.ArgumentParser:
     cli_releases.add_parsers(sub)
     cli_alerts.add_parsers(sub)
     cli_relay.add_parsers(sub)
+    cli_officers.add_parsers(sub)
     return p
 
 
@@ -179,14 +183,15 @@ def _enroll_code(storage, settings, args) -> int:
               f"{expires.isoformat(timespec='minutes')}:")
         print(code)
         return 0
-    site = storage.site(args.site) if args.site is not None else storage.first_site(unit["code"], province_today(settings.utc_offset_h))
-    if site is None or site["unit_code"] != unit["code"] or site["closed_at"]:
-        print(f"hailong-server: site {args.site} is not an open site of unit {unit['code']} (see 'hailong-server sites --unit "
-              f"{unit['code']}')", file=sys.stderr)
-        return 2
-    if args.counter is not None and args.counter not in {c["code"] for c in site["counters"]}:
-        print(f"hailong-server: site {site['id']} has no counter {args.counter!r} (add it with 'hailong-server counter-add')",
-              file=sys.stderr)
+    # The same rule as the enrolment-code page: an open site of the unit version in force today.
+    today = days.local_today(settings).isoformat()
+    try:
+        unit, site = kiosk_point(storage, unit["code"], today, args.site, args.counter)
+    except EnrolmentRefused as exc:
+        hint = {"code_err_unit": f"see 'hailong-server units --on {today}'",
+                "code_err_counter": "add it with 'hailong-server counter-add'"}.get(exc.key, "see 'hailong-server sites --unit "
+                                                                                          f"{args.unit}'")
+        print(f"hailong-server: no kiosk code: {exc.message} ({hint})", file=sys.stderr)
         return 2
     code = security.new_enroll_code()
     expires = datetime.now(timezone.utc) + timedelta(hours=ttl)
@@ -217,14 +222,25 @@ def _units(storage, settings, args) -> int:
 
 
 def _sites(storage, settings, args) -> int:
+    if args.unit is not None and not storage.unit_versions(args.unit):
+        print(f"hailong-server: no unit with code {args.unit!r} (see 'hailong-server units')", file=sys.stderr)
+        return 2
+    # valid_to: the end of the site's unit version (a site of an ended version is no point today, e.g.
+    # Phường Hoàng Văn Thụ's under 7210); closed_at: when the site itself was closed (--include-closed).
+    ends = {(v["code"], v["valid_from"]): v["valid_to"] for v in storage.unit_versions()}
     rows = [{k: s[k] for k in ("id", "unit_code", "unit_valid_from", "position", "name", "address", "hotline",
-                                "public_base_url", "counters")} for s in storage.sites(args.unit)]
+                                "public_base_url", "counters")}
+            | {"valid_to": ends.get((s["unit_code"], s["unit_valid_from"])), "closed_at": s["closed_at"]}
+            for s in storage.sites(args.unit, include_closed=args.include_closed)]
     if args.json:
         print(json.dumps(rows, ensure_ascii=False, indent=1))
     else:
         for s in rows:
             counters = ", ".join(c["code"] for c in s["counters"]) or "—"
-            print(f"{s['id']:>6}  {s['unit_code']:>8}  {s['unit_valid_from']}  #{s['position']}  {s['name']}  (quầy: {counters})")
+            state = (f"  [đã đóng / closed {s['closed_at'][:10]}]" if s["closed_at"] else
+                     f"  [hết hiệu lực / ended {s['valid_to']}]" if s["valid_to"] else "")
+            print(f"{s['id']:>6}  {s['unit_code']:>8}  {s['unit_valid_from']}→{s['valid_to'] or '':<10}  #{s['position']}  "
+                  f"{s['name']}  (quầy: {counters}){state}")
     return 0
 
 
@@ -305,15 +321,36 @@ def unit_listing(storage, day: str | None) -> list[dict]:
             for v in versions]
 
 
+def answers_per_version(storage) -> list[dict]:
+    """Answers per unit version, each with its name and validity: a reused code's meanings apart
+    (7210 Phường Hoàng Văn Thụ until 2025-07-01, then Phường Bắc Giang). An answer belongs to the
+    version of the site it was given at; one without a site is listed under its code alone."""
+    versions = {(v["code"], v["valid_from"]): v for v in storage.unit_versions()}
+    site_version = {s["id"]: (s["unit_code"], s["unit_valid_from"]) for s in storage.sites(include_closed=True)}
+    counts: dict[tuple[str, str | None], int] = {}
+    for (code, site_id), n in storage.answers_per_site().items():
+        key = site_version.get(site_id) if site_id is not None else None
+        key = key if key is not None and key[0] == code else (code, None)
+        counts[key] = counts.get(key, 0) + n
+    rows = []
+    for (code, valid_from), n in sorted(counts.items(), key=lambda kv: (kv[0][0], kv[0][1] or "")):
+        v = versions.get((code, valid_from), {})
+        rows.append({"code": code, "valid_from": valid_from, "valid_to": v.get("valid_to"), "name": v.get("name"), "answers": n})
+    return rows
+
+
 def _stats(storage, settings, args) -> int:
-    counts = storage.answers_per_unit()
+    if args.json and not args.versions:
+        print(json.dumps(storage.answers_per_unit(), ensure_ascii=False))  # {code: answers}, as before
+        return 0
+    rows = answers_per_version(storage)
     if args.json:
-        print(json.dumps(counts, ensure_ascii=False))
-    else:
-        names = {u["code"]: u["name"] for u in storage.units()}
-        for code, n in counts.items():
-            print(f"{code:>8}  {n:>9}  {names.get(code, '?')}")
-        print(f"{'':>8}  {sum(counts.values()):>9}  tổng / total")
+        print(json.dumps(rows, ensure_ascii=False, indent=1))
+        return 0
+    for r in rows:
+        until = f"{r['valid_from']}→{r['valid_to'] or ''}" if r["valid_from"] else "(không rõ điểm / no site)"
+        print(f"{r['code']:>8}  {until:<23}  {r['answers']:>9}  {r['name'] or '?'}")
+    print(f"{'':>8}  {'':<23}  {sum(r['answers'] for r in rows):>9}  tổng / total")
     return 0
 
 
@@ -486,6 +523,7 @@ COMMANDS.update(cli_dossiers.COMMANDS)
 COMMANDS.update(cli_releases.COMMANDS)
 COMMANDS.update(cli_alerts.COMMANDS)
 COMMANDS.update(cli_relay.COMMANDS)
+COMMANDS.update(cli_officers.COMMANDS)
 
 if __name__ == "__main__":
     sys.exit(main())

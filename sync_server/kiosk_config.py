@@ -108,7 +108,7 @@ def build_config(storage: Storage, settings, unit_code: str, day: str | None = N
         "unit": {k: unit[k] for k in ("code", "name", "level", "parent_code")},
         "site": {"id": site.get("id"), "name": site.get("name") or unit["name"], "address": site.get("address"),
                  "counter": counter, "counter_name": counter_name},
-        "officers": storage.kiosk_officers(unit_code),
+        "officers": storage.kiosk_officers(unit_code, site.get("id")),  # the unit's of no site, and this site's
         "questionnaire": storage.active_questionnaire(unit_code, day),
         "prompts": prompts.config_entries(storage),
         "settings": {"cooldown_s": settings.kiosk_cooldown_s, "idle_timeout_s": settings.kiosk_idle_timeout_s,

@@ -185,6 +185,31 @@ def load_release(path: Path, valid_from: str | None = None) -> UnitRelease:
 
 # --- planning ----------------------------------------------------------------------------------
 
+# Words naming the kind of a unit, not the unit: "Tỉnh Bắc Ninh" becoming "Thành phố Bắc Ninh" (2026-09-20),
+# "Thị trấn Nếnh" becoming "Phường Nếnh", "Trung tâm … tỉnh Bắc Ninh" becoming "… thành phố Bắc Ninh".
+_KIND_WORDS = re.compile(r"\b(?:thành phố|thị xã|thị trấn|tỉnh|huyện|quận|xã|phường)\b", re.IGNORECASE)
+
+
+def proper_name(name: str) -> str:
+    """A unit's name without the words of its kind, case-folded: what stays when only its status changes."""
+    return " ".join(_KIND_WORDS.sub(" ", unicodedata.normalize("NFC", name)).split()).casefold()
+
+
+def is_reuse(old: dict, new: dict) -> bool:
+    """Whether the new version of a code names another unit than its old version (a reused code).
+
+    A new version continues the old one when it keeps the name (regrouped under another parent,
+    or grown by a merger under its own name), or when it takes over the old unit alone (no other
+    predecessor) and only the kind in its name changed: the province becoming a city on
+    2026-09-20 and its centre's rename are the same units. A merger under a new name (7210: Phường
+    Hoàng Văn Thụ, then Phường Bắc Giang of eight old units) or another place's name under the
+    code (24: Tỉnh Bắc Giang, then Tỉnh Bắc Ninh) is a reuse.
+    """
+    if old["name"] == new["name"]:
+        return False
+    others = [p for p in new.get("predecessors", ()) if p["code"] != new["code"]]
+    return bool(others) or proper_name(old["name"]) != proper_name(new["name"])
+
 @dataclass
 class ReleasePlan:
     """What to write: versions to open (in tree order), versions to close, links to add."""
@@ -229,7 +254,7 @@ def plan_release(current: list[dict], existing_links: set[tuple[str, str, str]],
                 raise ReleaseError(f"{u['code']}: the release dated {day} is not newer than its version from {cur['valid_from']}")
             plan.close_codes.append(u["code"])
             plan.report.changed.append(u["code"])
-            if cur["name"] != u["name"]:
+            if is_reuse(cur, u):
                 plan.report.reused.append(u["code"])  # the same code now names another unit (issue 13)
         else:
             plan.report.added.append(u["code"])

@@ -164,3 +164,118 @@ def test_site_close_and_counter_close_on_the_command_line(server):
     done = run("site-close", "--site", str(second))
     assert done.returncode == 0 and "Đã đóng điểm" in done.stdout
     assert [s["id"] for s in cli_json(server.db, "sites", "--json", "--unit", "7201")] == [first["id"]]
+
+
+# --- issue 13 follow-up: the command line follows the structure in force --------------------------
+
+def _run_today(db, *args):
+    """The real CLI on a database holding both shipped trees (today's structure: Bắc Ninh, no districts)."""
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "HAILONG_SERVER_SEED_UNITS": "all"}
+    return subprocess.run([sys.executable, "-m", "sync_server.cli", "--db", str(db), *args], capture_output=True, text=True,
+                          env=env, timeout=60)
+
+
+def _sites_today(db, unit):
+    out = _run_today(db, "sites", "--json", "--unit", unit)
+    assert out.returncode == 0, out.stderr
+    return json.loads(out.stdout)
+
+
+def test_enroll_code_refuses_an_ended_unit_an_ended_versions_site_and_a_closed_site(tmp_path):
+    from tests.support import server_db_location
+
+    db = server_db_location(tmp_path, seed="all")
+    ended_unit = _run_today(db, "enroll-code", "--unit", "213")  # Thành phố Bắc Giang, a district until 2025-07-01
+    assert ended_unit.returncode == 2 and ended_unit.stdout == "", ended_unit
+    assert ended_unit.stderr.startswith("hailong-server:") and "213" in ended_unit.stderr and "2025-07-01" in ended_unit.stderr
+    assert _run_today(db, "enroll-code", "--unit", "7201").returncode == 2  # Phường Thọ Xương, merged into Phường Bắc Giang
+
+    sites = _sites_today(db, "7210")
+    (old,) = [s for s in sites if s["valid_to"] == "2025-07-01"]  # Phường Hoàng Văn Thụ's point under the same code
+    (today,) = [s for s in sites if s["valid_to"] is None]
+    assert old["name"] == "Phường Hoàng Văn Thụ" and today["name"] == "Phường Bắc Giang"
+    at_old = _run_today(db, "enroll-code", "--unit", "7210", "--site", str(old["id"]))
+    assert at_old.returncode == 2 and at_old.stdout == "", at_old
+    assert "earlier version" in at_old.stderr and str(today["id"]) in at_old.stderr  # says why, and which sites are open
+
+    second = int(_run_today(db, "site-add", "--unit", "7210", "--name", "Cơ sở 2").stdout.split()[-1])
+    assert _run_today(db, "site-close", "--site", str(second)).returncode == 0
+    closed = _run_today(db, "enroll-code", "--unit", "7210", "--site", str(second))
+    assert closed.returncode == 2 and "closed" in closed.stderr and closed.stdout == ""
+
+    # What keeps working: the unit's first open site in force, or a named open site of it.
+    fine = _run_today(db, "enroll-code", "--unit", "7210")
+    assert fine.returncode == 0 and "Phường Bắc Giang" in fine.stdout and "Hoàng Văn Thụ" not in fine.stdout
+    assert _run_today(db, "enroll-code", "--unit", "7210", "--site", str(today["id"])).returncode == 0
+    storage = open_storage(db)
+    try:  # only the two accepted codes were stored, both at today's site
+        rows = storage._conn().execute("SELECT unit_code, site_id FROM enroll_codes ORDER BY site_id").fetchall()
+        assert [tuple(r) for r in rows] == [("7210", today["id"]), ("7210", today["id"])]
+    finally:
+        storage.close()
+
+
+def test_site_close_is_refused_while_a_kiosk_is_enrolled_there(server):
+    import requests
+
+    second = int(server_cli(server.db, "site-add", "--unit", "7201", "--name", "Cơ sở 2").stdout.split()[-1])
+    code = server_cli(server.db, "enroll-code", "--unit", "7201", "--site", str(second)).stdout.split()[-1]
+    resp = requests.post(server.url + "/api/v1/enroll", json={"code": code, "name": "Quầy 1"}, timeout=10)
+    assert resp.status_code == 201, resp.text
+    refused = _run_today(server.db, "site-close", "--site", str(second))
+    assert refused.returncode == 2 and "enrolled kiosk" in refused.stderr, refused
+    assert second in [s["id"] for s in cli_json(server.db, "sites", "--json", "--unit", "7201")]  # still open
+    server_cli(server.db, "revoke-device", "--device", resp.json()["device_id"])
+    assert _run_today(server.db, "site-close", "--site", str(second)).returncode == 0
+    assert second not in [s["id"] for s in cli_json(server.db, "sites", "--json", "--unit", "7201")]
+
+
+def test_sites_json_tells_ended_and_closed_sites_apart_and_refuses_an_unknown_unit(tmp_path):
+    from tests.support import server_db_location
+
+    db = server_db_location(tmp_path, seed="all")
+    sites = _sites_today(db, "7210")
+    assert all({"id", "unit_code", "name", "counters", "valid_to", "closed_at"} <= set(s) for s in sites)
+    assert sorted((s["name"], s["valid_to"]) for s in sites) == [("Phường Bắc Giang", None),
+                                                                 ("Phường Hoàng Văn Thụ", "2025-07-01")]
+    second = int(_run_today(db, "site-add", "--unit", "7210", "--name", "Cơ sở 2").stdout.split()[-1])
+    _run_today(db, "site-close", "--site", str(second))
+    assert second not in [s["id"] for s in _sites_today(db, "7210")]
+    listed = json.loads(_run_today(db, "sites", "--json", "--unit", "7210", "--include-closed").stdout)
+    (gone,) = [s for s in listed if s["id"] == second]
+    assert gone["closed_at"] and gone["valid_to"] is None
+    unknown = _run_today(db, "sites", "--json", "--unit", "9999")
+    assert unknown.returncode == 2 and "9999" in unknown.stderr and unknown.stdout == ""
+
+
+def test_stats_keeps_the_two_units_of_a_reused_code_apart(tmp_path, monkeypatch):
+    from datetime import datetime
+
+    from tests import results_fixture as fx
+    from tests.support import server_db_location
+
+    db = server_db_location(tmp_path, seed="all")
+    monkeypatch.setenv("HAILONG_SERVER_SEED_UNITS", "all")
+    storage = open_storage(db)
+    try:
+        old_day, new_day = datetime(2023, 6, 27, 9, 0, tzinfo=fx.TZ), datetime(2025, 9, 10, 9, 0, tzinfo=fx.TZ)
+        old_site, new_site = fx.first_site(storage, "7210", old_day), fx.first_site(storage, "7210", new_day)
+        assert old_site != new_site
+        items = [fx.prepared("7210", 5, {}, [], "kiosk", None, old_day, i + 1, site=old_site) for i in range(3)]
+        items += [fx.prepared("7210", 4, {}, [], "kiosk", None, new_day, i + 10, site=new_site) for i in range(2)]
+        storage.store_batch(None, items, new_day.isoformat(), None)
+    finally:
+        storage.close()
+    text = _run_today(db, "stats").stdout.splitlines()
+    hvt = [line for line in text if "Phường Hoàng Văn Thụ" in line]
+    bg = [line for line in text if "Phường Bắc Giang" in line]
+    assert len(hvt) == 1 and "2023-01-01→2025-07-01" in hvt[0] and hvt[0].split()[2] == "3"
+    assert len(bg) == 1 and "2025-07-01→" in bg[0] and bg[0].split()[2] == "2"
+    versions = json.loads(_run_today(db, "stats", "--json", "--versions").stdout)
+    assert [(v["code"], v["valid_from"], v["valid_to"], v["name"], v["answers"]) for v in versions] == [
+        ("7210", "2023-01-01", "2025-07-01", "Phường Hoàng Văn Thụ", 3), ("7210", "2025-07-01", None, "Phường Bắc Giang", 2)]
+    assert json.loads(_run_today(db, "stats", "--json").stdout) == {"7210": 5}  # the per-code shape stays

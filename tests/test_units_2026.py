@@ -229,3 +229,28 @@ def test_names_have_vietnamese_diacritics(releases, conversion):
     for expected in ("Phường Bắc Giang", "Phường Kinh Bắc", "Xã Tuấn Đạo", "Phường Đồng Nguyên",
                      "Xã Hiệp Hoà"):
         assert expected in communes
+
+
+def test_reused_codes_are_codes_naming_another_unit():
+    """The import's "reused codes": 45 on 2025-07-01 (7210 Phường Hoàng Văn Thụ, then Phường Bắc Giang
+    of eight old units; 24 Tỉnh Bắc Giang, then Tỉnh Bắc Ninh), none on 2026-09-20, when the province
+    became a city and its centre was renamed with it: the same units, continued."""
+    from sync_server.unit_files import is_reuse, load_releases_json, plan_release
+
+    (old,) = load_releases_json((UNITS / "bac_giang_2023.json").read_text(encoding="utf-8"))
+    current = {u["code"]: dict(u, valid_from=old.valid_from, valid_to=None) for u in old.units}
+    reused = {}
+    for release in load_releases_json((UNITS / "bac_ninh_2026.json").read_text(encoding="utf-8")):
+        plan = plan_release(list(current.values()), set(), release)
+        reused[release.valid_from] = plan.report.reused
+        for code in plan.close_codes:
+            current.pop(code)
+        current.update({v["code"]: dict(v, valid_from=release.valid_from, valid_to=None) for v in plan.open_versions})
+    assert {day: len(codes) for day, codes in reused.items()} == {"2025-07-01": 45, "2026-01-07": 0, "2026-09-20": 0}
+    assert {"7210", "24", "24-HCC"} <= set(reused["2025-07-01"])
+    alone = {"code": "7789", "predecessors": [{"code": "7789", "partial": False, "valid_from": None}]}
+    assert not is_reuse({"name": "Thị trấn Nếnh"}, {**alone, "name": "Phường Nếnh"})  # only its kind changed
+    assert is_reuse({"name": "Thị trấn Nếnh"}, {**alone, "name": "Phường Vân Hà"})
+    merged = {"code": "7789", "predecessors": [{"code": "7795", "partial": False, "valid_from": None}]}
+    assert is_reuse({"name": "Thị trấn Nếnh"}, {**merged, "name": "Phường Nếnh"})  # others merged in under a new name
+    assert not is_reuse({"name": "Xã Tân Yên"}, {**merged, "name": "Xã Tân Yên"})  # grown under its own name

@@ -66,6 +66,10 @@ class Storage(UnitsArea, OfficersArea, SurveysArea, FleetArea, PeopleArea, Phone
     def answers_per_unit(self) -> dict[str, int]: ...
 
     @abstractmethod
+    def answers_per_site(self) -> dict[tuple[str, int | None], int]:
+        """``{(unit code, site id): answers}``; the site tells which version of a reused code an answer belongs to."""
+
+    @abstractmethod
     def response_count(self) -> int: ...
 
     @abstractmethod

@@ -21,6 +21,7 @@ from markupsafe import Markup
 
 from sync_server import days, security
 from sync_server.accounts import in_scope
+from sync_server.site_rules import EnrolmentRefused, kiosk_point
 from sync_server.web.access import FormError, Pages, PageNotFound, client_ip, confirmed, ensure_scope, scope, viewer
 from sync_server.web.fleet_view import STATUSES, FleetFilter, clock_off, fleet_overview
 from sync_server.web.i18n import request_lang, translator
@@ -239,25 +240,16 @@ def codes_create(request: Request, unit_code: str = Form(...), label: str = Form
     """A code for a kiosk at a site of the unit (default: its first site) and, optionally, one of its counters."""
     storage = request.app.state.hailong.storage
     t = translator(request_lang(request))
-    today = _today(request)
-    unit = version_on(storage, unit_code.strip(), today)
-    if unit is None or unit["level"] == "province":
-        raise FormError(t("code_err_unit", code=unit_code.strip()[:40]))
-    sites = open_sites(storage, unit["code"], today, unit)
-    if not sites:
-        raise FormError(t("code_err_no_site", unit=unit["name"]))
-    site = sites[0]
-    if site_id.strip():
-        site = next((s for s in sites if str(s["id"]) == site_id.strip()), None)
-        if site is None:
-            raise FormError(t("code_err_site", unit=unit["name"]))
     counter = counter.strip()
-    if counter and counter.partition(":")[0] == str(site["id"]):  # the picker's values are "<site id>:<counter>"
-        counter = counter.partition(":")[2]
-    elif ":" in counter:
-        raise FormError(t("code_err_counter", site=site["name"]))
-    if counter and not any(c["code"] == counter for c in site["counters"]):
-        raise FormError(t("code_err_counter", site=site["name"]))
+    if ":" in counter:  # the picker's values are "<site id>:<counter>": a counter of the chosen site only
+        picked, _, counter = counter.partition(":")
+        if site_id.strip() and picked != site_id.strip():
+            counter = f"{picked}:{counter}"  # another site's counter: no counter of this one, refused below
+        site_id = site_id.strip() or picked
+    try:
+        unit, site = kiosk_point(storage, unit_code, _today(request), site_id, counter or None)
+    except EnrolmentRefused as exc:
+        raise FormError(t(exc.key, **exc.params)) from None
     return _issue_code(request, unit["code"], label.strip()[:100] or None, site, counter or None)
 
 

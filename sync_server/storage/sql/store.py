@@ -283,6 +283,11 @@ class SQLStorage(SQLUnits, SQLOfficers, SQLSurveys, SQLFleet, SQLPeople, SQLPhon
         rows = self._conn().execute("SELECT unit_code, COUNT(*) FROM responses GROUP BY unit_code ORDER BY unit_code").fetchall()
         return {r[0]: r[1] for r in rows}
 
+    def answers_per_site(self) -> dict[tuple[str, int | None], int]:
+        rows = self._conn().execute("SELECT unit_code, site_id, COUNT(*) FROM responses GROUP BY unit_code, site_id "
+                                    "ORDER BY unit_code, site_id").fetchall()
+        return {(r[0], r[1]): r[2] for r in rows}
+
     def response_count(self) -> int:
         return self._conn().execute("SELECT COUNT(*) FROM responses").fetchone()[0]
 
