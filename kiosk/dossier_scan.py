@@ -2,7 +2,8 @@
 
 A scanner in keyboard mode sends the code's characters a few milliseconds apart and ends with
 Enter. A person types 80–300 ms apart. :class:`ScanAccumulator` is fed every typed character with
-the monotonic time it arrived and every Enter; it yields the text only when **every** gap, the
+the time it was typed (the key event's own stamp, so a stall of the window cannot split a scan;
+else the monotonic time it is handled: :mod:`kiosk.ui.scan_filter`) and every Enter; it yields the text only when **every** gap, the
 Enter's included, was at most ``max_gap_s`` (50 ms) and at least ``min_length`` characters came.
 Anything else (someone typing on a plugged-in keyboard, a stray key, a scan cut short) is
 discarded silently: a slow gap starts a new candidate from that character.
@@ -43,7 +44,7 @@ class ScanAccumulator:
         return self._last is not None and 0 <= now - self._last <= self.max_gap_s + 1e-9  # float sums of times
 
     def feed(self, text: str, now: float) -> None:
-        """One key press that typed ``text`` (usually one character) at monotonic time ``now``."""
+        """One key press that typed ``text`` (usually one character) at time ``now`` (seconds, one clock per scan)."""
         if not text or not text.isprintable():
             self.reset()
             return

@@ -17,7 +17,6 @@ import re  # noqa: E402
 import string  # noqa: E402
 import threading  # noqa: E402
 from datetime import datetime, timedelta, timezone  # noqa: E402
-from pathlib import Path  # noqa: E402
 
 import pytest  # noqa: E402
 from PySide6.QtCore import QObject, QPoint, QRect, Qt, Signal, Slot  # noqa: E402
@@ -32,10 +31,10 @@ from kiosk.app import build, ensure_vietnamese_font  # noqa: E402
 from kiosk.store import Store  # noqa: E402
 from kiosk.ui import style  # noqa: E402
 from kiosk.ui.keyboard import SHIFT  # noqa: E402
+from tests.screens import screen_path  # noqa: E402
 from tests.support import free_port  # noqa: E402
 
-ROOT = Path(__file__).resolve().parent.parent
-SCREENSHOT = ROOT / "docs" / "screens" / "admin_broken_server.png"
+SCREENSHOT = "admin_broken_server.png"  # in tmp_path; docs/screens/ with HAILONG_WRITE_DOCS_SCREENS=1
 LEFT = Qt.MouseButton.LeftButton
 DEVICE_ID = "3f2a9c1d-5b7e-4c2a-9d1e-0a1b2c3d4e5f"
 UNIT = {"code": "7201", "name": "Bộ phận một cửa UBND xã Tân Tiến", "level": "commune"}
@@ -453,7 +452,7 @@ def test_nothing_listening_shows_vietnamese_guidance_and_no_traceback(qtbot, sto
     assert store.get_meta("token") == "device-token-secret"  # a failed re-enrolment changes nothing
 
 
-def test_a_server_answering_500_and_garbage(qtbot, store, open_window, scripted):
+def test_a_server_answering_500_and_garbage(qtbot, store, open_window, scripted, tmp_path):
     broken = scripted({"*": HTML_500})
     enrolled(store, broken.url)
     window, worker, relay = open_window(store)
@@ -488,8 +487,7 @@ def test_a_server_answering_500_and_garbage(qtbot, store, open_window, scripted)
     tap(qtbot, admin.result_panel.details_button)
     admin.scroll.ensureWidgetVisible(admin.result_panel.details_label, 0, 0)
     assert_nothing_clipped(qtbot, admin)
-    SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
-    assert window.grab().save(str(SCREENSHOT))
+    assert window.grab().save(str(screen_path(tmp_path, SCREENSHOT)))
 
 
 def test_enrolment_refused_and_then_done(qtbot, store, open_window, scripted):

@@ -3,8 +3,9 @@ types like a keyboard, read with no text field; the code goes on exactly one ans
 the screen; a bad code is refused politely and the rating still works.
 
 The rules without Qt on real SQLite files; the scanner through the real window offscreen, its
-keystrokes as QTest key clicks at a scanner's (or a person's) pace on an injected monotonic clock,
-so the timing is exact on a loaded machine; one run on the real clock as well.
+keystrokes as key events stamped the way the input system stamps them (``QKeyEvent.timestamp()``),
+at a scanner's (or a person's) pace on an injected monotonic clock, so the timing is exact on a
+loaded machine; one run on the real clock as well, with the UI thread stalled inside the scan.
 """
 
 from __future__ import annotations
@@ -12,12 +13,13 @@ from __future__ import annotations
 import gzip
 import json
 import threading
+import time
 from datetime import datetime, timedelta, timezone
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
-from PySide6.QtCore import Qt
-from PySide6.QtTest import QTest
+from PySide6.QtCore import QCoreApplication, QEvent, QObject, Qt
+from PySide6.QtGui import QKeyEvent
 from PySide6.QtWidgets import QAbstractButton, QLabel, QLineEdit
 
 from hailong_core.config import kiosk_settings
@@ -280,12 +282,30 @@ def kiosk(qtbot, tmp_path, store):
     worker.stop()
 
 
-def type_keys(win, mono: Mono, text: str, gap_s: float) -> None:
-    """Keys as a keyboard-mode scanner (or a person) sends them to the window, ``gap_s`` apart, then Enter."""
-    for ch in text:
-        QTest.keyClick(win.windowHandle(), ch)
-        mono.advance(gap_s)
-    QTest.keyClick(win.windowHandle(), Qt.Key.Key_Return)
+def key_events(ch: str | None, stamp_ms: int) -> list[QKeyEvent]:
+    """A press and a release of ``ch`` (None: Enter) stamped ``stamp_ms``, as the input system delivers them.
+
+    A stamp of 0 is an event without one (the filter then times it when handled).
+    """
+    key, text = (Qt.Key.Key_Return, "\r") if ch is None else (ord(ch.upper()), ch)
+    events = []
+    for kind in (QEvent.Type.KeyPress, QEvent.Type.KeyRelease):
+        event = QKeyEvent(kind, key, Qt.KeyboardModifier.NoModifier, text)
+        event.setTimestamp(stamp_ms)
+        events.append(event)
+    return events
+
+
+def type_keys(win, mono: Mono, text: str, gap_s: float, *, stamped: bool = True) -> None:
+    """Keys as a keyboard-mode scanner (or a person) sends them to the window, ``gap_s`` apart, then Enter.
+
+    Each key carries the injected clock's time as its stamp (``stamped``), or no stamp at all.
+    """
+    for ch in [*text, None]:
+        for event in key_events(ch, round(mono() * 1000) if stamped else 0):
+            QCoreApplication.sendEvent(win.windowHandle(), event)
+        if ch is not None:
+            mono.advance(gap_s)
 
 
 def visible_texts(win) -> list[str]:
@@ -392,15 +412,67 @@ def test_with_the_step_off_keys_do_nothing_and_no_hint_shows(qtbot, tmp_path, cl
     store.close()
 
 
+def test_keys_without_a_stamp_are_timed_when_handled(qtbot, kiosk, store):
+    win, mono = kiosk
+    scans = []
+    win.sig_dossier_scanned.connect(scans.append)
+    type_keys(win, mono, CODE, 0.15, stamped=False)  # a person: nothing
+    assert scans == []
+    # A stamped key then unstamped ones: two scales are never compared, the burst starts afresh.
+    for event in key_events("H", round(mono() * 1000)):
+        QCoreApplication.sendEvent(win.windowHandle(), event)
+    with qtbot.waitSignal(win.sig_dossier_scanned, timeout=2000) as scanned:
+        type_keys(win, mono, CODE[1:], 0.005, stamped=False)
+    assert scanned.args == [False]  # "24.22-…" alone: not this unit's code
+    with qtbot.waitSignal(win.sig_dossier_scanned, timeout=2000) as scanned:
+        type_keys(win, mono, CODE, 0.005, stamped=False)
+    assert scanned.args == [True]
+
+
+class Stall(QObject):
+    """The UI thread busy for a while when its posted event comes up (a first paint, a slow commit)."""
+
+    def __init__(self, seconds: float):
+        super().__init__()
+        self.seconds = seconds
+        self.stalled = 0
+
+    def event(self, event: QEvent) -> bool:  # noqa: N802 - Qt API
+        if event.type() == QEvent.Type.User:
+            time.sleep(self.seconds)  # the stall itself, not a wait for something to happen
+            self.stalled += 1
+            return True
+        return super().event(event)
+
+
 def test_on_the_real_clock_a_scan_as_fast_as_a_scanner_attaches(qtbot, tmp_path, store):
+    """A scan stamped 5 ms apart by the input system, the UI thread stalled 120 ms after its first key:
+    the keys wait in the queue and are handled late, but they are one scan (timed by their stamps)."""
     win, worker = build(store, kiosk_settings_spec.load(tmp_path, input_guard_s=0))
     qtbot.addWidget(win)
     win.resize(1280, 800)
     win.show()
+    stall = Stall(0.12)
+    handled = []  # when the window handled each key press, on the real clock
+
+    class Watch(QObject):
+        def eventFilter(self, obj, event):  # noqa: N802 - Qt API
+            if event.type() == QEvent.Type.KeyPress and obj is stall_target:
+                handled.append(time.monotonic())
+            return False
+
+    stall_target = win.windowHandle()
+    watch = Watch()
+    QCoreApplication.instance().installEventFilter(watch)
+    start = round(time.monotonic() * 1000)
     with qtbot.waitSignal(win.sig_dossier_scanned, timeout=2000) as scanned:
-        for ch in CODE:  # back to back, as a scanner sends them (well under 50 ms apart)
-            QTest.keyClick(win.windowHandle(), ch)
-        QTest.keyClick(win.windowHandle(), Qt.Key.Key_Enter)
+        for i, ch in enumerate([*CODE, None]):
+            for event in key_events(ch, start + 5 * i):
+                QCoreApplication.postEvent(win.windowHandle(), event)
+            if i == 0:
+                QCoreApplication.postEvent(stall, QEvent(QEvent.Type.User))
+    QCoreApplication.instance().removeEventFilter(watch)
+    assert stall.stalled == 1 and handled[1] - handled[0] >= 0.1  # handled 100+ ms apart: a real stall
     assert scanned.args == [True]
     with qtbot.waitSignal(win.sig_rating_saved, timeout=2000) as saved:
         qtbot.mouseClick(next(f for f in win.start_screen.faces() if f.value == 5), Qt.MouseButton.LeftButton)

@@ -22,7 +22,7 @@ from kiosk.ui.widgets import ResetBanner  # noqa: E402
 
 LEFT = Qt.MouseButton.LeftButton
 SIZES = ((1280, 800), (800, 1280), (1920, 1080))
-UNIT = "Bộ phận một cửa — UBND xã Tân Tiến, huyện Lục Nam"
+UNIT = "Trung tâm phục vụ hành chính công phường Bắc Giang — Quầy 3"
 SESSION = {"officer_id": "cb-01", "name": "Nguyễn Thị Hoa", "signed_in_at": "2031-03-03T09:00:00+07:00", "counter": "3"}
 OFFICER = {"id": "cb-01", "name": "Nguyễn Thị Hoa", "title": "Công chức Tư pháp – Hộ tịch"}
 LINK = "https://hailong.bacgiang.gov.vn/s/7201?r=0f5c2a4e-8d0b-4c1e-9a57-3b2f6d1e7a90"

@@ -239,3 +239,43 @@ def test_a_font_with_vietnamese_letters_is_used(qapp):
     family = ensure_vietnamese_font(qapp)
     assert family
     assert covers_vietnamese(qapp.font())
+
+
+@pytest.mark.parametrize("lang", ["vi", "en"])
+@pytest.mark.parametrize("size", [(1280, 800), (1920, 1080), (800, 1280)])
+def test_an_enrolled_kiosk_without_admin_pin_says_how_to_set_one_and_the_pad_fits(qtbot, qapp, tmp_path, size, lang):
+    """The pad of a kiosk with no admin PIN names the way in at the box (docs/install-kiosk.md), and
+    the words fit: the window keeps the panel's size and "Huỷ" stays on it."""
+    from kiosk.ui import style
+    from kiosk.ui.screenshots import panel_dpi
+    from kiosk.ui.strings import tr
+
+    ensure_vietnamese_font(qapp)  # the kiosk's own font, as `hailong-kiosk run` sets it: the words' widths
+    store = Store(tmp_path / "kiosk.sqlite3")
+    store.set_meta(unit_code="7201", token="t", device_id="d1",  # enrolled; no PIN from the server nor set here
+                   config={"questionnaire": load_default_questionnaire().to_dict(), "unit": UNIT,
+                           "settings": {"admin_pin_hash": None}})
+    window, worker = build(store, kiosk_settings.load(tmp_path, input_guard_s=0))
+    qtbot.addWidget(window)
+    try:
+        window._apply_lang(lang)
+        style.set_display(window, screen_dpi=panel_dpi(size)[0])  # as on that panel (hailong-kiosk screenshots)
+        window.resize(*size)
+        window.show()
+        qtbot.waitExposed(window)
+        window.open_admin_pin()
+        pad = window.pin_screen
+        qtbot.waitUntil(lambda: window.current_screen() is pad and pad.cancel_button.isVisible(), timeout=2000)
+        label = pad.message_label  # laid out at the pad's width (the posted layout requests ran)
+        qtbot.waitUntil(lambda: label.width() == label.maximumWidth() == int(pad.width() * 0.9), timeout=2000)
+        message = pad.message_label.text()
+        assert message == tr("admin_no_pin", lang) and not pad.keypad.isEnabled()
+        # The command as staff type it (shown with no-break spaces and hyphens, so it stays on one line).
+        assert "Ctrl+Alt+F2" in message and "sudo hailong-kiosk set-admin-pin" in message.replace("\u00a0", " ").replace("\u2011", "-")
+        assert pad.layout().minimumSize().height() <= size[1]
+        assert (window.width(), window.height()) == size
+        bottom = pad.cancel_button.mapTo(window, pad.cancel_button.rect().bottomRight()).y()
+        assert bottom < size[1]
+    finally:
+        assert worker.stop()
+        store.close()

@@ -39,6 +39,7 @@ from sync_server.storage import open_storage
 from sync_server.storage.migrations import MIGRATIONS, statements
 from tests.results_world import enrol, upload
 from tests.server_web import add_users, login, make_app
+from tests.screens import screen_path
 from tests.support import BACKEND, PG_URL, ROOT, server_db_location
 
 TOKEN = "7012345678:AAHfiqksKZ8WmR2zSjiQ7_v4TMAKdiHm9T0"
@@ -47,7 +48,7 @@ SIGNING_KEY = "khoá-ký-webhook-của-tỉnh-2026"
 HOOK_PATH = "/hooks/Tk9yYW5kb20tcGF0aC1zZWNyZXQ"
 BASE = "https://hailong.bacgiang.gov.vn"
 OFFICER_ID, OFFICER_NAME = "cb-7201-1", "Nguyễn Thị Hoa"
-SCREENSHOT = ROOT / "docs" / "screens" / "admin_alerts.png"
+SCREENSHOT = "admin_alerts.png"  # in tmp_path; docs/screens/ with HAILONG_WRITE_DOCS_SCREENS=1
 NOW = datetime.now(timezone.utc)
 
 
@@ -643,8 +644,8 @@ def test_screenshot_of_the_alerts_page(tmp_path, fakes, monkeypatch):
             assert "Nhóm lãnh đạo UBND tỉnh" in body and "đã đặt" in body and "sẽ gửi lại" in body
             assert "không gửi được" in body and "HTTP 401: Unauthorized" in body  # the old bot's token is not the fake's
             assert TOKEN not in driver.page_source and ZALO_TOKEN not in driver.page_source
-            SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
-            shots.full_page_png(driver, SCREENSHOT, max_height=3000)
-            assert SCREENSHOT.stat().st_size > 20_000
+            shot = screen_path(tmp_path, SCREENSHOT)
+            shots.full_page_png(driver, shot, max_height=3000)
+            assert shot.stat().st_size > 20_000
         finally:
             driver.quit()

@@ -7,7 +7,7 @@ admin asks a kiosk for its log: the request waits on the server, the kiosk finds
 heartbeat's answer, uploads its log's last lines scrubbed of secrets, and the page shows them; request,
 upload and viewing are audited; other roles are refused. Old kiosks (no diagnostics) still get 204; a
 kiosk newer than its server drops what the server refuses. Schema step 12 upgrades a database in place.
-A screenshot in headless Chromium: docs/screens/fleet_diagnostics.png.
+A screenshot in headless Chromium: fleet_diagnostics.png (docs/screens/ with HAILONG_WRITE_DOCS_SCREENS=1).
 
 The module name starts with ``test_server_`` so the PostgreSQL run (tests/conftest.py) takes it too.
 """
@@ -40,9 +40,10 @@ from sync_server.storage import open_storage
 from sync_server.storage.migrations import MIGRATIONS, statements
 from tests.records import QREF, bearer, device_time, enroll_http
 from tests.server_web import CSRF_RE, PASSWORD, add_users, login
-from tests.support import BACKEND, PG_URL, ROOT, LiveServer, free_port, server_db_location
+from tests.screens import screen_path
+from tests.support import BACKEND, PG_URL, LiveServer, free_port, server_db_location
 
-SCREENSHOT = ROOT / "docs" / "screens" / "fleet_diagnostics.png"
+SCREENSHOT = "fleet_diagnostics.png"  # in tmp_path; docs/screens/ with HAILONG_WRITE_DOCS_SCREENS=1
 HEARTBEAT, LOG = "/api/v1/kiosk/heartbeat", "/api/v1/kiosk/log"
 ON_TIME = TimeReport("Asia/Ho_Chi_Minh", True, 3.2, "10.24.0.1")
 SECRETS = ("hl1_SuperSecretDeviceToken0123456789abcdef", "482913", "ABCD-EFGH-JKMN", "000.00.24.H06-250701-0001",
@@ -472,9 +473,9 @@ def test_screenshot_of_the_fleet_with_diagnostics_and_a_clock_flagged_kiosk(tmp_
                 body = driver.find_element(By.TAG_NAME, "body").text
                 assert "Đồng hồ lệch +10 phút" in body and "máy có đồng hồ lệch quá 2 phút" in body
                 assert "Tự kiểm tra: 1 lỗi (qt)" in body and "Đĩa trống" in body
-                SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
-                shots.full_page_png(driver, SCREENSHOT, width=1600)
-                assert SCREENSHOT.stat().st_size > 20_000
+                shot = screen_path(tmp_path, SCREENSHOT)
+                shots.full_page_png(driver, shot, width=1600)
+                assert shot.stat().st_size > 20_000
             finally:
                 driver.quit()
         finally:

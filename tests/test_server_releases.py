@@ -19,10 +19,11 @@ from fastapi.testclient import TestClient
 from sync_server import releases, security
 from sync_server.storage import StorageRefused
 from tests.server_web import add_users, login, make_app
+from tests.screens import screen_path
 from tests.support import ROOT, server_cli, server_db_location
 
 NOW = datetime.now(timezone.utc)
-SCREENSHOT = ROOT / "docs" / "screens" / "admin_releases.png"
+SCREENSHOT = "admin_releases.png"  # in tmp_path; docs/screens/ with HAILONG_WRITE_DOCS_SCREENS=1
 
 
 def wheel(version: str, *, kiosk_version: str | None = None, meta_version: str | None = None, updater: bool = True,
@@ -293,8 +294,8 @@ def test_screenshot_of_the_releases_page(tmp_path):
             driver.get(base + "/admin/releases")
             body = driver.find_element(By.TAG_NAME, "body").text
             assert "1.0.4" in body and "đã tự quay lại bản cũ" in body and re.search(r"\b2\s+kiosk chạy bản 1\.0\.3", body)
-            SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
-            shots.full_page_png(driver, SCREENSHOT)
-            assert SCREENSHOT.stat().st_size > 20_000
+            shot = screen_path(tmp_path, SCREENSHOT)
+            shots.full_page_png(driver, shot)
+            assert shot.stat().st_size > 20_000
         finally:
             driver.quit()

@@ -647,10 +647,9 @@ class KioskWindow(QMainWindow):
             screen.set_lang(lang)
         for screen in (self.start_screen, self.after_hours_screen):
             screen.set_toggles(lang, self._large)
-        if not (self._config.get("unit") or {}).get("name"):
-            for screen in (self.start_screen, self.after_hours_screen):
-                screen._unit_name = self.unit_name()
-                screen.retranslate()
+        for screen in (self.start_screen, self.after_hours_screen):  # "Quầy 2" / "Counter 2" follows the language
+            screen._unit_name = self.unit_name()
+            screen.retranslate()
 
     @Slot(bool)
     def _apply_large(self, on: bool) -> None:

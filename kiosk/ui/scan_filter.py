@@ -3,10 +3,18 @@
 A scanner in keyboard mode types the code fast and ends with Enter. :class:`ScanFilter` is an
 event filter on the application (beside :mod:`kiosk.ui.tap_guard`): while ``accepting()`` says so
 (the window: the scan step is on and a start screen is current) it hands each key press of the
-window to the Qt-free :class:`kiosk.dossier_scan.ScanAccumulator`, with the monotonic time it
-arrived, and swallows it; a finished scan is emitted as :attr:`ScanFilter.sig_scanned`. Whatever
+window to the Qt-free :class:`kiosk.dossier_scan.ScanAccumulator`, with the time the key was
+pressed, and swallows it; a finished scan is emitted as :attr:`ScanFilter.sig_scanned`. Whatever
 the keys were, no widget sees them then, so no text appears anywhere and no focused button is
 pressed by a scanner's characters. Otherwise keys pass untouched (the admin screen's fields).
+
+The time of a key is the event's own timestamp (``QKeyEvent.timestamp()``, milliseconds, set by
+the platform when the input arrived: X11, Wayland, evdev), not the time it is handled: if the UI
+thread stalls after a scan's first key (a first paint, a slow commit, a garbage collection), the
+other keys wait in the queue and are handled late, but their stamps stay a scanner's few
+milliseconds apart, so the stall cannot split a scan. Only an event without a stamp (0: built by
+hand, some test paths) is timed by the monotonic clock when handled. The two scales are never
+mixed in one burst: a key on the other scale starts afresh.
 
 Each press is fed once: Qt offers a key event to the application's filters again for every parent
 it propagates to, and swallowing it at the first widget ends that.
@@ -43,6 +51,22 @@ class ScanFilter(QObject):
         self._accepting = accepting
         self._monotonic = monotonic
         self.accumulator = accumulator or ScanAccumulator()
+        self._stamped: bool | None = None  # the previous key's scale: the event's stamp, or the monotonic clock
+
+    def _pressed_at(self, event: QKeyEvent) -> float:
+        """When the key was pressed, in seconds: its own stamp if the platform set one, else now.
+
+        A stamp is only compared with stamps (their zero is the platform's, not ours); when the scale
+        changes between two keys the accumulator starts afresh rather than take a meaningless gap.
+        A stamp that went backwards (a 32-bit X11/Wayland stamp wrapping after 49 days) is a slow
+        gap for the accumulator, so it starts afresh as well.
+        """
+        stamp = event.timestamp()
+        stamped = stamp > 0
+        if self._stamped is not None and stamped != self._stamped:
+            self.accumulator.reset()
+        self._stamped = stamped
+        return stamp / 1000.0 if stamped else self._monotonic()
 
     def _ours(self, obj: QObject) -> bool:
         return isinstance(obj, QWidget) and (obj is self._window or self._window.isAncestorOf(obj))
@@ -54,7 +78,7 @@ class ScanFilter(QObject):
             self.accumulator.reset()
             return False
         assert isinstance(event, QKeyEvent)
-        now = self._monotonic()
+        now = self._pressed_at(event)
         if event.isAutoRepeat():
             self.accumulator.reset()  # a key held down is a person (or something stuck), never a scan
             return True

@@ -37,7 +37,10 @@ DEMO_HOTLINE = "0204 3 855 888"
 GOAL_TARGET_MM = 15.0
 GOAL_LARGE_FACE_MM = 25.0
 ICT = timezone(timedelta(hours=7))
-DEMO_UNIT = {"code": "7201", "name": "Bộ phận một cửa — UBND xã Tân Tiến, huyện Lục Nam", "level": "commune", "parent_code": "218"}
+# Today's structure (since 1 July 2025 no districts): a ward of Bắc Ninh and the site the kiosk stands at.
+DEMO_UNIT = {"code": "7210", "name": "Phường Bắc Giang", "level": "commune", "parent_code": "24"}
+DEMO_SITE = {"id": 1, "name": "Trung tâm phục vụ hành chính công phường Bắc Giang", "address": "Số 1 Nguyễn Văn Cừ",
+             "counter": "3", "counter_name": None}
 HOURS = {d: [["07:30", "11:30"], ["13:30", "17:00"]] for d in ("mon", "tue", "wed", "thu", "fri")}
 DEMO_PIN = "2468"
 
@@ -68,6 +71,7 @@ def demo_config(pin_hash: str) -> dict:
 
     return {
         "unit": DEMO_UNIT,
+        "site": DEMO_SITE,
         "officers": [
             {"id": "cb-01", "name": "Nguyễn Thị Hoa", "title": "Công chức Tư pháp – Hộ tịch", "photo": demo_photo(), "pin_hash": pin_hash,
              "counter": "3"},

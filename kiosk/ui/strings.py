@@ -65,7 +65,13 @@ VI: dict[str, str] = {
     "pin_admin": "Nhập mã quản trị",
     "pin_wrong": "Mã PIN không đúng. Xin thử lại.",
     "pin_locked": "Nhập sai quá nhiều lần. Xin thử lại sau {minutes} phút.",
-    "admin_no_pin": "Chưa đặt mã quản trị cho thiết bị này. Cán bộ CNTT chạy lệnh: hailong-kiosk set-admin-pin",
+    # An enrolled kiosk with no admin PIN (the pad is off): the way in at the box from docs/install-kiosk.md
+    # ("Không bao giờ bị khoá ngoài": a keyboard, the text console, log in, the command; SSH and the
+    # unit's PIN on the server are there too). Short on purpose: the pad's layout sizes this label
+    # as wrapped at half its width, and a third line there pushes Huỷ off a 1280x800 screen
+    # (tests/test_kiosk_ui.py checks it fits). The command never breaks across lines (no-break space
+    # and hyphens, U+00A0 and U+2011): staff type what they read.
+    "admin_no_pin": "Chưa có mã quản trị. Xin bấm Ctrl+Alt+F2 rồi chạy sudo\u00a0hailong\u2011kiosk\u00a0set\u2011admin\u2011pin.",
     "admin_default_pin": "Thiết bị chưa đăng ký: dùng mã quản trị mặc định.",
     "sign_out": "Đăng xuất",
     "cancel": "Huỷ",
@@ -166,7 +172,7 @@ EN: dict[str, str] = {
     "pin_admin": "Enter the admin PIN",
     "pin_wrong": "Wrong PIN. Please try again.",
     "pin_locked": "Too many wrong tries. Please try again in {minutes} min.",
-    "admin_no_pin": "No admin PIN is set on this kiosk. IT staff run: hailong-kiosk set-admin-pin",
+    "admin_no_pin": "No admin PIN yet. Please press Ctrl+Alt+F2 and run sudo\u00a0hailong\u2011kiosk\u00a0set\u2011admin\u2011pin.",
     "admin_default_pin": "Kiosk not enrolled: use the default admin PIN.",
     "sign_out": "Sign out",
     "cancel": "Cancel",
