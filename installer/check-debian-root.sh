@@ -6,6 +6,7 @@
 #   sudo bash installer/check-debian-root.sh /var/tmp/hailong-trixie trixie
 # Needs root, debootstrap and Debian's mirror; re-uses DIR when it already holds a root. The kiosk's
 # service is not started (no systemd runs in the root): the installer runs with --no-start.
+# The install guide itself, command by command against a real server: installer/check_install_guide.py.
 set -euo pipefail
 
 DIR=${1:?usage: check-debian-root.sh DIR [SUITE] [MIRROR]}

@@ -4,7 +4,8 @@ The system checks run with ``--check-only`` against scratch roots holding anothe
 ``/etc/os-release`` (and a fake ``python3`` on PATH for the Python check). The slow test installs
 for real into a scratch root (venv, pip install ".[kiosk]", self-test) with every option, then
 verifies the installed unit against this machine's own systemd units. A Debian 13 root made with
-debootstrap is checked by ``installer/check-debian-root.sh`` (docs/install-kiosk.md).
+debootstrap is checked by ``installer/check-debian-root.sh`` (docs/install-kiosk.md); the install
+guide itself, command by command, by ``installer/check_install_guide.py`` (tests/test_install_guide.py).
 """
 
 from __future__ import annotations
@@ -144,6 +145,20 @@ def test_python_older_than_3_11_is_refused(tmp_path):
 def test_bad_options_are_refused_before_anything(tmp_path, args, message):
     out = _installer("--root", str(_os_root(tmp_path, "debian12")), "--check-only", *args)
     assert out.returncode == 2 and message in out.stderr, out.stderr
+
+
+def test_every_option_of_the_guides_tables_is_one_the_installer_takes(tmp_path):
+    """docs/install-kiosk.md lists the options in a table (vi) and a sentence (en): both in step
+    with ``--help``, and each is accepted (``--check-only`` stops before anything changes)."""
+    guide = (ROOT / "docs/install-kiosk.md").read_text(encoding="utf-8")
+    table = re.findall(r"^\| `(--[a-z-]+)[^`]*` \|", guide, re.M)
+    assert len(table) >= 8
+    usage = _installer("--help").stdout
+    for option in table:
+        assert option in usage and option in guide.split("## English")[1], option
+    out = _installer("--root", str(_os_root(tmp_path, "debian12")), "--check-only", "--time-zone", "Asia/Ho_Chi_Minh",
+                     "--ntp", "ntp.example.gov.vn", "--rotation", "90", "--keep-display-manager")
+    assert out.returncode == 0, out.stderr
 
 
 def test_a_file_that_is_not_a_public_key_is_refused(tmp_path):
