@@ -142,7 +142,9 @@ def test_the_pin_check_leaves_the_event_loop_running(qtbot, tmp_path, slow_hash,
     assert ended - began >= 0.5, "the verify should take as long as on a kiosk"
     during = [began] + [t for t in ticks if began <= t <= ended] + [ended]
     gaps = [b - a for a, b in zip(during, during[1:])]
-    assert len(during) > 10 and max(gaps) < 0.15, f"the event loop stalled {max(gaps) * 1000:.0f} ms"
+    # A check on the UI thread would stall the loop for the whole 0.5 s verify; 0.3 s leaves room for a
+    # loaded machine (two test passes on two cores) and still tells the two apart.
+    assert len(during) > 10 and max(gaps) < 0.3, f"the event loop stalled {max(gaps) * 1000:.0f} ms"
     assert window.pin_checker.wait()
     QCoreApplication.processEvents()
     assert len(results) == 1, "a second OK started a second check"

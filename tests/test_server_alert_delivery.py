@@ -322,8 +322,24 @@ print(json.dumps(maintenance.run(storage, config, only=["alerts"])), flush=True)
 
 
 def test_three_processes_running_the_duty_at_once_deliver_each_alert_once(tmp_path, fakes):
+    """Every race delivers each alert exactly once. The race is run again (a fresh database each time, at
+    most 3) until the senders did overlap: on a loaded machine one process may start late and find
+    everything sent, which proves nothing about the claims."""
     for fake in fakes.values():
         fake.delay_s = 0.5  # slow answers: the senders' calls overlap
+    overlapped = []
+    for attempt in range(3):
+        for fake in fakes.values():
+            fake.requests.clear()
+        results = _race_three_senders(tmp_path / f"race{attempt}", fakes)
+        overlapped.append(sum(1 for r in results if r["sent"]))
+        if overlapped[-1] >= 2:
+            break
+    assert overlapped[-1] >= 2, f"the senders never overlapped: processes that sent, per race: {overlapped}"
+
+
+def _race_three_senders(tmp_path, fakes) -> list[dict]:
+    tmp_path.mkdir()
     app, storage = _world(tmp_path, fakes, alert_http_timeout_s=20.0)
     ids = _three_channels(storage, fakes)
     env = {**os.environ, **{f"HAILONG_SERVER_{k.upper()}": str(v) for k, v in _settings(fakes, alert_http_timeout_s=20.0).items()},
@@ -343,12 +359,13 @@ def test_three_processes_running_the_duty_at_once_deliver_each_alert_once(tmp_pa
     results = [json.loads(out.strip().splitlines()[-1])["alerts"] for out, _ in outs]
     assert all(p.returncode == 0 for p in procs), [err[-2000:] for _, err in outs]
     assert sum(r["queued"] for r in results) == 7 and sum(r["sent"] for r in results) == 7
-    assert sum(1 for r in results if r["sent"]) >= 2, results  # the senders did overlap: the claims kept them apart
     assert (len(fakes["telegram"].requests), len(fakes["zalo"].requests), len(fakes["webhook"].requests)) == (2, 3, 2)
     assert len(set(fakes["zalo"].texts())) == 3  # three different messages, none twice
     log = _log(storage)
     assert len(log) == 7 and {(d["status"], d["attempts"]) for d in log.values()} == {("sent", 1)}
     assert {cid for cid, _ in log} == set(ids.values())
+    storage.close()
+    return results
 
 
 # --- the hourly limit -------------------------------------------------------------------------------------------
