@@ -278,8 +278,8 @@ def _ensure_sites(cli: _Server, structure: Structure) -> list[dict]:
     for spec in structure.sites:
         code = centre["code"] if spec.unit == CENTRE else spec.unit
         name = spec.name.format(unit=centre["name"]) if spec.unit == CENTRE else spec.name
-        if code not in existing:
-            existing[code] = cli.json("sites", "--unit", code)
+        if code not in existing:  # the sites of the unit's version in force (7210 was Hoàng Văn Thụ until 2025)
+            existing[code] = [s for s in cli.json("sites", "--unit", code) if not s.get("valid_to") or s["valid_to"] > today]
         site = next((s for s in existing[code] if s["name"] == name), None)
         first = existing[code][0] if existing[code] else None
         if site is None and first is not None and first["position"] == 1 and first["name"] not in {
