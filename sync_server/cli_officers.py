@@ -26,7 +26,9 @@ def add_parsers(sub) -> None:
     add.add_argument("--title")
     add.add_argument("--site", help="one of the unit's open sites (see 'hailong-server sites --unit CODE'); "
                                     "default: none, the officer shows on every site's kiosks")
-    add.add_argument("--procedure-group", dest="procedure_group", choices=procedure_groups.codes())
+    # Checked when the command runs, not here: building the parser must not read the shipped assets
+    # (a wheel installed without them still answers --help).
+    add.add_argument("--procedure-group", dest="procedure_group", help="a procedure group (lĩnh vực) code of the catalogue")
     edit = off_sub.add_parser("edit", help="change an officer's unit, site, name, title or state")
     edit.add_argument("--id", required=True, dest="officer_id")
     edit.add_argument("--unit")
@@ -49,6 +51,9 @@ def _officers(storage, settings, args) -> int:
         if args.officers_command == "add":
             unit = officer_unit(storage, args.unit.strip())
             site = officer_site(storage, unit["code"], args.site, today)
+            if args.procedure_group and args.procedure_group not in procedure_groups.codes():
+                raise SiteRefused(f"unknown procedure group {args.procedure_group!r}; the catalogue has: "
+                                  + ", ".join(procedure_groups.codes()))
             name = args.name.strip()
             if not name or len(name) > 120:
                 raise SiteRefused("the officer's name is required (at most 120 characters)")
