@@ -65,7 +65,7 @@ def test_the_officer_pages_pick_one_of_the_units_open_sites(world):
     admin, csrf = login(app, "province-admin")
     page = admin.get("/admin/officers?unit=7201").text
     assert 'id="o-site"' in page and f'<option value="{second}">Cơ sở 2 — Nhà văn hoá tổ 5</option>' in page
-    assert 'data-unit="7201"' in page and 'data-unit="7246"' not in page  # a unit of one site needs no choice
+    assert 'data-for="7201"' in page and 'data-for="7246"' not in page  # a unit of one site needs no choice
     resp = admin.post("/admin/officers", data={"csrf": csrf, "unit_code": "7201", "name": "Đỗ Thị Lan", "site_id": str(second)})
     assert resp.status_code == 303, resp.text[:300]
     oid = resp.headers["location"].split("?")[0].rsplit("/", 1)[-1]
@@ -125,3 +125,62 @@ def test_the_officers_command_takes_a_site_of_the_unit(world):
     assert (storage.officer(oid)["unit_code"], storage.officer(oid)["site_id"]) == ("7246", None)
     listed = json.loads(_cli(db, "officers", "list", "--unit", "7246", "--json").stdout)
     assert [(o["id"], o["site_id"]) for o in listed] == [(oid, None)]
+
+
+@pytest.mark.browser
+def test_in_a_browser_the_site_picker_follows_the_unit_and_the_counter_picker_the_site(tmp_path):
+    """static/follow_picker.js in headless Chromium: on the officer form only the chosen unit's sites
+    show (another unit's choice is cleared), and on the enrolment code form only the chosen site's
+    counters."""
+    import shutil
+    import time
+    from pathlib import Path
+
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import Select
+
+    from tools import server_screenshots as shots
+
+    if not (Path(shots.CHROMIUM).exists() and (shutil.which("chromedriver") or Path(shots.CHROMEDRIVER).exists())):
+        pytest.skip("needs Debian's chromium and chromium-driver (scripts/setup.sh installs them)")
+    held = {}
+
+    def seed(storage):
+        shots.seed(storage)
+        today = datetime.now().astimezone().date().isoformat()
+        first = storage.first_site("7210", today)["id"]
+        second = storage.add_site("7210", "Cơ sở 2 — Phường Bắc Giang", datetime.now().astimezone())["id"]
+        storage.add_counter(first, "1", "Quầy một")
+        storage.add_counter(second, "9", "Quầy chín")
+        held.update(first=first, second=second)
+
+    def visible_groups(select) -> list[str]:
+        return [g.get_attribute("label") for g in select.find_elements(By.TAG_NAME, "optgroup") if g.get_attribute("hidden") is None]
+
+    def wait_for(check) -> bool:
+        deadline = time.monotonic() + 5
+        while not check() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        return check()
+
+    with shots.live_app(tmp_path / "server.sqlite3", seed) as base:  # a browser test: the SQLite file the page server opens
+        driver = shots.chromium(1366, 768)
+        try:
+            shots.sign_in(driver, base)
+            driver.get(base + "/admin/officers?unit=7210")
+            unit, site = Select(driver.find_element(By.ID, "o-unit")), driver.find_element(By.ID, "o-site")
+            assert wait_for(lambda: [g.startswith("7210") for g in visible_groups(site)] == [True])
+            Select(site).select_by_value(str(held["second"]))
+            other = next(o.get_attribute("value") for o in unit.options if o.get_attribute("value") != "7210")
+            unit.select_by_value(other)
+            assert wait_for(lambda: visible_groups(site) == [])  # another unit: 7210's sites hidden
+            assert Select(site).first_selected_option.get_attribute("value") == ""  # and the choice cleared
+
+            driver.get(base + "/admin/enrol-codes?unit=7210")
+            place, counter = Select(driver.find_element(By.ID, "pick-site")), driver.find_element(By.ID, "pick-counter")
+            place.select_by_value(str(held["first"]))
+            assert wait_for(lambda: len(visible_groups(counter)) == 1 and "Cơ sở 2" not in visible_groups(counter)[0])
+            place.select_by_value(str(held["second"]))
+            assert wait_for(lambda: visible_groups(counter) == ["Cơ sở 2 — Phường Bắc Giang"])
+        finally:
+            driver.quit()
